@@ -1,0 +1,1 @@
+"""Ingest side of the pipeline: load, clean, split, embed and store articles."""

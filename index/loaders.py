@@ -1,0 +1,89 @@
+"""Read an article file (.txt, .md, .html) into the text that becomes its document of record.
+
+Plain text and Markdown are kept verbatim. HTML is reduced to its main text by trafilatura, and
+that extracted text is what citations point into.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.errors import InvalidDocumentError
+
+TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+MAX_FILE_BYTES = 5_000_000
+
+
+@dataclass(frozen=True)
+class LoadedArticle:
+    text: str
+    title: str
+    source: str
+    format: str  # "text", "markdown" or "html"
+
+
+def decode_bytes(data: bytes, name: str) -> str:
+    if not data.strip():
+        raise InvalidDocumentError(f"{name}: the file is empty")
+    if b"\x00" in data[:8192]:
+        raise InvalidDocumentError(f"{name}: this looks like a binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidDocumentError(
+            f"{name}: not UTF-8 text (bad byte at position {exc.start}); save it as UTF-8"
+        ) from None
+
+
+def looks_like_html(text: str) -> bool:
+    head = text[:2000].lower()
+    return "<html" in head or "<!doctype html" in head or "<body" in head
+
+
+def html_to_text(html: str, name: str) -> tuple[str, str]:
+    import trafilatura
+
+    text = trafilatura.extract(html, include_comments=False, include_tables=False) or ""
+    meta = trafilatura.extract_metadata(html)
+    title = (meta.title if meta and meta.title else "") or ""
+    if not text.strip():
+        raise InvalidDocumentError(f"{name}: no article text found in this HTML page")
+    return text, title
+
+
+def load_bytes(data: bytes, name: str) -> LoadedArticle:
+    """Turn an uploaded or read file into an article; ``name`` only picks the format."""
+    if len(data) > MAX_FILE_BYTES:
+        raise InvalidDocumentError(
+            f"{name}: file is {len(data):,} bytes; the limit is {MAX_FILE_BYTES:,}"
+        )
+    suffix = Path(name).suffix.lower()
+    if suffix and suffix not in TEXT_SUFFIXES | HTML_SUFFIXES:
+        raise InvalidDocumentError(
+            f"{name}: unsupported file type {suffix!r} (use .txt, .md or .html)"
+        )
+    raw = decode_bytes(data, name)
+    if suffix in HTML_SUFFIXES or (not suffix and looks_like_html(raw)):
+        text, title = html_to_text(raw, name)
+        return LoadedArticle(text, title, name, "html")
+    fmt = "markdown" if suffix in {".md", ".markdown"} else "text"
+    return LoadedArticle(raw, _markdown_title(raw) if fmt == "markdown" else "", name, fmt)
+
+
+def load_path(path: str | Path) -> LoadedArticle:
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidDocumentError(f"{p}: no such file")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InvalidDocumentError(f"{p}: cannot read ({exc.strerror})") from None
+    return load_bytes(data, str(p))
+
+
+def _markdown_title(text: str) -> str:
+    m = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
+    return m.group(1).strip() if m else ""
