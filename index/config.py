@@ -27,7 +27,8 @@ class Config:
     # answering
     max_answer_sentences: int = 3
     second_sentence_ratio: float = 0.6
-    abstain_threshold: float = 0.3
+    # None: the threshold calibrated with the abstention model (see qa/models/abstainer.json)
+    abstain_threshold: float | None = None
     related_count: int = 3
     # limits on input
     max_question_chars: int = 500

@@ -41,7 +41,7 @@ from index.errors import (
 )
 from index.lexical import LexicalIndex
 from index.split import Passage, Sentence, make_passages, split_sentences
-from index.text import content_stems
+from index.text import content_stems, tokenize
 
 MANIFEST = "manifest.json"
 CONFIG = "config.json"
@@ -197,8 +197,11 @@ class ArticleIndex:
         doc = Document(
             id_=record.doc_id,
             text=record.text,
-            metadata={"title": record.title, "content_hash": record.content_hash,
-                      "source": record.source},
+            metadata={
+                "title": record.title,
+                "content_hash": record.content_hash,
+                "source": record.source,
+            },
         )
         nodes = [_node(record.doc_id, "sentence", s) for s in sentences]
         nodes += [_node(record.doc_id, "passage", p) for p in passages]
@@ -221,8 +224,7 @@ class ArticleIndex:
             for unit in [*self.sentences, *self.passages]:
                 if unit.doc_id == doc_id:
                     kind = "s" if isinstance(unit, Sentence) else "p"
-                    self.docstore.delete_document(f"{doc_id}:{kind}{unit.index}",
-                                                  raise_error=False)
+                    self.docstore.delete_document(f"{doc_id}:{kind}{unit.index}", raise_error=False)
             self.docstore.delete_document(doc_id, raise_error=False)
             del self.documents[doc_id]
             self.sentences = [self.sentences[i] for i in keep_s]
@@ -261,8 +263,13 @@ class ArticleIndex:
                 self.passage_store.persist(str(tmp / "passages.faiss"))
                 manifest = {
                     "documents": [
-                        {"doc_id": d.doc_id, "title": d.title, "content_hash": d.content_hash,
-                         "source": d.source, "chars": len(d.text)}
+                        {
+                            "doc_id": d.doc_id,
+                            "title": d.title,
+                            "content_hash": d.content_hash,
+                            "source": d.source,
+                            "chars": len(d.text),
+                        }
                         for d in self.documents.values()
                     ],
                     "sentence_rows": [f"{s.doc_id}:s{s.index}" for s in self.sentences],
@@ -346,8 +353,13 @@ class ArticleIndex:
         if meta["kind"] == "sentence":
             return Sentence(doc_id, int(meta["index"]), s, e, node.text, int(meta["paragraph"]))
         return Passage(
-            doc_id, int(meta["index"]), s, e, node.text,
-            int(meta["first_sentence"]), int(meta["last_sentence"]),
+            doc_id,
+            int(meta["index"]),
+            s,
+            e,
+            node.text,
+            int(meta["first_sentence"]),
+            int(meta["last_sentence"]),
         )
 
 
@@ -356,27 +368,37 @@ class _Derived:
 
     def __init__(self, sentences: list[Sentence], passages: list[Passage]) -> None:
         self.sentence_row = {(s.doc_id, s.index): i for i, s in enumerate(sentences)}
-        self.sentence_stems = [content_stems(s.text) for s in sentences]
+        self.sentence_tokens = [tokenize(s.text) for s in sentences]
+        self.sentence_stems = [[t.stem for t in toks if t.stem] for toks in self.sentence_tokens]
         self.sentence_bm25 = LexicalIndex(self.sentence_stems)
         self.passage_bm25 = LexicalIndex([content_stems(p.text) for p in passages])
         self.passages_of_sentence: list[list[int]] = [[] for _ in sentences]
         self.passage_sentence_rows: list[list[int]] = []
         for prow, p in enumerate(passages):
-            rows = [self.sentence_row[(p.doc_id, i)]
-                    for i in range(p.first_sentence, p.last_sentence + 1)]
+            rows = [
+                self.sentence_row[(p.doc_id, i)]
+                for i in range(p.first_sentence, p.last_sentence + 1)
+            ]
             self.passage_sentence_rows.append(rows)
             for r in rows:
                 self.passages_of_sentence[r].append(prow)
         self.sentence_doc = np.array([s.doc_id for s in sentences], dtype=object)
+        self.passage_doc = np.array([p.doc_id for p in passages], dtype=object)
+        df: dict[str, int] = {}
+        for stems in self.sentence_stems:
+            for t in set(stems):
+                df[t] = df.get(t, 0) + 1
+        n = max(len(sentences), 1)
+        # Smoothed idf; a term never seen gets the idf of a term seen once.
+        self.idf = {t: float(np.log(1 + n / c)) for t, c in df.items()}
+        self.default_idf = float(np.log(1 + n))
 
 
 def _search(store: FaissVectorStore, query: np.ndarray, k: int) -> list[Hit]:
     k = min(k, store.client.ntotal)
     if k <= 0:
         return []
-    result = store.query(
-        VectorStoreQuery(query_embedding=query.tolist(), similarity_top_k=k)
-    )
+    result = store.query(VectorStoreQuery(query_embedding=query.tolist(), similarity_top_k=k))
     return [Hit(int(i), float(s)) for i, s in zip(result.ids or [], result.similarities or [])]
 
 

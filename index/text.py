@@ -43,9 +43,7 @@ def stem(word: str) -> str:
 
 
 def tokenize(text: str) -> list[Token]:
-    return [
-        Token(m.group(), stem(m.group()), m.start(), m.end()) for m in WORD_RE.finditer(text)
-    ]
+    return [Token(m.group(), stem(m.group()), m.start(), m.end()) for m in WORD_RE.finditer(text)]
 
 
 def content_stems(text: str) -> list[str]:

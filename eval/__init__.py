@@ -1,0 +1,1 @@
+"""Evaluation: data sets, metrics, baselines, training of the small learned scorers."""

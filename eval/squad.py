@@ -1,0 +1,70 @@
+"""SQuAD data at article level: one document per article (paragraphs joined by blank lines)."""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+SQUAD2_DEV = SHARED / "squad2-dev-public.json"
+SQUAD11_TRAIN = SHARED / "squad11-train.json"
+
+
+@dataclass(frozen=True)
+class SquadQuestion:
+    qid: str
+    question: str
+    answers: tuple[str, ...]
+    impossible: bool
+    paragraph: int
+
+
+@dataclass(frozen=True)
+class SquadArticle:
+    title: str
+    text: str
+    paragraph_spans: tuple[tuple[int, int], ...]
+    questions: tuple[SquadQuestion, ...]
+
+
+def normalize_answer(s: str) -> str:
+    """SQuAD's normalisation: lower case, no punctuation, no articles, single spaces."""
+    s = s.lower()
+    s = "".join(ch for ch in s if ch not in set(string.punctuation) | {"“", "”", "’", "‘"})
+    s = re.sub(r"\b(a|an|the)\b", " ", s)
+    return " ".join(s.split())
+
+
+def contains_answer(quote: str, answers: tuple[str, ...] | list[str]) -> bool:
+    """Whether ``quote`` holds one of ``answers`` as whole normalised tokens."""
+    q = f" {normalize_answer(quote)} "
+    return any(n and f" {n} " in q for n in (normalize_answer(a) for a in answers))
+
+
+def load_articles(path: Path, limit: int | None = None) -> list[SquadArticle]:
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found (see ../shared/README.md)")
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    out = []
+    for art in data[:limit]:
+        spans, parts, questions, cursor = [], [], [], 0
+        for p_i, para in enumerate(art["paragraphs"]):
+            ctx = para["context"].strip()
+            spans.append((cursor, cursor + len(ctx)))
+            parts.append(ctx)
+            cursor += len(ctx) + 2
+            for qa in para["qas"]:
+                questions.append(
+                    SquadQuestion(
+                        qa.get("id", f"{art['title']}-{p_i}-{len(questions)}"),
+                        qa["question"],
+                        tuple(qa.get("answers") or ()),
+                        bool(qa.get("is_impossible", False)),
+                        p_i,
+                    )
+                )
+        out.append(SquadArticle(art["title"], "\n\n".join(parts), tuple(spans), tuple(questions)))
+    return out

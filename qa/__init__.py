@@ -1,0 +1,35 @@
+"""Grounded question answering over news articles: every answer sentence cites exact characters.
+
+import qa
+svc = qa.QAService.from_seeds()
+ans = svc.ask("Why did the talks stall?")
+"""
+
+from __future__ import annotations
+
+from index.config import Config
+from index.errors import (
+    CorruptIndexError,
+    EmptyIndexError,
+    IndexNotFoundError,
+    InvalidDocumentError,
+    InvalidQuestionError,
+    QAError,
+    UnknownDocumentError,
+)
+from qa.service import QAService
+from qa.types import Answer, Citation
+
+__all__ = [
+    "Answer",
+    "Citation",
+    "Config",
+    "CorruptIndexError",
+    "EmptyIndexError",
+    "IndexNotFoundError",
+    "InvalidDocumentError",
+    "InvalidQuestionError",
+    "QAError",
+    "QAService",
+    "UnknownDocumentError",
+]

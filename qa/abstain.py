@@ -1,0 +1,56 @@
+"""Question-level evidence for calibrated abstention: how well the best sentence answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from qa.features import FEATURES
+from qa.retrieve import Candidates
+
+ABSTAIN_FEATURES = (
+    "p_top",
+    "p_gap",
+    "p_top3_mean",
+    "dense_max",
+    "bm25_max_log",
+    "overlap_idf_top",
+    "overlap_ctx_top",
+    "type_match_top",
+    "typed_question",
+    "passage_dense_top",
+    "proximity_top",
+    "question_terms_log",
+)
+_F = {name: i for i, name in enumerate(FEATURES)}
+
+
+def abstention_features(cands: Candidates, probs: np.ndarray) -> list[float]:
+    """One row, in the order of :data:`ABSTAIN_FEATURES`; all zeros when nothing was found."""
+    if len(probs) == 0:
+        return [0.0] * len(ABSTAIN_FEATURES)
+    order = np.argsort(-probs, kind="stable")
+    top = cands.features[order[0]]
+    second = float(probs[order[1]]) if len(order) > 1 else 0.0
+    type_match = max(
+        top[_F["match_number"]],
+        top[_F["match_date"]],
+        top[_F["match_person"]],
+        top[_F["match_place"]],
+    )
+    typed = max(top[_F["q_number"]], top[_F["q_date"]], top[_F["q_person"]], top[_F["q_place"]])
+    return [
+        float(probs[order[0]]),
+        float(probs[order[0]]) - second,
+        float(np.mean(probs[order[:3]])),
+        float(cands.dense.max()),
+        math.log1p(float(cands.bm25.max())),
+        float(top[_F["overlap_idf"]]),
+        float(top[_F["overlap_context"]]),
+        float(type_match),
+        float(typed),
+        float(top[_F["passage_dense"]]),
+        float(top[_F["proximity"]]),
+        math.log1p(len(cands.question.stems)),
+    ]

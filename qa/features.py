@@ -1,0 +1,261 @@
+"""Features of a (question, candidate sentence) pair for the learned re-ranker.
+
+Hand-written because no library scores "does this sentence answer this question" from these
+signals: dense and BM25 scores of the sentence and its passage, term overlap and proximity, and
+whether the sentence holds the kind of thing asked for (a number for "how many", a date for
+"when", a name for "who"/"where").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.text import Token, tokenize
+
+QTYPES = ("number", "date", "person", "place")
+_QTYPE_PATTERNS = [
+    (
+        "number",
+        r"\bhow (many|much|long|far|old|large|big|tall|high|fast|often|wide|deep)\b|"
+        r"\bwhat (percentage|percent|proportion|number|amount|fraction|size)\b",
+    ),
+    (
+        "date",
+        r"\bwhen\b|\b(what|which|in what) (year|years|date|time|century|decade|month|day|"
+        r"period|era|season)\b",
+    ),
+    (
+        "person",
+        r"\bwho\b|\bwhom\b|\bwhose\b|\b(what|which) (person|man|woman|group|organi[sz]ation|"
+        r"company|official|leader|team|party|king|president)\b",
+    ),
+    (
+        "place",
+        r"\bwhere\b|\b(what|which) (country|city|place|region|area|state|town|continent|"
+        r"river|location|nation|capital)\b",
+    ),
+]
+_NUMBER_WORDS = {
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "twenty",
+    "thirty",
+    "forty",
+    "fifty",
+    "hundred",
+    "hundreds",
+    "thousand",
+    "thousands",
+    "million",
+    "millions",
+    "billion",
+    "dozen",
+    "dozens",
+    "half",
+    "percent",
+}
+_DATE_WORDS = {
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "century",
+    "centuries",
+    "decade",
+    "decades",
+    "today",
+    "yesterday",
+    "tomorrow",
+    "week",
+    "weeks",
+    "month",
+    "months",
+    "year",
+    "years",
+    "ago",
+    "since",
+    "during",
+    "until",
+    "bc",
+    "ad",
+    "spring",
+    "summer",
+    "autumn",
+    "winter",
+}
+_YEAR = re.compile(r"^(1[0-9]{3}|20[0-9]{2})s?$|^\d{1,2}(st|nd|rd|th)$")
+
+FEATURES = (
+    "dense",
+    "dense_gap",
+    "dense_rank",
+    "bm25",
+    "bm25_rank",
+    "passage_dense",
+    "passage_bm25",
+    "context_dense",
+    "overlap",
+    "overlap_idf",
+    "overlap_context",
+    "proximity",
+    "log_length",
+    "novelty",
+    "match_number",
+    "match_date",
+    "match_person",
+    "match_place",
+    "q_number",
+    "q_date",
+    "q_person",
+    "q_place",
+    "rrf",
+)
+
+
+@dataclass(frozen=True)
+class QuestionInfo:
+    text: str
+    stems: frozenset[str]
+    weights: dict[str, float]  # idf weight of each question stem
+    qtype: str  # one of QTYPES or "other"
+
+
+def question_type(question: str) -> str:
+    q = question.lower()
+    for name, pattern in _QTYPE_PATTERNS:
+        if re.search(pattern, q):
+            return name
+    return "other"
+
+
+def analyse_question(question: str, idf: dict[str, float], default_idf: float) -> QuestionInfo:
+    stems = frozenset(t.stem for t in tokenize(question) if t.stem)
+    weights = {s: idf.get(s, default_idf) for s in stems}
+    return QuestionInfo(question, stems, weights, question_type(question))
+
+
+def _type_matches(tokens: list[Token], q: QuestionInfo) -> tuple[float, float, float, float]:
+    """Whether the sentence holds, outside the question's own words, each kind of answer."""
+    number = date = name = 0.0
+    for i, t in enumerate(tokens):
+        if t.stem and t.stem in q.stems:
+            continue
+        low = t.surface.lower()
+        if t.is_number or low in _NUMBER_WORDS:
+            number = 1.0
+        if _YEAR.match(low) or low in _DATE_WORDS:
+            date = 1.0
+        if t.is_capitalized and i > 0 and t.stem:
+            name = 1.0
+    return number, date, name, name
+
+
+def _proximity(tokens: list[Token], q: QuestionInfo) -> float:
+    """Matched question terms per token of the shortest window that holds all of them."""
+    positions = [i for i, t in enumerate(tokens) if t.stem in q.stems]
+    distinct = {tokens[i].stem for i in positions}
+    if len(distinct) < 2:
+        return float(len(distinct) > 0) * 0.5
+    best = len(tokens)
+    need = len(distinct)
+    counts: dict[str, int] = {}
+    lo = 0
+    for hi, pos in enumerate(positions):
+        counts[tokens[pos].stem] = counts.get(tokens[pos].stem, 0) + 1
+        while len(counts) == need:
+            best = min(best, pos - positions[lo] + 1)
+            s = tokens[positions[lo]].stem
+            counts[s] -= 1
+            if not counts[s]:
+                del counts[s]
+            lo += 1
+    return need / best
+
+
+def sentence_features(
+    q: QuestionInfo,
+    tokens: list[Token],
+    context_stems: set[str],
+    dense: float,
+    best_dense: float,
+    dense_rank: int,
+    bm25: float,
+    best_bm25: float,
+    bm25_rank: int,
+    passage_dense: float,
+    passage_bm25: float,
+    context_dense: float,
+    rrf: float,
+) -> list[float]:
+    """One row of features, in the order of :data:`FEATURES`."""
+    stems = {t.stem for t in tokens if t.stem}
+    total_w = sum(q.weights.values()) or 1.0
+    matched = stems & q.stems
+    overlap = len(matched) / max(len(q.stems), 1)
+    overlap_idf = sum(q.weights[s] for s in matched) / total_w
+    overlap_ctx = sum(q.weights[s] for s in (stems | context_stems) & q.stems) / total_w
+    novelty = len(stems - q.stems) / max(len(stems), 1)
+    number, date, person, place = _type_matches(tokens, q)
+    qt = q.qtype
+    return [
+        dense,
+        dense - best_dense,
+        1.0 / (1 + dense_rank),
+        bm25 / best_bm25 if best_bm25 > 0 else 0.0,
+        1.0 / (1 + bm25_rank),
+        passage_dense,
+        passage_bm25,
+        context_dense,
+        overlap,
+        overlap_idf,
+        overlap_ctx,
+        _proximity(tokens, q),
+        math.log1p(len(tokens)),
+        novelty,
+        number * (qt == "number"),
+        date * (qt == "date"),
+        person * (qt == "person"),
+        place * (qt == "place"),
+        float(qt == "number"),
+        float(qt == "date"),
+        float(qt == "person"),
+        float(qt == "place"),
+        rrf,
+    ]
+
+
+def ranks(values: np.ndarray) -> np.ndarray:
+    """0-based rank of each value, highest first."""
+    order = np.argsort(-values, kind="stable")
+    out = np.empty(len(values), dtype=np.int64)
+    out[order] = np.arange(len(values))
+    return out

@@ -1,0 +1,82 @@
+"""Small learned scorers, stored as JSON and run in numpy (microseconds for a few dozen rows).
+
+Trained by ``python -m eval.train`` (scikit-learn) on public SQuAD articles only; a model file
+records its feature names, how it was fitted and what it scored on held-out articles.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.errors import QAError
+
+MODEL_DIR = Path(__file__).parent / "models"
+
+
+@dataclass
+class ScoringModel:
+    """Standardise, then a multi-layer perceptron (ReLU) or a logistic regression (no layers)."""
+
+    features: list[str]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Probability of the positive class for each row of ``x``."""
+        if len(x) == 0:
+            return np.zeros(0, dtype=np.float64)
+        h = (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
+        for w, b in zip(self.weights[:-1], self.biases[:-1]):
+            h = np.maximum(h @ w + b, 0.0)
+        logit = (h @ self.weights[-1] + self.biases[-1]).reshape(-1)
+        return 1.0 / (1.0 + np.exp(-np.clip(logit, -30, 30)))
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "features": self.features,
+                "mean": self.mean.tolist(),
+                "scale": self.scale.tolist(),
+                "weights": [w.tolist() for w in self.weights],
+                "biases": [b.tolist() for b in self.biases],
+                "info": self.info,
+            },
+            indent=1,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ScoringModel:
+        d = json.loads(text)
+        return cls(
+            list(d["features"]),
+            np.asarray(d["mean"]),
+            np.asarray(d["scale"]),
+            [np.asarray(w, dtype=np.float64) for w in d["weights"]],
+            [np.asarray(b, dtype=np.float64) for b in d["biases"]],
+            d.get("info", {}),
+        )
+
+    @classmethod
+    def from_sklearn(cls, scaler: Any, clf: Any, features: list[str], info: dict) -> ScoringModel:
+        scale = np.where(scaler.scale_ == 0, 1.0, scaler.scale_)
+        if hasattr(clf, "coefs_"):  # MLPClassifier
+            weights, biases = list(clf.coefs_), list(clf.intercepts_)
+        else:  # LogisticRegression
+            weights, biases = [clf.coef_.T.copy()], [clf.intercept_.copy()]
+        return cls(list(features), scaler.mean_.copy(), scale, weights, biases, info)
+
+
+def load_model(name: str) -> ScoringModel:
+    path = MODEL_DIR / f"{name}.json"
+    try:
+        return ScoringModel.from_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise QAError(f"model file {path} is missing; run `python -m eval.train`") from None

@@ -1,0 +1,132 @@
+"""Hybrid retrieval: dense (FAISS) and BM25 over sentences and passages, fused, then one feature
+row per candidate sentence for the re-ranker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.store import ArticleIndex
+from index.text import content_stems
+from qa.features import QuestionInfo, analyse_question, ranks, sentence_features
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Candidate sentences (rows of ``index.sentences``) with their feature matrix."""
+
+    question: QuestionInfo
+    rows: np.ndarray
+    features: np.ndarray
+    dense: np.ndarray
+    bm25: np.ndarray
+
+
+def _top(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> list[int]:
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    k = min(k, int(np.isfinite(scores).sum()))
+    if k <= 0:
+        return []
+    idx = np.argpartition(-scores, k - 1)[:k]
+    return [int(i) for i in idx[np.argsort(-scores[idx], kind="stable")] if scores[i] > -np.inf]
+
+
+def _rrf(rankings: list[list[int]], k: int) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank + 1)
+    return fused
+
+
+def retrieve(
+    index: ArticleIndex,
+    query_vector: np.ndarray,
+    query_text: str,
+    doc_ids: set[str] | None = None,
+) -> Candidates:
+    """Candidate sentences for a question, each with one feature row."""
+    cfg = index.config
+    d = index.derived
+    stems = content_stems(query_text)
+    allowed_s = allowed_p = None
+    if doc_ids is not None:
+        allowed_s = np.isin(d.sentence_doc, list(doc_ids))
+        allowed_p = np.isin(d.passage_doc, list(doc_ids))
+
+    # Sentence level: FAISS for dense (over-fetch when a document filter applies), BM25 scores.
+    fetch = cfg.dense_top_k if allowed_s is None else len(index.sentences)
+    dense_s = [
+        h.row
+        for h in index.search_sentences(query_vector, fetch)
+        if allowed_s is None or allowed_s[h.row]
+    ][: cfg.dense_top_k]
+    bm25_all = d.sentence_bm25.scores(stems)
+    bm25_s = _top(bm25_all, cfg.bm25_top_k, allowed_s)
+    bm25_s = [r for r in bm25_s if bm25_all[r] > 0]
+
+    # Passage level: dense and BM25 fused by reciprocal rank; their sentences join the pool.
+    fetch = cfg.passage_top_k * 2 if allowed_p is None else len(index.passages)
+    dense_p = [
+        h.row
+        for h in index.search_passages(query_vector, fetch)
+        if allowed_p is None or allowed_p[h.row]
+    ][: cfg.passage_top_k * 2]
+    pbm25_all = d.passage_bm25.scores(stems)
+    bm25_p = [r for r in _top(pbm25_all, cfg.passage_top_k * 2, allowed_p) if pbm25_all[r] > 0]
+    fused_p = _rrf([dense_p, bm25_p], cfg.rrf_k)
+    top_p = sorted(fused_p, key=lambda r: -fused_p[r])[: cfg.passage_top_k]
+
+    pool = dict.fromkeys(dense_s + bm25_s)
+    for prow in top_p:
+        pool.update(dict.fromkeys(d.passage_sentence_rows[prow]))
+    rows = np.fromiter(pool, dtype=np.int64, count=len(pool))
+    q = analyse_question(query_text, d.idf, d.default_idf)
+    if not len(rows):
+        return Candidates(q, rows, np.zeros((0, 0)), np.zeros(0), np.zeros(0))
+
+    dense = index.sentence_vectors[rows] @ query_vector
+    bm25 = bm25_all[rows]
+    passage_dense_all = {
+        p: float(index.passage_vectors[p] @ query_vector)
+        for r in rows
+        for p in d.passages_of_sentence[r]
+    }
+    pbm25_max = float(pbm25_all.max()) if len(pbm25_all) else 0.0
+    sentence_rrf = _rrf([dense_s, bm25_s], cfg.rrf_k)
+    dense_rank, bm25_rank = ranks(dense), ranks(bm25)
+    best_dense, best_bm25 = float(dense.max()), float(bm25.max())
+    n = len(index.sentences)
+    feats = []
+    for i, r in enumerate(rows):
+        sent = index.sentences[r]
+        neighbours = [
+            x for x in (r - 1, r + 1) if 0 <= x < n and index.sentences[x].doc_id == sent.doc_id
+        ]
+        ctx_stems = {s for x in neighbours for s in d.sentence_stems[x]}
+        ctx_dense = max(
+            (float(index.sentence_vectors[x] @ query_vector) for x in neighbours), default=0.0
+        )
+        passages = d.passages_of_sentence[r]
+        feats.append(
+            sentence_features(
+                q,
+                d.sentence_tokens[r],
+                ctx_stems,
+                float(dense[i]),
+                best_dense,
+                int(dense_rank[i]),
+                float(bm25[i]),
+                best_bm25,
+                int(bm25_rank[i]),
+                max((passage_dense_all[p] for p in passages), default=0.0),
+                max((float(pbm25_all[p]) for p in passages), default=0.0) / pbm25_max
+                if pbm25_max > 0
+                else 0.0,
+                ctx_dense,
+                sentence_rrf.get(int(r), 0.0) * cfg.rrf_k,
+            )
+        )
+    return Candidates(q, rows, np.asarray(feats, dtype=np.float32), dense, bm25)

@@ -1,0 +1,201 @@
+"""The Python API: ``QAService`` answers questions about indexed articles with exact citations."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from index.config import Config
+from index.errors import EmptyIndexError, InvalidQuestionError, QAError, UnknownDocumentError
+from index.loaders import load_path
+from index.store import ArticleIndex, DocumentRecord
+from qa.abstain import abstention_features
+from qa.answer import compose
+from qa.followup import resolve
+from qa.models import ScoringModel, load_model
+from qa.retrieve import Candidates, retrieve
+from qa.types import Answer
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def seeds_dir() -> Path:
+    return Path(os.environ.get("QA_SEEDS_DIR", PROJECT_ROOT / "seeds"))
+
+
+def cache_dir() -> Path:
+    if "QA_CACHE_DIR" in os.environ:
+        return Path(os.environ["QA_CACHE_DIR"])
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("grounded-qa"))
+
+
+def clean_question(question: object, max_chars: int) -> str:
+    """The question with control characters turned into spaces, or an InvalidQuestionError."""
+    if not isinstance(question, str):
+        raise InvalidQuestionError(f"question must be text, got {type(question).__name__}")
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidQuestionError("question contains invalid characters") from None
+    cleaned = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in question)
+    cleaned = " ".join(cleaned.split())
+    if not cleaned:
+        raise InvalidQuestionError("question is empty")
+    if len(cleaned) > max_chars:
+        raise InvalidQuestionError(
+            f"question has {len(cleaned)} characters; the limit is {max_chars}"
+        )
+    return cleaned
+
+
+def _clean_history(history: object, max_chars: int) -> list[tuple[str, str]]:
+    if history is None:
+        return []
+    if isinstance(history, str | bytes) or not isinstance(history, Iterable):
+        raise InvalidQuestionError("history must be a list of (question, answer) pairs")
+    turns: list[tuple[str, str]] = []
+    for turn in history:
+        if not isinstance(turn, Sequence) or isinstance(turn, str) or len(turn) != 2:
+            raise InvalidQuestionError("history must be a list of (question, answer) pairs")
+        q, a = turn
+        if not isinstance(q, str) or not isinstance(a, str):
+            raise InvalidQuestionError("history questions and answers must be text")
+        turns.append((q[: max_chars * 4], a[:5000]))
+    return turns
+
+
+class QAService:
+    """Grounded question answering over a set of articles."""
+
+    def __init__(
+        self,
+        index: ArticleIndex | None = None,
+        config: Config | None = None,
+        reranker: ScoringModel | None = None,
+        abstainer: ScoringModel | None = None,
+    ) -> None:
+        self.index = index or ArticleIndex(config)
+        self.config = self.index.config
+        self.reranker = reranker or load_model("reranker")
+        self.abstainer = abstainer or load_model("abstainer")
+        self.threshold = (
+            self.config.abstain_threshold
+            if self.config.abstain_threshold is not None
+            else float(self.abstainer.info.get("threshold", 0.5))
+        )
+
+    # -- construction ------------------------------------------------------------------------
+    @classmethod
+    def from_texts(cls, texts: Mapping[str, str], config: Config | None = None) -> QAService:
+        svc = cls(config=config)
+        for doc_id, text in texts.items():
+            svc.add_document(text, doc_id=doc_id)
+        return svc
+
+    @classmethod
+    def from_seeds(cls, directory: str | os.PathLike[str] | None = None) -> QAService:
+        """The bundled articles; the index is built once and cached on disk by content hash."""
+        folder = Path(directory) if directory else seeds_dir()
+        files = sorted(p for p in folder.glob("*") if p.suffix.lower() in {".txt", ".md", ".html"})
+        if not files:
+            raise QAError(f"no seed articles (.txt, .md, .html) in {folder}")
+        digest = hashlib.sha256(Config().to_json().encode())
+        for f in files:
+            digest.update(f.name.encode() + b"\0" + f.read_bytes())
+        cached = cache_dir() / f"seeds-{digest.hexdigest()[:16]}"
+        if (cached / "manifest.json").exists():
+            try:
+                return cls.open(cached)
+            except QAError:
+                pass  # a broken cache is rebuilt below
+        svc = cls()
+        for f in files:
+            svc.add_file(f, doc_id=f.stem)
+        svc.save(cached)
+        return svc
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> QAService:
+        return cls(ArticleIndex.open(path))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        return self.index.save(path)
+
+    # -- documents ---------------------------------------------------------------------------
+    def add_document(
+        self, text: str, doc_id: str | None = None, title: str | None = None, source: str = ""
+    ) -> str:
+        return self.index.add_document(text, doc_id=doc_id, title=title, source=source)
+
+    def add_file(self, path: str | os.PathLike[str], doc_id: str | None = None) -> str:
+        article = load_path(path)
+        return self.add_document(
+            article.text, doc_id=doc_id, title=article.title or None, source=article.source
+        )
+
+    def remove_document(self, doc_id: str) -> None:
+        self.index.remove_document(doc_id)
+
+    def document_text(self, doc_id: str) -> str:
+        return self.index.document_text(doc_id)
+
+    def documents(self) -> list[DocumentRecord]:
+        return list(self.index.documents.values())
+
+    # -- questions ---------------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] | None = None,
+        doc_ids: Iterable[str] | None = None,
+    ) -> Answer:
+        """Answer ``question`` from the indexed articles (or only ``doc_ids``), citing each
+        sentence; abstain when the confidence is below the configured threshold."""
+        t0 = time.perf_counter()
+        question = clean_question(question, self.config.max_question_chars)
+        turns = _clean_history(history, self.config.max_question_chars)
+        selected = None
+        if doc_ids is not None:
+            selected = set(doc_ids)
+            for d in selected:
+                if d not in self.index.documents:
+                    raise UnknownDocumentError(f"unknown document id {d!r}")
+        query = resolve(question, turns)
+        if not self.index.sentences or (selected is not None and not selected):
+            raise EmptyIndexError("no articles to ask: add an article first")
+        vector = self.index.embedder.encode_one(query)
+        t1 = time.perf_counter()
+        with self.index.lock:
+            cands = retrieve(self.index, vector, query, selected)
+            probs, confidence = self.score(cands)
+            abstained = confidence < self.threshold or not len(probs)
+            text, citations, related = compose(
+                self.index, cands.rows, probs, abstained, self.config
+            )
+        t2 = time.perf_counter()
+        return Answer(
+            question=question,
+            text=text,
+            abstained=abstained,
+            confidence=round(confidence, 4),
+            citations=citations,
+            related=related,
+            resolved_question=query,
+            timings_ms={"embed": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000},
+        )
+
+    def score(self, cands: Candidates) -> tuple[np.ndarray, float]:
+        """Re-ranker probability per candidate, and the calibrated confidence of the best."""
+        if not len(cands.rows):
+            return np.zeros(0), 0.0
+        probs = self.reranker.predict(cands.features)
+        feats = np.asarray([abstention_features(cands, probs)])
+        return probs, float(self.abstainer.predict(feats)[0])

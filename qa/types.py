@@ -1,0 +1,38 @@
+"""What crosses the API boundary: citations and answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Exact support for an answer sentence: ``quote == document_text(doc_id)[start:end]``."""
+
+    doc_id: str
+    start: int
+    end: int
+    quote: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An extractive answer. When ``abstained`` is true, ``citations`` is empty and ``related``
+    lists the closest passages, which are shown as related reading, not as support."""
+
+    question: str
+    text: str
+    abstained: bool
+    confidence: float
+    citations: list[Citation] = field(default_factory=list)
+    related: list[Citation] = field(default_factory=list)
+    resolved_question: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
