@@ -11,6 +11,7 @@ from pathlib import Path
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 SQUAD2_DEV = SHARED / "squad2-dev-public.json"
 SQUAD11_TRAIN = SHARED / "squad11-train.json"
+CACHE = Path(__file__).resolve().parent / "cache"
 
 
 @dataclass(frozen=True)

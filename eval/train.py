@@ -20,8 +20,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eval.squad import SQUAD2_DEV, SQUAD11_TRAIN, SquadArticle, contains_answer, load_articles
-from index.embed import Embedder
+from eval.squad import (
+    CACHE,
+    SQUAD2_DEV,
+    SQUAD11_TRAIN,
+    SquadArticle,
+    contains_answer,
+    load_articles,
+)
+from index.embed import CachedEmbedder, Embedder
 from index.store import ArticleIndex
 from qa.abstain import ABSTAIN_FEATURES, abstention_features
 from qa.answer import make_citation
@@ -185,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--articles", type=int, default=100, help="SQuAD v1.1 train articles to use")
     ap.add_argument("--questions", type=int, default=60, help="questions per train article")
     args = ap.parse_args(argv)
-    embedder = Embedder()
+    embedder = CachedEmbedder(CACHE / "embeddings.npz")
 
     t = time.time()
     pool = load_articles(SQUAD11_TRAIN)
@@ -199,10 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  ({time.time() - t:.0f}s)")
     reranker = fit_reranker(runs[n_val:], runs[:n_val])
     (MODEL_DIR / "reranker.json").write_text(reranker.to_json(), encoding="utf-8")
+    embedder.save()
 
     t = time.time()
     dev = [run_article(a, embedder) for a in load_articles(SQUAD2_DEV)]
     print(f"  dev articles indexed: {len(dev)} ({time.time() - t:.0f}s)")
+    embedder.save()
     x, answerable, correct, article = abstention_rows(dev, reranker)
     conf = cross_fitted_confidence(x, correct, article)
     threshold = best_threshold(conf, answerable, correct)

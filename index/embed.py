@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from typing import Any
@@ -85,3 +86,43 @@ def llama_embedding(embedder: Embedder) -> Any:
             return self._get_query_embedding(query)
 
     return _Bundled(model_name="all-MiniLM-L6-v2 (bundled)", embed_batch_size=embedder.batch_size)
+
+
+class CachedEmbedder(Embedder):
+    """An Embedder that remembers vectors by content hash in a ``.npz`` file, so benchmark and
+    training runs embed each distinct text once across runs."""
+
+    def __init__(self, cache_path: str | os.PathLike[str], model_path: str | None = None) -> None:
+        super().__init__(model_path)
+        self.cache_path = os.fspath(cache_path)
+        self._cache: dict[str, np.ndarray] = {}
+        if os.path.exists(self.cache_path):
+            with np.load(self.cache_path) as data:
+                self._cache = dict(zip(data["keys"].tolist(), data["vectors"]))
+        self._dirty = False
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        keys = [self.key(t) for t in texts]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
+        if missing:
+            by_key = dict(zip(keys, texts))
+            fresh = super().encode([by_key[k] for k in missing], show_progress)
+            self._cache.update(zip(missing, fresh))
+            self._dirty = True
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self._cache[k] for k in keys]).astype(np.float32)
+
+    def save(self) -> None:
+        if not self._dirty:
+            return
+        os.makedirs(os.path.dirname(self.cache_path) or ".", exist_ok=True)
+        tmp = self.cache_path + ".tmp.npz"
+        keys = list(self._cache)
+        np.savez(tmp, keys=np.array(keys), vectors=np.stack([self._cache[k] for k in keys]))
+        os.replace(tmp, self.cache_path)
+        self._dirty = False

@@ -22,6 +22,10 @@ ABSTAIN_FEATURES = (
     "passage_dense_top",
     "proximity_top",
     "question_terms_log",
+    "missing_name_top",
+    "missing_number_top",
+    "missing_idf_top",
+    "missing_idf_best_passage",
 )
 _F = {name: i for i, name in enumerate(FEATURES)}
 
@@ -53,4 +57,8 @@ def abstention_features(cands: Candidates, probs: np.ndarray) -> list[float]:
         float(top[_F["passage_dense"]]),
         float(top[_F["proximity"]]),
         math.log1p(len(cands.question.stems)),
+        float(top[_F["missing_name"]]),
+        float(top[_F["missing_number"]]),
+        float(top[_F["missing_idf"]]),
+        float(cands.features[:, _F["missing_idf"]].min()),
     ]

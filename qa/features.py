@@ -138,6 +138,9 @@ FEATURES = (
     "q_person",
     "q_place",
     "rrf",
+    "missing_name",
+    "missing_number",
+    "missing_idf",
 )
 
 
@@ -147,6 +150,8 @@ class QuestionInfo:
     stems: frozenset[str]
     weights: dict[str, float]  # idf weight of each question stem
     qtype: str  # one of QTYPES or "other"
+    names: frozenset[str] = frozenset()  # stems of capitalised words after the first
+    numbers: frozenset[str] = frozenset()
 
 
 def question_type(question: str) -> str:
@@ -158,9 +163,12 @@ def question_type(question: str) -> str:
 
 
 def analyse_question(question: str, idf: dict[str, float], default_idf: float) -> QuestionInfo:
-    stems = frozenset(t.stem for t in tokenize(question) if t.stem)
+    tokens = tokenize(question)
+    stems = frozenset(t.stem for t in tokens if t.stem)
     weights = {s: idf.get(s, default_idf) for s in stems}
-    return QuestionInfo(question, stems, weights, question_type(question))
+    names = frozenset(t.stem for t in tokens[1:] if t.stem and t.is_capitalized)
+    numbers = frozenset(t.stem for t in tokens if t.stem and t.is_number)
+    return QuestionInfo(question, stems, weights, question_type(question), names, numbers)
 
 
 def _type_matches(tokens: list[Token], q: QuestionInfo) -> tuple[float, float, float, float]:
@@ -189,7 +197,7 @@ def _proximity(tokens: list[Token], q: QuestionInfo) -> float:
     need = len(distinct)
     counts: dict[str, int] = {}
     lo = 0
-    for hi, pos in enumerate(positions):
+    for pos in positions:
         counts[tokens[pos].stem] = counts.get(tokens[pos].stem, 0) + 1
         while len(counts) == need:
             best = min(best, pos - positions[lo] + 1)
@@ -226,6 +234,9 @@ def sentence_features(
     novelty = len(stems - q.stems) / max(len(stems), 1)
     number, date, person, place = _type_matches(tokens, q)
     qt = q.qtype
+    around = stems | context_stems
+    missing = q.stems - around
+    top_idf = max(q.weights.values(), default=1.0) or 1.0
     return [
         dense,
         dense - best_dense,
@@ -250,6 +261,9 @@ def sentence_features(
         float(qt == "person"),
         float(qt == "place"),
         rrf,
+        len(q.names - around) / len(q.names) if q.names else 0.0,
+        float(bool(q.numbers - around)),
+        max((q.weights[s] for s in missing), default=0.0) / top_idf,
     ]
 
 

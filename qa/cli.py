@@ -1,0 +1,167 @@
+"""The ``qa`` command: a thin shell over :class:`qa.QAService`.
+
+    qa ask "Why did the talks stall?" [--json] [--doc DOC_ID]
+    qa index add PATH... | qa index list | qa index remove DOC_ID
+    qa serve [--host 127.0.0.1] [--port 7860]
+
+The index directory is ``--index-dir``, else ``$QA_INDEX_DIR``, else a per-user data directory.
+A new library starts with the bundled article(s). Errors print one line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from index.errors import IndexNotFoundError, QAError
+from qa.types import Answer
+
+EXIT_USER_ERROR = 2
+
+
+def default_index_dir() -> Path:
+    if os.environ.get("QA_INDEX_DIR"):
+        return Path(os.environ["QA_INDEX_DIR"])
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("grounded-qa")) / "index"
+
+
+def open_library(index_dir: Path):  # -> QAService (imported lazily: --help stays fast)
+    """The library at ``index_dir``; a missing or empty directory starts from the seeds."""
+    from qa.service import QAService
+
+    try:
+        return QAService.open(index_dir)
+    except IndexNotFoundError:
+        if index_dir.exists() and any(index_dir.iterdir()):
+            raise
+    svc = QAService.from_seeds()
+    svc.save(index_dir)
+    return svc
+
+
+def format_answer(ans: Answer) -> str:
+    lines = [ans.text, ""]
+    if ans.abstained:
+        lines.append(f"(confidence {ans.confidence:.2f}, below the abstention threshold)")
+        if ans.related:
+            lines.append("Related passages (not support):")
+    else:
+        lines.append(f"(confidence {ans.confidence:.2f})")
+    for n, c in enumerate(ans.citations or ans.related, 1):
+        quote = " ".join(c.quote.split())
+        lines.append(f'[{n}] {c.doc_id}, chars {c.start}–{c.end}: "{quote}"')
+    return "\n".join(lines)
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    svc = open_library(args.index_dir)
+    ans = svc.ask(args.question, doc_ids=args.doc or None)
+    if args.json:
+        print(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_answer(ans))
+    return 0
+
+
+def _cmd_add(args: argparse.Namespace) -> int:
+    svc = open_library(args.index_dir)
+    if args.id and len(args.paths) > 1:
+        raise QAError("--id names one document; give one path with it")
+    added = []
+    for path in args.paths:
+        before = len(svc.documents())
+        doc_id = svc.add_file(path, doc_id=args.id)
+        added.append((path, doc_id, len(svc.documents()) > before))
+    svc.save(args.index_dir)  # only after every file was read: a bad file adds nothing
+    for path, doc_id, new in added:
+        print(f"{'added' if new else 'already indexed'}: {path} as {doc_id}")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    svc = open_library(args.index_dir)
+    docs = [
+        {"doc_id": d.doc_id, "title": d.title, "chars": len(d.text), "source": d.source}
+        for d in svc.documents()
+    ]
+    if args.json:
+        print(json.dumps(docs, ensure_ascii=False, indent=2))
+    elif not docs:
+        print("the library is empty; add an article with `qa index add PATH`")
+    else:
+        for d in docs:
+            print(f"{d['doc_id']}\t{d['chars']:>8,} chars\t{d['title']}")
+    return 0
+
+
+def _cmd_remove(args: argparse.Namespace) -> int:
+    svc = open_library(args.index_dir)
+    svc.remove_document(args.doc_id)
+    svc.save(args.index_dir)
+    print(f"removed: {args.doc_id}")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import serve
+
+    serve(args.index_dir, host=args.host, port=args.port, open_browser=args.open)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qa", description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--index-dir",
+        type=Path,
+        default=None,
+        help="index directory (default: $QA_INDEX_DIR or a per-user data directory)",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ask = sub.add_parser("ask", help="answer a question with citations")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="machine-readable output")
+    ask.add_argument("--doc", action="append", metavar="DOC_ID", help="ask only this document")
+    ask.set_defaults(func=_cmd_ask)
+
+    idx = sub.add_parser("index", help="manage the article library")
+    isub = idx.add_subparsers(dest="index_command", required=True)
+    add = isub.add_parser("add", help="add .txt, .md or .html articles")
+    add.add_argument("paths", nargs="+")
+    add.add_argument("--id", help="document id (default: a hash of the text)")
+    add.set_defaults(func=_cmd_add)
+    ls = isub.add_parser("list", help="list the articles")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_cmd_list)
+    rm = isub.add_parser("remove", help="remove an article")
+    rm.add_argument("doc_id")
+    rm.set_defaults(func=_cmd_remove)
+
+    srv = sub.add_parser("serve", help="run the browser app")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=7860)
+    srv.add_argument("--open", action="store_true", help="open a browser tab")
+    srv.set_defaults(func=_cmd_serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.index_dir = (args.index_dir or default_index_dir()).expanduser()
+    try:
+        return int(args.func(args))
+    except QAError as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

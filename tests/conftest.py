@@ -1,0 +1,52 @@
+"""Shared fixtures: the real bundled model (loaded once), the seed article, temp data dirs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_ID = "000_8d973b813353023c"
+SEED_PATH = ROOT / "seeds" / f"{SEED_ID}.txt"
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Caches and the default library live in temp dirs, never in the user's home."""
+    base = tmp_path_factory.mktemp("qa-home")
+    os.environ["QA_CACHE_DIR"] = str(base / "cache")
+    os.environ["QA_INDEX_DIR"] = str(base / "index")
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from index.embed import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    return SEED_PATH.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def seed_service(embedder):
+    """The service on the bundled article, shared read-only by tests that only ask."""
+    from qa import QAService
+
+    return QAService.from_seeds()
+
+
+@pytest.fixture
+def fresh_service(embedder, seed_text):
+    """A private service holding the seed article, for tests that change the index."""
+    from qa import QAService
+
+    svc = QAService()
+    svc.add_document(seed_text, doc_id=SEED_ID)
+    return svc
