@@ -69,3 +69,26 @@ def load_articles(path: Path, limit: int | None = None) -> list[SquadArticle]:
                 )
         out.append(SquadArticle(art["title"], "\n\n".join(parts), tuple(spans), tuple(questions)))
     return out
+
+
+def hold_out_paragraphs(article: SquadArticle, fraction: float, seed: int) -> SquadArticle:
+    """The article without a random ``fraction`` of its paragraphs. Questions about the removed
+    paragraphs stay, marked unanswerable: near-topic negatives (same article, fact removed)."""
+    import random
+
+    n = len(article.paragraph_spans)
+    dropped = set(random.Random(seed).sample(range(n), int(n * fraction))) if n > 1 else set()
+    kept = [i for i in range(n) if i not in dropped]
+    renumber = {old: new for new, old in enumerate(kept)}
+    parts, spans, cursor = [], [], 0
+    for i in kept:
+        lo, hi = article.paragraph_spans[i]
+        parts.append(article.text[lo:hi])
+        spans.append((cursor, cursor + hi - lo))
+        cursor += hi - lo + 2
+    questions = tuple(
+        SquadQuestion(q.qid, q.question, q.answers, q.impossible or q.paragraph in dropped,
+                      renumber.get(q.paragraph, -1))
+        for q in article.questions
+    )
+    return SquadArticle(article.title, "\n\n".join(parts), tuple(spans), questions)

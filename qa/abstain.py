@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from qa.features import FEATURES
+from qa.features import FEATURES, QTYPES
 from qa.retrieve import Candidates
 
 ABSTAIN_FEATURES = (
@@ -37,13 +37,8 @@ def abstention_features(cands: Candidates, probs: np.ndarray) -> list[float]:
     order = np.argsort(-probs, kind="stable")
     top = cands.features[order[0]]
     second = float(probs[order[1]]) if len(order) > 1 else 0.0
-    type_match = max(
-        top[_F["match_number"]],
-        top[_F["match_date"]],
-        top[_F["match_person"]],
-        top[_F["match_place"]],
-    )
-    typed = max(top[_F["q_number"]], top[_F["q_date"]], top[_F["q_person"]], top[_F["q_place"]])
+    type_match = max(top[_F[f"match_{t}"]] for t in QTYPES)
+    typed = max(top[_F[f"q_{t}"]] for t in QTYPES)
     return [
         float(probs[order[0]]),
         float(probs[order[0]]) - second,

@@ -24,35 +24,48 @@ _NEEDS_CONTEXT = re.compile(
 )
 
 
-def citation_span(index: ArticleIndex, row: int) -> tuple[int, int]:
-    """Character span to cite for sentence ``row``: itself, plus its predecessor if needed."""
-    sent = index.sentences[row]
+def citation_span(index: ArticleIndex, first: int, last: int) -> tuple[int, int]:
+    """Characters to cite for sentences ``first..last``: plus the sentence before ``first`` when
+    ``first`` needs it to be understood (a quote closed by "he said", a leading pronoun)."""
+    sent = index.sentences[first]
     start = sent.start
-    if _NEEDS_CONTEXT.search(sent.text) and row > 0:
-        prev = index.sentences[row - 1]
+    if _NEEDS_CONTEXT.search(sent.text) and first > 0:
+        prev = index.sentences[first - 1]
         if prev.doc_id == sent.doc_id:
             start = prev.start
-    return start, sent.end
+    return start, index.sentences[last].end
 
 
-def make_citation(index: ArticleIndex, row: int, score: float) -> Citation:
+def make_citation(index: ArticleIndex, row: int, score: float, last: int | None = None) -> Citation:
     doc_id = index.sentences[row].doc_id
-    start, end = citation_span(index, row)
+    start, end = citation_span(index, row, row if last is None else last)
     text = index.document_text(doc_id)
     return Citation(doc_id, start, end, text[start:end], round(float(score), 4))
 
 
-def pick_sentences(probs: np.ndarray, config: Config) -> list[int]:
-    """Positions (into ``probs``) of the answer sentences, best first: the best one, then up to
-    ``max_answer_sentences - 1`` more that score nearly as well."""
+def pick_sentences(
+    index: ArticleIndex, rows: np.ndarray, probs: np.ndarray, config: Config
+) -> list[tuple[int, int, float]]:
+    """Answer sentences as ``(first_row, last_row, score)``, best first. The best sentence is
+    joined with its neighbour when the neighbour scores nearly as well (the answer spans both);
+    up to ``max_answer_sentences - 1`` more sentences follow when they score nearly as well."""
     order = np.argsort(-probs, kind="stable")
     if not len(order):
         return []
     best = float(probs[order[0]])
-    chosen = [int(order[0])]
-    for i in order[1 : config.max_answer_sentences]:
+    top = int(rows[order[0]])
+    first = last = top
+    rest = [int(i) for i in order[1:]]
+    if rest:
+        r2 = int(rows[rest[0]])
+        same_doc = index.sentences[r2].doc_id == index.sentences[top].doc_id
+        if same_doc and abs(r2 - top) == 1 and probs[rest[0]] >= config.second_sentence_ratio * best:
+            first, last = min(top, r2), max(top, r2)
+            rest = rest[1:]
+    chosen = [(first, last, best)]
+    for i in rest[: config.max_answer_sentences - 1]:
         if probs[i] >= config.second_sentence_ratio * best and probs[i] >= 0.5:
-            chosen.append(int(i))
+            chosen.append((int(rows[i]), int(rows[i]), float(probs[i])))
     return chosen
 
 
@@ -64,15 +77,17 @@ def compose(
     config: Config,
 ) -> tuple[str, list[Citation], list[Citation]]:
     """Answer text, its citations (best first) and related passages."""
-    if abstained:
-        order = np.argsort(-probs, kind="stable")[: config.related_count]
-        related = [make_citation(index, int(rows[i]), probs[i]) for i in order]
-        return ABSTAIN_TEXT, [], related
+    picks = pick_sentences(index, rows, probs, config)
+    if abstained:  # the same passages, plus the next best, shown as related reading only
+        picks += [(int(rows[i]), int(rows[i]), float(probs[i]))
+                  for i in np.argsort(-probs, kind="stable")[: config.related_count]]
     citations: list[Citation] = []
-    for i in pick_sentences(probs, config):
-        c = make_citation(index, int(rows[i]), probs[i])
+    for first, last, score in picks:
+        c = make_citation(index, first, score, last)
         if any(c.doc_id == o.doc_id and c.start < o.end and o.start < c.end for o in citations):
             continue  # already said by an earlier citation
         citations.append(c)
+    if abstained:
+        return ABSTAIN_TEXT, [], citations[: config.related_count]
     parts = [f"{' '.join(c.quote.split())} [{n}]" for n, c in enumerate(citations, 1)]
     return " ".join(parts), citations, []

@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from index.errors import IndexNotFoundError, QAError
+from index.errors import QAError
 from qa.types import Answer
 
 EXIT_USER_ERROR = 2
@@ -31,17 +31,9 @@ def default_index_dir() -> Path:
 
 
 def open_library(index_dir: Path):  # -> QAService (imported lazily: --help stays fast)
-    """The library at ``index_dir``; a missing or empty directory starts from the seeds."""
     from qa.service import QAService
 
-    try:
-        return QAService.open(index_dir)
-    except IndexNotFoundError:
-        if index_dir.exists() and any(index_dir.iterdir()):
-            raise
-    svc = QAService.from_seeds()
-    svc.save(index_dir)
-    return svc
+    return QAService.open_library(index_dir)
 
 
 def format_answer(ans: Answer) -> str:
@@ -59,6 +51,10 @@ def format_answer(ans: Answer) -> str:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
+    from index.config import Config
+    from qa.service import clean_question
+
+    clean_question(args.question, Config().max_question_chars)  # fail before loading anything
     svc = open_library(args.index_dir)
     ans = svc.ask(args.question, doc_ids=args.doc or None)
     if args.json:

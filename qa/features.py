@@ -16,7 +16,7 @@ import numpy as np
 
 from index.text import Token, tokenize
 
-QTYPES = ("number", "date", "person", "place")
+QTYPES = ("number", "date", "person", "place", "reason")
 _QTYPE_PATTERNS = [
     (
         "number",
@@ -38,7 +38,18 @@ _QTYPE_PATTERNS = [
         r"\bwhere\b|\b(what|which) (country|city|place|region|area|state|town|continent|"
         r"river|location|nation|capital)\b",
     ),
+    (
+        "reason",
+        r"\bwhy\b|\bhow come\b|\bfor what reason\b|"
+        r"\bwhat (caused|causes|led to|leads to|prompted|was the reason|is the reason|were the reasons)\b",
+    ),
 ]
+# Words that state a cause or an obstacle: the kind of thing a "why" question asks for.
+_REASON_WORDS = {
+    "because", "since", "due", "owing", "reason", "reasons", "cause", "caused", "causes",
+    "obstacle", "obstacles", "blamed", "blame", "led", "result", "resulted", "therefore",
+    "amid", "so", "after", "over", "forced", "order", "aimed", "thanks",
+}
 _NUMBER_WORDS = {
     "one",
     "two",
@@ -141,6 +152,8 @@ FEATURES = (
     "missing_name",
     "missing_number",
     "missing_idf",
+    "match_reason",
+    "q_reason",
 )
 
 
@@ -171,9 +184,9 @@ def analyse_question(question: str, idf: dict[str, float], default_idf: float) -
     return QuestionInfo(question, stems, weights, question_type(question), names, numbers)
 
 
-def _type_matches(tokens: list[Token], q: QuestionInfo) -> tuple[float, float, float, float]:
+def _type_matches(tokens: list[Token], q: QuestionInfo) -> tuple[float, ...]:
     """Whether the sentence holds, outside the question's own words, each kind of answer."""
-    number = date = name = 0.0
+    number = date = name = reason = 0.0
     for i, t in enumerate(tokens):
         if t.stem and t.stem in q.stems:
             continue
@@ -184,7 +197,9 @@ def _type_matches(tokens: list[Token], q: QuestionInfo) -> tuple[float, float, f
             date = 1.0
         if t.is_capitalized and i > 0 and t.stem:
             name = 1.0
-    return number, date, name, name
+        if low in _REASON_WORDS:
+            reason = 1.0
+    return number, date, name, name, reason
 
 
 def _proximity(tokens: list[Token], q: QuestionInfo) -> float:
@@ -232,7 +247,7 @@ def sentence_features(
     overlap_idf = sum(q.weights[s] for s in matched) / total_w
     overlap_ctx = sum(q.weights[s] for s in (stems | context_stems) & q.stems) / total_w
     novelty = len(stems - q.stems) / max(len(stems), 1)
-    number, date, person, place = _type_matches(tokens, q)
+    number, date, person, place, reason = _type_matches(tokens, q)
     qt = q.qtype
     around = stems | context_stems
     missing = q.stems - around
@@ -264,6 +279,8 @@ def sentence_features(
         len(q.names - around) / len(q.names) if q.names else 0.0,
         float(bool(q.numbers - around)),
         max((q.weights[s] for s in missing), default=0.0) / top_idf,
+        reason * (qt == "reason"),
+        float(qt == "reason"),
     ]
 
 

@@ -12,7 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from index.config import Config
-from index.errors import EmptyIndexError, InvalidQuestionError, QAError, UnknownDocumentError
+from index.errors import (
+    EmptyIndexError,
+    IndexNotFoundError,
+    InvalidQuestionError,
+    QAError,
+    UnknownDocumentError,
+)
 from index.loaders import load_path
 from index.store import ArticleIndex, DocumentRecord
 from qa.abstain import abstention_features
@@ -125,6 +131,20 @@ class QAService:
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> QAService:
         return cls(ArticleIndex.open(path))
+
+    @classmethod
+    def open_library(cls, path: str | os.PathLike[str]) -> QAService:
+        """The library saved at ``path``; a missing or empty directory starts from the seeds.
+        A directory holding anything else (a broken index) is reported, never overwritten."""
+        path = Path(path)
+        try:
+            return cls.open(path)
+        except IndexNotFoundError:
+            if path.exists() and any(path.iterdir()):
+                raise
+        svc = cls.from_seeds()
+        svc.save(path)
+        return svc
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         return self.index.save(path)

@@ -50,3 +50,16 @@ def fresh_service(embedder, seed_text):
     svc = QAService()
     svc.add_document(seed_text, doc_id=SEED_ID)
     return svc
+
+
+ARTIFACTS = ROOT / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory, embedder):
+    """The real app, launched once per test run on a free loopback port."""
+    from tests.ui_server import start
+
+    demo, url = start(tmp_path_factory.mktemp("ui-library") / "index")
+    yield url
+    demo.close()

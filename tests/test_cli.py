@@ -1,0 +1,109 @@
+"""The ``qa`` command: answers with numbered citations, library management, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from qa.cli import main
+from tests.conftest import ROOT, SEED_ID
+
+
+@pytest.fixture
+def index_dir(tmp_path):
+    return tmp_path / "library"
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ask_prints_answer_and_numbered_citations(capsys, index_dir, seed_text, embedder):
+    code, out, err = run(capsys, "--index-dir", str(index_dir), "ask",
+                         "How many rockets did Hamas fire on Sunday?")
+    assert code == 0, err
+    start = seed_text.index("On Sunday, Hamas fired about 10 rockets")
+    assert out.startswith("On Sunday, Hamas fired about 10 rockets")
+    assert f"[1] {SEED_ID}, chars {start}–" in out
+    assert (index_dir / "manifest.json").exists()  # a new library starts from the seeds
+
+
+def test_ask_json_is_machine_readable(capsys, index_dir, seed_text, embedder):
+    code, out, _ = run(capsys, "--index-dir", str(index_dir), "ask", "--json",
+                       "Whom did Bill Burns meet in Doha?")
+    assert code == 0
+    data = json.loads(out)
+    assert data["abstained"] is False and 0 <= data["confidence"] <= 1
+    for c in data["citations"]:
+        assert seed_text[c["start"] : c["end"]] == c["quote"]
+
+
+def test_index_add_list_remove(capsys, index_dir, tmp_path, embedder):
+    art = tmp_path / "council.md"
+    art.write_text("# Council budget\n\nThe council approved a budget of 12 million euros on "
+                   "Tuesday.\n", encoding="utf-8")
+    code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "add", str(art),
+                       "--id", "council")
+    assert code == 0 and "added: " in out and "as council" in out
+    code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "add", str(art),
+                       "--id", "council")
+    assert "already indexed" in out
+    code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "list", "--json")
+    assert {d["doc_id"] for d in json.loads(out)} == {SEED_ID, "council"}
+    code, out, _ = run(capsys, "--index-dir", str(index_dir), "ask", "--doc", "council",
+                       "How big is the council budget?")
+    assert code == 0 and "12 million euros" in out
+    code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "remove", "council")
+    assert code == 0 and "removed: council" in out
+    code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "list")
+    assert SEED_ID in out and "council" not in out
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["ask", "   "], "question is empty"),
+        (["ask", "x" * 501], "the limit is 500"),
+        (["index", "remove", "nope"], "unknown document id 'nope'"),
+        (["ask", "--doc", "nope", "Why?"], "unknown document id 'nope'"),
+        (["index", "add", "/definitely/missing.txt"], "no such file"),
+    ],
+)
+def test_bad_input_gets_one_line_and_nonzero_exit(capsys, index_dir, argv, message, embedder):
+    code, out, err = run(capsys, "--index-dir", str(index_dir), *argv)
+    assert code == 2
+    assert err.strip().startswith("qa: error:") and message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_bad_file_adds_nothing_and_keeps_the_library(capsys, index_dir, tmp_path, embedder):
+    good = tmp_path / "good.txt"
+    good.write_text("The bridge reopened on Monday after repairs.", encoding="utf-8")
+    binary = tmp_path / "bad.txt"
+    binary.write_bytes(b"\x00\x01\x02binary")
+    code, _, err = run(capsys, "--index-dir", str(index_dir), "index", "add", str(good), str(binary))
+    assert code == 2 and "binary" in err
+    code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "list", "--json")
+    assert [d["doc_id"] for d in json.loads(out)] == [SEED_ID]
+
+
+def test_corrupt_index_dir_is_reported_not_overwritten(capsys, index_dir, embedder):
+    run(capsys, "--index-dir", str(index_dir), "index", "list")
+    (index_dir / "passages.faiss").write_bytes(b"broken")
+    code, _, err = run(capsys, "--index-dir", str(index_dir), "ask", "Why did the talks stall?")
+    assert code == 2 and "passages.faiss does not match its checksum" in err
+    assert (index_dir / "passages.faiss").read_bytes() == b"broken"
+
+
+def test_console_script_runs_in_a_fresh_process(tmp_path):
+    env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "lib")}
+    exe = os.path.join(os.path.dirname(sys.executable), "qa")
+    proc = subprocess.run([exe, "ask", ""], capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=120)
+    assert proc.returncode == 2 and proc.stderr.strip() == "qa: error: question is empty"

@@ -1,0 +1,138 @@
+"""End to end in a real headless Chromium (Debian's package, driven by Playwright).
+
+Each test saves a screenshot under ``artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import pytest
+
+from tests.conftest import ARTIFACTS
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PAYLOAD_ARTICLE = (
+    "Council meeting ends in uproar\n\n"
+    "The council met on Thursday to vote on the harbour plan. <script>console.error('XSS-FIRED');"
+    "alert('script ran')</script> Members approved the plan by 9 votes to 4.\n\n"
+    "<img src=x onerror=\"console.error('XSS-FIRED');alert('onerror ran')\"> The mayor said "
+    "work would start in June. **Bold claim** [a link](javascript:alert(1)) "
+    "<a href=\"javascript:alert('link')\">click</a>"
+)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.dialogs, pg.console_errors = [], []
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.on("console", lambda m: m.type == "error" and pg.console_errors.append(m.text))
+    pg.goto(app_url)
+    pg.wait_for_selector("#qa-question textarea", timeout=30_000)
+    yield pg
+    context.close()
+
+
+def ask(page, question: str) -> float:
+    before = page.locator("#qa-chat .message").count()
+    page.fill("#qa-question textarea", question)
+    t = time.perf_counter()
+    page.click("#qa-send")
+    page.wait_for_function(
+        f"document.querySelectorAll('#qa-chat .message').length >= {before + 2}",
+        timeout=30_000,
+    )
+    return time.perf_counter() - t
+
+
+def open_library(page) -> None:
+    page.get_by_text("Library: add or remove articles").click()
+    page.wait_for_selector("#qa-upload", state="visible")
+
+
+def upload(page, path) -> str:
+    open_library(page)
+    page.set_input_files("#qa-upload input[type=file]", str(path))
+    page.wait_for_timeout(500)
+    page.click("#qa-add")
+    page.wait_for_function(
+        "document.querySelector('#qa-status') && "
+        "/✅|❌/.test(document.querySelector('#qa-status').innerText)", timeout=60_000,
+    )
+    return page.inner_text("#qa-status")
+
+
+def test_question_gets_answer_and_highlight_in_the_article(page, seed_text):
+    seconds = ask(page, "How many rockets did Hamas fire on Sunday?")
+    chat = page.inner_text("#qa-chat")
+    assert "On Sunday, Hamas fired about 10 rockets" in chat and "Confidence" in chat
+    mark = page.locator("#qa-article mark.qa-cite").first
+    mark.wait_for(state="visible")
+    start = seed_text.index("On Sunday, Hamas fired about 10 rockets")
+    assert mark.get_attribute("title").startswith(f"[1] characters {start}–")
+    assert "On Sunday, Hamas fired about 10 rockets" in mark.inner_text()
+    assert mark.evaluate("m => m.classList.contains('qa-selected')")
+    assert "score" in page.inner_text("#qa-sources")
+    # the highlighted span is in view inside the article pane
+    assert mark.evaluate(
+        "m => { const r = m.getBoundingClientRect(), p = document.querySelector('.qa-article')"
+        ".getBoundingClientRect(); return r.top >= p.top - 1 && r.bottom <= p.bottom + 1; }"
+    )
+    page.screenshot(path=str(ARTIFACTS / "ui-answer.png"), full_page=True)
+    (ARTIFACTS / "ui-timings.json").write_text(json.dumps({"answer_seconds_in_browser": seconds}))
+
+
+def test_abstention_is_shown_as_such(page):
+    ask(page, "How many aid trucks entered Gaza last week?")
+    chat = page.inner_text("#qa-chat")
+    assert "The article does not say" in chat and "below the threshold" in chat
+    assert page.locator("#qa-article mark.qa-cite").count() == 0
+    assert "not</b> as support" in page.inner_html("#qa-sources")
+    page.screenshot(path=str(ARTIFACTS / "ui-abstain.png"), full_page=True)
+
+
+def test_hostile_article_is_rendered_as_text(page, tmp_path):
+    path = tmp_path / "council<img src=x onerror=alert(9)>.txt"
+    path.write_text(PAYLOAD_ARTICLE, encoding="utf-8")
+    status = upload(page, path)
+    assert "✅" in status, status
+    page.wait_for_function(
+        "document.querySelector('#qa-article').innerText.includes('Council meeting ends')"
+    )
+    ask(page, "By how many votes was the harbour plan approved?")
+    article = page.inner_text("#qa-article")
+    assert "<script>console.error('XSS-FIRED');" in article  # shown literally
+    assert "<img src=x onerror=" in article
+    assert page.locator("#qa-article img, #qa-article script, #qa-chat img").count() == 0
+    assert page.locator("#qa-article a[href^='javascript'], #qa-chat a[href^='javascript']").count() == 0
+    assert page.locator("#qa-status img").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "ui-hostile-article.png"), full_page=True)
+    assert page.dialogs == []
+    assert not [e for e in page.console_errors if "XSS-FIRED" in e]
+
+
+def test_binary_upload_gets_a_clear_message(page, tmp_path):
+    path = tmp_path / "photo.txt"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    status = upload(page, path)
+    assert "❌" in status and "binary" in status
+    page.screenshot(path=str(ARTIFACTS / "ui-binary-upload.png"), full_page=True)

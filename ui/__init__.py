@@ -1,0 +1,1 @@
+"""Browser UI: a thin Gradio shell over the qa API."""

@@ -1,0 +1,266 @@
+"""The browser app: a thin Gradio shell over :class:`qa.QAService`.
+
+Chat on the left, the article on the right with every cited span highlighted at its exact
+characters, a sources list, and a library panel to add (paste or upload) and remove articles.
+Named API endpoints (``ask``, ``add_article``, ``remove_article``, ``list_articles``,
+``article_text``) return plain JSON for ``gradio_client``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from index.errors import QAError
+from index.loaders import MAX_FILE_BYTES, load_bytes
+from qa.service import QAService
+from qa.types import Answer
+from ui.render import CSS, SCROLL_JS, article_html, chat_text, sources_html
+
+ALL = "__all__"
+SEED_EXAMPLES = [
+    "Why did the ceasefire talks stall?",
+    "How many rockets did Hamas fire on Sunday?",
+    "Who is Mousa Abu Marzouk?",
+    "What did Netanyahu say he would not agree to?",
+    "How many people have been killed in Gaza?",
+]
+
+
+def _safe_name(name: str) -> str:
+    """A display name for an uploaded file: no directories, no control characters."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip(". ")
+    return base[:120] or "upload"
+
+
+class App:
+    """State shared by every browser session: the service and where its library is saved."""
+
+    def __init__(self, svc: QAService, index_dir: Path) -> None:
+        self.svc = svc
+        self.index_dir = index_dir
+        self.write_lock = threading.Lock()
+
+    # -- helpers used by handlers and API ---------------------------------------------------
+    def titles(self) -> dict[str, str]:
+        return {d.doc_id: d.title for d in self.svc.documents()}
+
+    def scope_choices(self) -> list[tuple[str, str]]:
+        return [("All articles", ALL)] + [(f"{t} ({d})", d) for d, t in self.titles().items()]
+
+    def doc_choices(self) -> list[tuple[str, str]]:
+        return [(f"{t} ({d})", d) for d, t in self.titles().items()]
+
+    def default_doc(self) -> str | None:
+        docs = self.svc.documents()
+        return docs[0].doc_id if docs else None
+
+    def view(self, answer: Answer | None, scope: str | None) -> str:
+        items = (answer.related if answer.abstained else answer.citations) if answer else []
+        doc_id = items[0].doc_id if items else (scope if scope and scope != ALL else None)
+        doc_id = doc_id if doc_id in self.titles() else self.default_doc()
+        if doc_id is None:
+            return article_html("The library is empty", "Add an article to start.", [])
+        shown = [c for c in items if c.doc_id == doc_id]
+        return article_html(
+            self.titles()[doc_id], self.svc.document_text(doc_id), shown,
+            related=bool(answer and answer.abstained),
+        )
+
+    def add(self, text: str, title: str = "", source: str = "", doc_id: str | None = None
+            ) -> tuple[str, bool]:
+        with self.write_lock:
+            before = set(self.titles())
+            new_id = self.svc.add_document(text, doc_id=doc_id or None, title=title or None,
+                                           source=source)
+            if new_id not in before:
+                self.svc.save(self.index_dir)
+            return new_id, new_id not in before
+
+    def remove(self, doc_id: str) -> None:
+        with self.write_lock:
+            self.svc.remove_document(doc_id)
+            self.svc.save(self.index_dir)
+
+    # -- API endpoints (JSON in, JSON out) --------------------------------------------------
+    def api_ask(self, question: str, history: list[list[str]] | None = None,
+                doc_ids: list[str] | None = None) -> dict:
+        """Answer a question; every citation has doc_id, start, end and the exact quote."""
+        try:
+            turns = [(h[0], h[1]) for h in history or [] if isinstance(h, list | tuple)
+                     and len(h) == 2]
+            return self.svc.ask(question, history=turns, doc_ids=doc_ids or None).to_dict()
+        except QAError as exc:
+            raise gr.Error(str(exc)) from None
+
+    def api_add_article(self, text: str, title: str = "", doc_id: str = "") -> dict:
+        """Index an article's text; returns its doc_id and whether it was new."""
+        try:
+            new_id, added = self.add(text, title, "api", doc_id or None)
+        except QAError as exc:
+            raise gr.Error(str(exc)) from None
+        return {"doc_id": new_id, "added": added, "title": self.titles()[new_id]}
+
+    def api_remove_article(self, doc_id: str) -> dict:
+        """Remove an article from the library."""
+        try:
+            self.remove(doc_id)
+        except QAError as exc:
+            raise gr.Error(str(exc)) from None
+        return {"removed": doc_id}
+
+    def api_list_articles(self) -> list[dict]:
+        """Every article in the library: doc_id, title and length in characters."""
+        return [{"doc_id": d.doc_id, "title": d.title, "chars": len(d.text)}
+                for d in self.svc.documents()]
+
+    def api_article_text(self, doc_id: str) -> str:
+        """The exact text citations point into."""
+        try:
+            return self.svc.document_text(doc_id)
+        except QAError as exc:
+            raise gr.Error(str(exc)) from None
+
+
+def build_app(svc: QAService, index_dir: Path) -> gr.Blocks:
+    app = App(svc, index_dir)
+
+    with gr.Blocks(title="Grounded QA — answers you can check") as demo:
+        gr.Markdown(
+            "## Grounded QA\nAsk about the article. Every answer sentence is a quote from it, "
+            "highlighted in place; when the article does not say, the answer says so."
+        )
+        turns = gr.State([])
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5, min_width=360):
+                scope = gr.Dropdown(choices=app.scope_choices(), value=app.default_doc() or ALL,
+                                    label="Ask", elem_id="qa-scope")
+                chat = gr.Chatbot(label="Conversation", height=460, render_markdown=False,
+                                  sanitize_html=True, elem_id="qa-chat", buttons=["copy"])
+                with gr.Row():
+                    question = gr.Textbox(placeholder="Ask a question about the article…",
+                                          show_label=False, scale=5, elem_id="qa-question",
+                                          max_length=app.svc.config.max_question_chars)
+                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-send")
+                with gr.Row():
+                    new_chat = gr.Button("New chat", size="sm", elem_id="qa-new-chat")
+                gr.Examples(SEED_EXAMPLES, inputs=[question], label="Examples for the bundled article")
+            with gr.Column(scale=6, min_width=420):
+                article = gr.HTML(app.view(None, app.default_doc()), elem_id="qa-article")
+                sources = gr.HTML(sources_html(None, {}), elem_id="qa-sources")
+
+        with gr.Accordion("Library: add or remove articles", open=False, elem_id="qa-library"):
+            with gr.Row():
+                with gr.Column():
+                    files = gr.File(label=f"Upload .txt, .md or .html (up to "
+                                          f"{MAX_FILE_BYTES // 1_000_000} MB each)",
+                                    file_count="multiple", file_types=[".txt", ".md", ".html"],
+                                    elem_id="qa-upload")
+                with gr.Column():
+                    paste_title = gr.Textbox(label="Title (optional)", elem_id="qa-paste-title")
+                    paste = gr.Textbox(label="…or paste article text", lines=6,
+                                       elem_id="qa-paste")
+                    add_btn = gr.Button("Add to library", elem_id="qa-add")
+            status = gr.Markdown("", elem_id="qa-status")
+            with gr.Row():
+                remove_choice = gr.Dropdown(choices=app.doc_choices(), label="Remove article",
+                                            elem_id="qa-remove-choice", scale=4)
+                remove_btn = gr.Button("Remove", variant="stop", scale=1, elem_id="qa-remove")
+
+        def on_ask(q: str, messages: list, history: list, where: str):
+            try:
+                ans = app.svc.ask(q, history=[tuple(t) for t in history],
+                                  doc_ids=None if where in (None, ALL) else [where])
+            except QAError as exc:
+                gr.Warning(str(exc))
+                return gr.update(), messages, history, gr.update(), gr.update()
+            messages = [*messages, {"role": "user", "content": ans.question},
+                        {"role": "assistant", "content": chat_text(ans)}]
+            return ("", messages, [*history, [ans.question, ans.text]], app.view(ans, where),
+                    sources_html(ans, app.titles()))
+
+        ask_io = dict(fn=on_ask, inputs=[question, chat, turns, scope],
+                      outputs=[question, chat, turns, article, sources], api_visibility="private")
+        send.click(**ask_io).then(fn=None, js=SCROLL_JS)
+        question.submit(**ask_io).then(fn=None, js=SCROLL_JS)
+
+        def on_new_chat(where: str):
+            return [], [], app.view(None, where), sources_html(None, {})
+
+        new_chat.click(on_new_chat, [scope], [chat, turns, article, sources],
+                       api_visibility="private")
+        scope.change(lambda w: app.view(None, w), [scope], [article], api_visibility="private")
+
+        def library_updates(message: str, focus: str | None):
+            return (message, gr.update(choices=app.scope_choices(), value=focus or ALL),
+                    gr.update(choices=app.doc_choices(), value=None), None, "", "",
+                    app.view(None, focus))
+
+        def on_add(uploads: list | None, text: str, title: str, progress=gr.Progress()):
+            notes, last = [], None
+            jobs: list[tuple[str, Any]] = [(_safe_name(Path(f).name), f) for f in uploads or []]
+            if text and text.strip():
+                jobs.append(("pasted text", None))
+            if not jobs:
+                return library_updates("Choose a file or paste some text first.", None)
+            for i, (name, path) in enumerate(jobs):
+                progress(i / len(jobs), desc=f"Indexing {name}")
+                try:
+                    if path is None:
+                        doc_id, added = app.add(text, title, "pasted")
+                    else:
+                        art = load_bytes(Path(path).read_bytes(), name)
+                        doc_id, added = app.add(art.text, art.title or title or name, name)
+                    last = doc_id
+                    notes.append(f"✅ {name}: {'added' if added else 'already in the library'}"
+                                 f" as `{doc_id}`")
+                except QAError as exc:
+                    notes.append(f"❌ {exc}")
+                except OSError:
+                    notes.append(f"❌ {name}: the upload could not be read")
+            progress(1.0, desc="Done")
+            return library_updates("\n\n".join(notes), last)
+
+        add_btn.click(on_add, [files, paste, paste_title],
+                      [status, scope, remove_choice, files, paste, paste_title, article],
+                      api_visibility="private")
+
+        def on_remove(doc_id: str | None):
+            if not doc_id:
+                return library_updates("Choose an article to remove.", None)
+            try:
+                app.remove(doc_id)
+            except QAError as exc:
+                return library_updates(f"❌ {exc}", None)
+            return library_updates(f"Removed `{doc_id}`.", app.default_doc())
+
+        remove_btn.click(on_remove, [remove_choice],
+                         [status, scope, remove_choice, files, paste, paste_title, article],
+                         api_visibility="private")
+
+        gr.api(app.api_ask, api_name="ask")
+        gr.api(app.api_add_article, api_name="add_article")
+        gr.api(app.api_remove_article, api_name="remove_article")
+        gr.api(app.api_list_articles, api_name="list_articles")
+        gr.api(app.api_article_text, api_name="article_text")
+    return demo
+
+
+def launch_kwargs() -> dict:
+    return {"css": CSS, "theme": gr.themes.Soft(), "max_file_size": 2 * MAX_FILE_BYTES,
+            "show_error": True}
+
+
+def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 7860,
+          open_browser: bool = False) -> None:
+    svc = QAService.open_library(index_dir)
+    svc.index.embedder.encode_one("warm up")  # load the model now, not on the first question
+    demo = build_app(svc, Path(index_dir))
+    demo.queue(default_concurrency_limit=4)
+    print(f"Serving {len(svc.documents())} article(s) from {index_dir} at http://{host}:{port}")
+    demo.launch(server_name=host, server_port=port, inbrowser=open_browser, **launch_kwargs())

@@ -1,0 +1,100 @@
+"""HTML for the browser: the article with cited spans highlighted, and the sources list.
+
+Every piece of article text, title, file name and question passes through ``html.escape``:
+an article that carries ``<script>`` or ``onerror=`` is shown as text, never run.
+"""
+
+from __future__ import annotations
+
+import html
+
+from qa.types import Answer, Citation
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def article_html(title: str, text: str, citations: list[Citation], related: bool = False) -> str:
+    """The article text with each citation's exact characters wrapped in a numbered ``<mark>``.
+
+    Overlapping citations are merged into one mark that names every citation it carries."""
+    spans = sorted((c.start, c.end, n) for n, c in enumerate(citations, 1))
+    merged: list[list] = []
+    for start, end, n in spans:
+        if merged and start < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+            merged[-1][2].append(n)
+        else:
+            merged.append([start, end, [n]])
+    kind = "related" if related else "cite"
+    out, cursor = [], 0
+    for start, end, numbers in merged:
+        out.append(_esc(text[cursor:start]))
+        label = ",".join(str(n) for n in numbers)
+        out.append(
+            f'<mark class="qa-{kind}" id="qa-cite-{numbers[0]}" data-cite="{label}" '
+            f'title="[{label}] characters {start}–{end}">'
+            f'<sup class="qa-marker">[{label}]</sup>{_esc(text[start:end])}</mark>'
+        )
+        cursor = end
+    out.append(_esc(text[cursor:]))
+    return (
+        f'<div class="qa-article"><h3 class="qa-title">{_esc(title)}</h3>'
+        f'<div class="qa-text">{"".join(out)}</div></div>'
+    )
+
+
+def sources_html(answer: Answer | None, doc_titles: dict[str, str]) -> str:
+    if answer is None:
+        return '<div class="qa-sources qa-empty">Sources of the answer appear here.</div>'
+    items = answer.related if answer.abstained else answer.citations
+    head = (
+        "Related passages — shown for reading, <b>not</b> as support"
+        if answer.abstained
+        else "Sources"
+    )
+    rows = []
+    for n, c in enumerate(items, 1):
+        title = doc_titles.get(c.doc_id, c.doc_id)
+        rows.append(
+            f'<li class="qa-source" data-cite="{n}"><span class="qa-num">[{n}]</span> '
+            f'<q>{_esc(" ".join(c.quote.split()))}</q><div class="qa-meta">{_esc(title)} · '
+            f"characters {c.start}–{c.end} · score {c.score:.2f}</div></li>"
+        )
+    return f'<div class="qa-sources"><div class="qa-head">{head}</div><ol>{"".join(rows)}</ol></div>'
+
+
+def chat_text(answer: Answer) -> str:
+    """The assistant's chat message: plain text (the chatbot does not render Markdown)."""
+    if answer.abstained:
+        return f"{answer.text}\n\nConfidence {answer.confidence:.2f} — below the threshold, so no answer."
+    return f"{answer.text}\n\nConfidence {answer.confidence:.2f}"
+
+
+CSS = """
+.qa-article { max-height: 70vh; overflow-y: auto; padding: 0.25rem 1rem 1rem 1rem;
+  border: 1px solid var(--border-color-primary); border-radius: 8px;
+  background: var(--background-fill-primary); }
+.qa-title { margin: 0.6rem 0; }
+.qa-text { white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.6; font-size: 0.95rem; }
+mark.qa-cite { background: #fff1a8; color: #1a1a1a; border-radius: 3px; padding: 0 1px;
+  box-shadow: 0 0 0 1px #e6c200; }
+mark.qa-related { background: #e4ecf7; color: #1a1a1a; border-radius: 3px;
+  box-shadow: 0 0 0 1px #9db4d6; }
+mark.qa-selected { background: #ffd95a; box-shadow: 0 0 0 2px #c99700; }
+.qa-marker { color: #7a5c00; font-weight: 600; margin-right: 2px; }
+.qa-sources ol { padding-left: 0; list-style: none; margin: 0; }
+.qa-source { margin: 0.4rem 0; padding: 0.4rem 0.6rem; border-left: 3px solid #e6c200;
+  background: var(--background-fill-secondary); border-radius: 4px; overflow-wrap: anywhere; }
+.qa-num { font-weight: 700; }
+.qa-meta { font-size: 0.8rem; opacity: 0.75; margin-top: 0.2rem; }
+.qa-head { font-weight: 600; margin-bottom: 0.3rem; }
+.qa-empty { opacity: 0.6; }
+"""
+
+SCROLL_JS = """() => {
+  const mark = document.querySelector('#qa-article mark');
+  document.querySelectorAll('#qa-article mark.qa-selected').forEach(m => m.classList.remove('qa-selected'));
+  if (mark) { mark.classList.add('qa-selected'); mark.scrollIntoView({block: 'center', behavior: 'smooth'}); }
+}"""
