@@ -19,7 +19,7 @@ from index.errors import QAError
 from index.loaders import MAX_FILE_BYTES, load_bytes
 from qa.service import QAService
 from qa.types import Answer
-from ui.render import CSS, SCROLL_JS, article_html, chat_text, sources_html
+from ui.render import CSS, SCROLL_JS, article_html, chat_text, sources_html, status_html
 
 ALL = "__all__"
 SEED_EXAMPLES = [
@@ -166,7 +166,7 @@ def build_app(svc: QAService, index_dir: Path) -> gr.Blocks:
                     paste = gr.Textbox(label="…or paste article text", lines=6,
                                        elem_id="qa-paste")
                     add_btn = gr.Button("Add to library", elem_id="qa-add")
-            status = gr.Markdown("", elem_id="qa-status")
+            status = gr.HTML("", elem_id="qa-status")
             with gr.Row():
                 remove_choice = gr.Dropdown(choices=app.doc_choices(), label="Remove article",
                                             elem_id="qa-remove-choice", scale=4)
@@ -197,7 +197,9 @@ def build_app(svc: QAService, index_dir: Path) -> gr.Blocks:
         scope.change(lambda w: app.view(None, w), [scope], [article], api_visibility="private")
 
         def library_updates(message: str, focus: str | None):
-            return (message, gr.update(choices=app.scope_choices(), value=focus or ALL),
+            scope_update = (gr.update(choices=app.scope_choices(), value=focus) if focus
+                            else gr.update(choices=app.scope_choices()))
+            return (message, scope_update,
                     gr.update(choices=app.doc_choices(), value=None), None, "", "",
                     app.view(None, focus))
 
@@ -207,7 +209,9 @@ def build_app(svc: QAService, index_dir: Path) -> gr.Blocks:
             if text and text.strip():
                 jobs.append(("pasted text", None))
             if not jobs:
-                return library_updates("Choose a file or paste some text first.", None)
+                return library_updates(
+                    status_html([("error", "Choose a file or paste some text first.")]), None
+                )
             for i, (name, path) in enumerate(jobs):
                 progress(i / len(jobs), desc=f"Indexing {name}")
                 try:
@@ -215,16 +219,16 @@ def build_app(svc: QAService, index_dir: Path) -> gr.Blocks:
                         doc_id, added = app.add(text, title, "pasted")
                     else:
                         art = load_bytes(Path(path).read_bytes(), name)
-                        doc_id, added = app.add(art.text, art.title or title or name, name)
+                        doc_id, added = app.add(art.text, art.title or title, name)
                     last = doc_id
-                    notes.append(f"✅ {name}: {'added' if added else 'already in the library'}"
-                                 f" as `{doc_id}`")
+                    notes.append(("ok", f"{'Added' if added else 'Already in the library'}: "
+                                        f"{name} as {doc_id}"))
                 except QAError as exc:
-                    notes.append(f"❌ {exc}")
+                    notes.append(("error", f"Could not add: {exc}"))
                 except OSError:
-                    notes.append(f"❌ {name}: the upload could not be read")
+                    notes.append(("error", f"Could not add: {name}: the upload could not be read"))
             progress(1.0, desc="Done")
-            return library_updates("\n\n".join(notes), last)
+            return library_updates(status_html(notes), last)
 
         add_btn.click(on_add, [files, paste, paste_title],
                       [status, scope, remove_choice, files, paste, paste_title, article],
@@ -232,12 +236,13 @@ def build_app(svc: QAService, index_dir: Path) -> gr.Blocks:
 
         def on_remove(doc_id: str | None):
             if not doc_id:
-                return library_updates("Choose an article to remove.", None)
+                return library_updates(status_html([("error", "Choose an article to remove.")]),
+                                       None)
             try:
                 app.remove(doc_id)
             except QAError as exc:
-                return library_updates(f"❌ {exc}", None)
-            return library_updates(f"Removed `{doc_id}`.", app.default_doc())
+                return library_updates(status_html([("error", f"Could not remove: {exc}")]), None)
+            return library_updates(status_html([("ok", f"Removed: {doc_id}")]), app.default_doc())
 
         remove_btn.click(on_remove, [remove_choice],
                          [status, scope, remove_choice, files, paste, paste_title, article],

@@ -62,7 +62,11 @@ def sources_html(answer: Answer | None, doc_titles: dict[str, str]) -> str:
             f'<q>{_esc(" ".join(c.quote.split()))}</q><div class="qa-meta">{_esc(title)} · '
             f"characters {c.start}–{c.end} · score {c.score:.2f}</div></li>"
         )
-    return f'<div class="qa-sources"><div class="qa-head">{head}</div><ol>{"".join(rows)}</ol></div>'
+    kind = "qa-related-list" if answer.abstained else "qa-cite-list"
+    return (
+        f'<div class="qa-sources {kind}"><div class="qa-head">{head}</div>'
+        f'<ol>{"".join(rows)}</ol></div>'
+    )
 
 
 def chat_text(answer: Answer) -> str:
@@ -72,7 +76,16 @@ def chat_text(answer: Answer) -> str:
     return f"{answer.text}\n\nConfidence {answer.confidence:.2f}"
 
 
+def status_html(notes: list[tuple[str, str]]) -> str:
+    """Library messages: ``("ok" | "error", text)`` pairs, text escaped."""
+    items = "".join(f'<div class="qa-note qa-{kind}">{_esc(text)}</div>' for kind, text in notes)
+    return f'<div class="qa-notes">{items}</div>'
+
+
 CSS = """
+.qa-note { padding: 0.35rem 0.6rem; margin: 0.25rem 0; border-radius: 4px; overflow-wrap: anywhere; }
+.qa-ok { background: #e7f6ea; color: #1c5b2a; border-left: 3px solid #3a9a50; }
+.qa-error { background: #fdecec; color: #7a1f1f; border-left: 3px solid #c43c3c; }
 .qa-article { max-height: 70vh; overflow-y: auto; padding: 0.25rem 1rem 1rem 1rem;
   border: 1px solid var(--border-color-primary); border-radius: 8px;
   background: var(--background-fill-primary); }
@@ -82,7 +95,9 @@ mark.qa-cite { background: #fff1a8; color: #1a1a1a; border-radius: 3px; padding:
   box-shadow: 0 0 0 1px #e6c200; }
 mark.qa-related { background: #e4ecf7; color: #1a1a1a; border-radius: 3px;
   box-shadow: 0 0 0 1px #9db4d6; }
-mark.qa-selected { background: #ffd95a; box-shadow: 0 0 0 2px #c99700; }
+mark.qa-cite.qa-selected { background: #ffd95a; box-shadow: 0 0 0 2px #c99700; }
+mark.qa-related.qa-selected { background: #cfdcf0; box-shadow: 0 0 0 2px #5d7fb3; }
+.qa-related-list .qa-source { border-left-color: #9db4d6; }
 .qa-marker { color: #7a5c00; font-weight: 600; margin-right: 2px; }
 .qa-sources ol { padding-left: 0; list-style: none; margin: 0; }
 .qa-source { margin: 0.4rem 0; padding: 0.4rem 0.6rem; border-left: 3px solid #e6c200;
