@@ -135,29 +135,31 @@ def summarise(rows: list[Row], threshold: float) -> dict[str, float]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--articles", type=int, default=None, help="first N articles only")
-    ap.add_argument("--json", default=None, help="write the summary and per-article rows here")
-    args = ap.parse_args(argv)
+def run_bench(limit: int | None = None, progress: bool = True) -> tuple[dict, list[Row]]:
+    """Ask every question of the first ``limit`` dev articles; (summary, per-question rows)."""
     embedder = CachedEmbedder(CACHE / "embeddings.npz")
     svc = QAService()
     svc.index._embedder = embedder
-    articles = load_articles(SQUAD2_DEV, args.articles)
+    articles = load_articles(SQUAD2_DEV, limit)
     rows: list[Row] = []
     t = time.time()
     for a_i, art in enumerate(articles):
         rows += run_article(a_i, art, svc)
-        print(
-            f"\r  {a_i + 1}/{len(articles)} articles, {len(rows)} questions "
-            f"({time.time() - t:.0f}s)",
-            end="",
-            file=sys.stderr,
-            flush=True,
-        )
-    print(file=sys.stderr)
+        if progress:
+            print(f"\r  {a_i + 1}/{len(articles)} articles, {len(rows)} questions "
+                  f"({time.time() - t:.0f}s)", end="", file=sys.stderr, flush=True)
+    if progress:
+        print(file=sys.stderr)
     embedder.save()
-    summary = summarise(rows, svc.threshold)
+    return summarise(rows, svc.threshold), rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--articles", type=int, default=None, help="first N articles only")
+    ap.add_argument("--json", default=None, help="write the summary here")
+    args = ap.parse_args(argv)
+    summary, _ = run_bench(args.articles)
     width = max(len(k) for k in summary)
     for k, v in summary.items():
         print(f"{k:<{width}}  {v:.3f}" if isinstance(v, float) else f"{k:<{width}}  {v}")

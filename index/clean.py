@@ -20,7 +20,8 @@ _TRAILER_START = re.compile(
 )
 # Single boilerplate lines anywhere in the text.
 _LINE = re.compile(
-    r"^\s*(advertisement|skip to (main )?content|leave a (reply|comment)|post a comment|your email address will not be published.*|"
+    r"^\s*(advertisement|skip to (main )?content|leave a (reply|comment)|post a comment|"
+    r"your email address will not be published.*|"
     r"required fields are marked.*|all rights reserved.*|©.*|copyright \d{4}.*|"
     r"(we use|this (site|website) uses) cookies.*|click here to .*|"
     r"(share|tweet|email|print)( on \w+)?\s*$|follow us on .*)$",

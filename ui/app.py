@@ -203,7 +203,7 @@ def build_app(svc: QAService, index_dir: Path) -> gr.Blocks:
                     gr.update(choices=app.doc_choices(), value=None), None, "", "",
                     app.view(None, focus))
 
-        def on_add(uploads: list | None, text: str, title: str, progress=gr.Progress()):
+        def on_add(uploads: list | None, text: str, title: str, progress=gr.Progress()):  # noqa: B008 - Gradio's idiom
             notes, last = [], None
             jobs: list[tuple[str, Any]] = [(_safe_name(Path(f).name), f) for f in uploads or []]
             if text and text.strip():
