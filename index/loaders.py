@@ -57,14 +57,10 @@ def html_to_text(html: str, name: str) -> tuple[str, str]:
 def load_bytes(data: bytes, name: str) -> LoadedArticle:
     """Turn an uploaded or read file into an article; ``name`` only picks the format."""
     if len(data) > MAX_FILE_BYTES:
-        raise InvalidDocumentError(
-            f"{name}: file is {len(data):,} bytes; the limit is {MAX_FILE_BYTES:,}"
-        )
+        raise InvalidDocumentError(f"{name}: file is {len(data):,} bytes; the limit is {MAX_FILE_BYTES:,}")
     suffix = Path(name).suffix.lower()
     if suffix and suffix not in TEXT_SUFFIXES | HTML_SUFFIXES:
-        raise InvalidDocumentError(
-            f"{name}: unsupported file type {suffix!r} (use .txt, .md or .html)"
-        )
+        raise InvalidDocumentError(f"{name}: unsupported file type {suffix!r} (use .txt, .md or .html)")
     raw = decode_bytes(data, name)
     if suffix in HTML_SUFFIXES or (not suffix and looks_like_html(raw)):
         text, title = html_to_text(raw, name)

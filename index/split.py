@@ -90,9 +90,7 @@ def split_sentences(doc_id: str, text: str) -> list[Sentence]:
     return sentences
 
 
-def make_passages(
-    sentences: list[Sentence], text: str, size: int = 3, overlap: int = 1
-) -> list[Passage]:
+def make_passages(sentences: list[Sentence], text: str, size: int = 3, overlap: int = 1) -> list[Passage]:
     """Windows of ``size`` sentences, each sharing ``overlap`` sentences with the next."""
     if size < 1 or not 0 <= overlap < size:
         raise ValueError(f"bad passage settings: size={size}, overlap={overlap}")
@@ -103,7 +101,5 @@ def make_passages(
         if not window:
             break
         s, e = window[0].start, window[-1].end
-        passages.append(
-            Passage(window[0].doc_id, len(passages), s, e, text[s:e], first, window[-1].index)
-        )
+        passages.append(Passage(window[0].doc_id, len(passages), s, e, text[s:e], first, window[-1].index))
     return passages

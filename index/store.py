@@ -132,8 +132,7 @@ class ArticleIndex:
             self._embedder = Embedder()
         if self._embedder.dimension != self.config.dimension:
             raise CorruptIndexError(
-                f"model dimension {self._embedder.dimension} != index dimension "
-                f"{self.config.dimension}"
+                f"model dimension {self._embedder.dimension} != index dimension {self.config.dimension}"
             )
         return self._embedder
 
@@ -146,9 +145,7 @@ class ArticleIndex:
             return self.documents[doc_id]
         except (KeyError, TypeError):
             known = ", ".join(sorted(self.documents)[:5]) or "none"
-            raise UnknownDocumentError(
-                f"unknown document id {doc_id!r} (indexed: {known})"
-            ) from None
+            raise UnknownDocumentError(f"unknown document id {doc_id!r} (indexed: {known})") from None
 
     def find_by_hash(self, digest: str) -> str | None:
         return next((d.doc_id for d in self.documents.values() if d.content_hash == digest), None)
@@ -302,18 +299,14 @@ class ArticleIndex:
         except (OSError, ValueError, TypeError) as exc:
             raise CorruptIndexError(f"index at {root} is corrupt: cannot read {exc}") from None
         expected = Config(**{**Config().to_dict(), **config.index_signature()})
-        if config.index_signature() != expected.index_signature() or (
-            config.version != Config().version
-        ):
+        if config.index_signature() != expected.index_signature() or (config.version != Config().version):
             raise CorruptIndexError(f"index at {root} was built by an incompatible version")
         for name in DATA_FILES:
             file = root / name
             if not file.exists():
                 raise CorruptIndexError(f"index at {root} is corrupt: {name} is missing")
             if _file_sha256(file) != manifest.get("files", {}).get(name):
-                raise CorruptIndexError(
-                    f"index at {root} is corrupt: {name} does not match its checksum"
-                )
+                raise CorruptIndexError(f"index at {root} is corrupt: {name} does not match its checksum")
         self = cls(config, embedder)
         try:
             self._load(root, manifest)
@@ -375,10 +368,7 @@ class _Derived:
         self.passages_of_sentence: list[list[int]] = [[] for _ in sentences]
         self.passage_sentence_rows: list[list[int]] = []
         for prow, p in enumerate(passages):
-            rows = [
-                self.sentence_row[(p.doc_id, i)]
-                for i in range(p.first_sentence, p.last_sentence + 1)
-            ]
+            rows = [self.sentence_row[(p.doc_id, i)] for i in range(p.first_sentence, p.last_sentence + 1)]
             self.passage_sentence_rows.append(rows)
             for r in rows:
                 self.passages_of_sentence[r].append(prow)
@@ -446,15 +436,11 @@ def validate_document_text(text: object, max_chars: int) -> str:
     if not text.strip():
         raise InvalidDocumentError("document is empty")
     if len(text) > max_chars:
-        raise InvalidDocumentError(
-            f"document has {len(text):,} characters; the limit is {max_chars:,}"
-        )
+        raise InvalidDocumentError(f"document has {len(text):,} characters; the limit is {max_chars:,}")
     if "\x00" in text:
         raise InvalidDocumentError("document looks binary (it contains NUL characters)")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidDocumentError(
-            "document contains invalid characters (unpaired surrogates)"
-        ) from None
+        raise InvalidDocumentError("document contains invalid characters (unpaired surrogates)") from None
     return text

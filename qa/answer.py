@@ -11,9 +11,7 @@ from index.config import Config
 from index.store import ArticleIndex
 from qa.types import Citation
 
-ABSTAIN_TEXT = (
-    "The article does not say. The closest passages are listed as related, not as support."
-)
+ABSTAIN_TEXT = "The article does not say. The closest passages are listed as related, not as support."
 
 # A sentence whose subject lives in the sentence before: a quote closed by "he said", or one
 # that opens with a pronoun. Its citation then starts at the previous sentence.
@@ -69,6 +67,14 @@ def pick_sentences(
     return chosen
 
 
+def _without_overlaps(cites: list[Citation]) -> list[Citation]:
+    kept: list[Citation] = []
+    for c in cites:
+        if not any(c.doc_id == o.doc_id and c.start < o.end and o.start < c.end for o in kept):
+            kept.append(c)
+    return kept
+
+
 def compose(
     index: ArticleIndex,
     rows: np.ndarray,
@@ -76,18 +82,17 @@ def compose(
     abstained: bool,
     config: Config,
 ) -> tuple[str, list[Citation], list[Citation]]:
-    """Answer text, its citations (best first) and related passages."""
-    picks = pick_sentences(index, rows, probs, config)
-    if abstained:  # the same passages, plus the next best, shown as related reading only
-        picks += [(int(rows[i]), int(rows[i]), float(probs[i]))
-                  for i in np.argsort(-probs, kind="stable")[: config.related_count]]
-    citations: list[Citation] = []
-    for first, last, score in picks:
-        c = make_citation(index, first, score, last)
-        if any(c.doc_id == o.doc_id and c.start < o.end and o.start < c.end for o in citations):
-            continue  # already said by an earlier citation
-        citations.append(c)
+    """Answer text, its citations (best first) and related passages: the next best sentences,
+    or, when abstaining, the passages the answer would have cited."""
+    picked = _without_overlaps(
+        [
+            make_citation(index, first, score, last)
+            for first, last, score in pick_sentences(index, rows, probs, config)
+        ]
+    )
+    order = np.argsort(-probs, kind="stable")[: config.related_count + len(picked)]
+    pool = _without_overlaps(picked + [make_citation(index, int(rows[i]), probs[i]) for i in order])
     if abstained:
-        return ABSTAIN_TEXT, [], citations[: config.related_count]
-    parts = [f"{' '.join(c.quote.split())} [{n}]" for n, c in enumerate(citations, 1)]
-    return " ".join(parts), citations, []
+        return ABSTAIN_TEXT, [], pool[: config.related_count]
+    parts = [f"{' '.join(c.quote.split())} [{n}]" for n, c in enumerate(picked, 1)]
+    return " ".join(parts), picked, pool[len(picked) :][: config.related_count]

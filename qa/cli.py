@@ -3,6 +3,7 @@
     qa ask "Why did the talks stall?" [--json] [--doc DOC_ID]
     qa index add PATH... | qa index list | qa index remove DOC_ID
     qa serve [--host 127.0.0.1] [--port 7860]
+    qa eval [--suite seed|squad|all] [--limit N] [--out DIR]
 
 The index directory is ``--index-dir``, else ``$QA_INDEX_DIR``, else a per-user data directory.
 A new library starts with the bundled article(s). Errors print one line and exit non-zero.
@@ -110,6 +111,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from eval.run import main as eval_main
+
+    return eval_main(args.eval_args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qa", description=__doc__.splitlines()[0])
     p.add_argument(
@@ -144,11 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--port", type=int, default=7860)
     srv.add_argument("--open", action="store_true", help="open a browser tab")
     srv.set_defaults(func=_cmd_serve)
+    ev = sub.add_parser("eval", help="run the grounding eval suites (see `qa eval --help`)", add_help=False)
+    ev.set_defaults(func=_cmd_eval)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "eval":
+        args.eval_args = extra  # the eval command parses its own options
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.index_dir = (args.index_dir or default_index_dir()).expanduser()
     try:
         return int(args.func(args))

@@ -59,9 +59,7 @@ def retrieve(
     # Sentence level: FAISS for dense (over-fetch when a document filter applies), BM25 scores.
     fetch = cfg.dense_top_k if allowed_s is None else len(index.sentences)
     dense_s = [
-        h.row
-        for h in index.search_sentences(query_vector, fetch)
-        if allowed_s is None or allowed_s[h.row]
+        h.row for h in index.search_sentences(query_vector, fetch) if allowed_s is None or allowed_s[h.row]
     ][: cfg.dense_top_k]
     bm25_all = d.sentence_bm25.scores(stems)
     bm25_s = _top(bm25_all, cfg.bm25_top_k, allowed_s)
@@ -70,9 +68,7 @@ def retrieve(
     # Passage level: dense and BM25 fused by reciprocal rank; their sentences join the pool.
     fetch = cfg.passage_top_k * 2 if allowed_p is None else len(index.passages)
     dense_p = [
-        h.row
-        for h in index.search_passages(query_vector, fetch)
-        if allowed_p is None or allowed_p[h.row]
+        h.row for h in index.search_passages(query_vector, fetch) if allowed_p is None or allowed_p[h.row]
     ][: cfg.passage_top_k * 2]
     pbm25_all = d.passage_bm25.scores(stems)
     bm25_p = [r for r in _top(pbm25_all, cfg.passage_top_k * 2, allowed_p) if pbm25_all[r] > 0]
@@ -90,9 +86,7 @@ def retrieve(
     dense = index.sentence_vectors[rows] @ query_vector
     bm25 = bm25_all[rows]
     passage_dense_all = {
-        p: float(index.passage_vectors[p] @ query_vector)
-        for r in rows
-        for p in d.passages_of_sentence[r]
+        p: float(index.passage_vectors[p] @ query_vector) for r in rows for p in d.passages_of_sentence[r]
     }
     pbm25_max = float(pbm25_all.max()) if len(pbm25_all) else 0.0
     sentence_rrf = _rrf([dense_s, bm25_s], cfg.rrf_k)
@@ -102,13 +96,9 @@ def retrieve(
     feats = []
     for i, r in enumerate(rows):
         sent = index.sentences[r]
-        neighbours = [
-            x for x in (r - 1, r + 1) if 0 <= x < n and index.sentences[x].doc_id == sent.doc_id
-        ]
+        neighbours = [x for x in (r - 1, r + 1) if 0 <= x < n and index.sentences[x].doc_id == sent.doc_id]
         ctx_stems = {s for x in neighbours for s in d.sentence_stems[x]}
-        ctx_dense = max(
-            (float(index.sentence_vectors[x] @ query_vector) for x in neighbours), default=0.0
-        )
+        ctx_dense = max((float(index.sentence_vectors[x] @ query_vector) for x in neighbours), default=0.0)
         passages = d.passages_of_sentence[r]
         feats.append(
             sentence_features(

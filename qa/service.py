@@ -56,9 +56,7 @@ def clean_question(question: object, max_chars: int) -> str:
     if not cleaned:
         raise InvalidQuestionError("question is empty")
     if len(cleaned) > max_chars:
-        raise InvalidQuestionError(
-            f"question has {len(cleaned)} characters; the limit is {max_chars}"
-        )
+        raise InvalidQuestionError(f"question has {len(cleaned)} characters; the limit is {max_chars}")
     return cleaned
 
 
@@ -197,9 +195,7 @@ class QAService:
             cands = retrieve(self.index, vector, query, selected)
             probs, confidence = self.score(cands)
             abstained = confidence < self.threshold or not len(probs)
-            text, citations, related = compose(
-                self.index, cands.rows, probs, abstained, self.config
-            )
+            text, citations, related = compose(self.index, cands.rows, probs, abstained, self.config)
         t2 = time.perf_counter()
         return Answer(
             question=question,

@@ -25,8 +25,9 @@ def run(capsys, *argv):
 
 
 def test_ask_prints_answer_and_numbered_citations(capsys, index_dir, seed_text, embedder):
-    code, out, err = run(capsys, "--index-dir", str(index_dir), "ask",
-                         "How many rockets did Hamas fire on Sunday?")
+    code, out, err = run(
+        capsys, "--index-dir", str(index_dir), "ask", "How many rockets did Hamas fire on Sunday?"
+    )
     assert code == 0, err
     start = seed_text.index("On Sunday, Hamas fired about 10 rockets")
     assert out.startswith("On Sunday, Hamas fired about 10 rockets")
@@ -35,8 +36,9 @@ def test_ask_prints_answer_and_numbered_citations(capsys, index_dir, seed_text, 
 
 
 def test_ask_json_is_machine_readable(capsys, index_dir, seed_text, embedder):
-    code, out, _ = run(capsys, "--index-dir", str(index_dir), "ask", "--json",
-                       "Whom did Bill Burns meet in Doha?")
+    code, out, _ = run(
+        capsys, "--index-dir", str(index_dir), "ask", "--json", "Whom did Bill Burns meet in Doha?"
+    )
     assert code == 0
     data = json.loads(out)
     assert data["abstained"] is False and 0 <= data["confidence"] <= 1
@@ -46,18 +48,19 @@ def test_ask_json_is_machine_readable(capsys, index_dir, seed_text, embedder):
 
 def test_index_add_list_remove(capsys, index_dir, tmp_path, embedder):
     art = tmp_path / "council.md"
-    art.write_text("# Council budget\n\nThe council approved a budget of 12 million euros on "
-                   "Tuesday.\n", encoding="utf-8")
-    code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "add", str(art),
-                       "--id", "council")
+    art.write_text(
+        "# Council budget\n\nThe council approved a budget of 12 million euros on Tuesday.\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "add", str(art), "--id", "council")
     assert code == 0 and "added: " in out and "as council" in out
-    code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "add", str(art),
-                       "--id", "council")
+    code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "add", str(art), "--id", "council")
     assert "already indexed" in out
     code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "list", "--json")
     assert {d["doc_id"] for d in json.loads(out)} == {SEED_ID, "council"}
-    code, out, _ = run(capsys, "--index-dir", str(index_dir), "ask", "--doc", "council",
-                       "How big is the council budget?")
+    code, out, _ = run(
+        capsys, "--index-dir", str(index_dir), "ask", "--doc", "council", "How big is the council budget?"
+    )
     assert code == 0 and "12 million euros" in out
     code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "remove", "council")
     assert code == 0 and "removed: council" in out
@@ -104,6 +107,5 @@ def test_corrupt_index_dir_is_reported_not_overwritten(capsys, index_dir, embedd
 def test_console_script_runs_in_a_fresh_process(tmp_path):
     env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "lib")}
     exe = os.path.join(os.path.dirname(sys.executable), "qa")
-    proc = subprocess.run([exe, "ask", ""], capture_output=True, text=True, env=env, cwd=ROOT,
-                          timeout=120)
+    proc = subprocess.run([exe, "ask", ""], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert proc.returncode == 2 and proc.stderr.strip() == "qa: error: question is empty"

@@ -31,8 +31,14 @@ def test_first_citation_is_the_answering_sentence(seed_service, seed_text, quest
 
 
 def test_every_citation_is_an_exact_slice(seed_service):
-    questions = [*CITED, "Who is Mousa Abu Marzouk?", "What did the U.S. officials say?",
-                 "What is the capital of France?", "Leave a reply", "Required fields are marked"]
+    questions = [
+        *CITED,
+        "Who is Mousa Abu Marzouk?",
+        "What did the U.S. officials say?",
+        "What is the capital of France?",
+        "Leave a reply",
+        "Required fields are marked",
+    ]
     for q in questions:
         ans = seed_service.ask(q)
         assert 0.0 <= ans.confidence <= 1.0
@@ -43,8 +49,12 @@ def test_every_citation_is_an_exact_slice(seed_service):
 
 def test_comment_form_boilerplate_is_never_cited(seed_service, seed_text):
     boiler = seed_text.index("Leave a Reply")
-    for q in ["Leave a reply", "Will my email address be published?", "Which fields are required?",
-              "How do I leave a comment?"]:
+    for q in [
+        "Leave a reply",
+        "Will my email address be published?",
+        "Which fields are required?",
+        "How do I leave a comment?",
+    ]:
         ans = seed_service.ask(q)
         assert all(c.end <= boiler for c in [*ans.citations, *ans.related]), q
 
@@ -83,11 +93,13 @@ def test_follow_up_is_resolved_against_the_conversation(seed_service, seed_text)
 
 
 def test_from_texts_and_doc_filter(embedder):
-    svc = qa.QAService.from_texts({
-        "storm": "A storm cut power to 20,000 homes in Brittany on Monday. Crews expect to "
-                 "restore it by Wednesday.",
-        "budget": "The council approved a budget of 12 million euros. The vote was 7 to 2.",
-    })
+    svc = qa.QAService.from_texts(
+        {
+            "storm": "A storm cut power to 20,000 homes in Brittany on Monday. Crews expect to "
+            "restore it by Wednesday.",
+            "budget": "The council approved a budget of 12 million euros. The vote was 7 to 2.",
+        }
+    )
     ans = svc.ask("How many homes lost power?")
     assert ans.citations[0].doc_id == "storm" and "20,000 homes" in ans.citations[0].quote
     only = svc.ask("How many homes lost power?", doc_ids=["budget"])
@@ -174,7 +186,6 @@ def test_from_seeds_is_cached_on_disk(seed_service, tmp_path, monkeypatch):
     import index.store
 
     calls = []
-    monkeypatch.setattr(index.store.ArticleIndex, "add_document",
-                        lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(index.store.ArticleIndex, "add_document", lambda *a, **k: calls.append(a))
     again = qa.QAService.from_seeds()
     assert calls == [] and [d.doc_id for d in again.documents()] == [SEED_ID]

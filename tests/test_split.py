@@ -37,16 +37,11 @@ def test_comment_form_is_boilerplate_and_never_split(seed_text):
     assert content_spans(seed_text)[-1][1] == start
     sentences = split_sentences("d", seed_text)
     assert all(s.end <= start for s in sentences)
-    assert (
-        sentences[-1].text
-        == "Peter Baker AND Michael Crowley contributed reporting to this article."
-    )
+    assert sentences[-1].text == "Peter Baker AND Michael Crowley contributed reporting to this article."
 
 
 def test_boilerplate_lines_inside_text_are_skipped():
-    text = (
-        "Skip to content\nThe mayor resigned on Monday.\nAdvertisement\nShe cited health reasons."
-    )
+    text = "Skip to content\nThe mayor resigned on Monday.\nAdvertisement\nShe cited health reasons."
     assert [s.text for s in split_sentences("d", text)] == [
         "The mayor resigned on Monday.",
         "She cited health reasons.",

@@ -56,9 +56,7 @@ def test_readding_the_same_text_changes_nothing(fresh_service, seed_text):
     index = fresh_service.index
     before = (len(index.sentences), len(index.passages), index.sentence_store.client.ntotal)
     assert fresh_service.add_document(seed_text) == "000_8d973b813353023c"
-    assert fresh_service.add_document(seed_text, doc_id="000_8d973b813353023c") == (
-        "000_8d973b813353023c"
-    )
+    assert fresh_service.add_document(seed_text, doc_id="000_8d973b813353023c") == ("000_8d973b813353023c")
     after = (len(index.sentences), len(index.passages), index.sentence_store.client.ntotal)
     assert before == after == (35, 17, 35)
 
@@ -79,9 +77,7 @@ def test_save_and_open_round_trip_without_reembedding(fresh_service, embedder, t
     assert reopened.sentences == src.sentences and reopened.passages == src.passages
     np.testing.assert_array_equal(reopened.sentence_vectors, src.sentence_vectors)
     np.testing.assert_array_equal(reopened.passage_vectors, src.passage_vectors)
-    assert {d: r.text for d, r in reopened.documents.items()} == {
-        d: r.text for d, r in src.documents.items()
-    }
+    assert {d: r.text for d, r in reopened.documents.items()} == {d: r.text for d, r in src.documents.items()}
     config = json.loads((path / "config.json").read_text())
     assert config["model_name"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert config["dimension"] == 384 and config["passage_sentences"] == 3

@@ -33,7 +33,9 @@ def test_follow_up_uses_the_history(client):
     first = client.predict("Who is Mousa Abu Marzouk?", None, None, api_name="/ask")
     ans = client.predict(
         "What did he say the ceasefire must be?",
-        [["Who is Mousa Abu Marzouk?", first["text"]]], None, api_name="/ask",
+        [["Who is Mousa Abu Marzouk?", first["text"]]],
+        None,
+        api_name="/ask",
     )
     assert "permanent and fixed" in ans["citations"][0]["quote"]
 

@@ -31,8 +31,15 @@ def browser():
     with sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield b
         b.close()
@@ -77,7 +84,8 @@ def upload(page, path) -> str:
     page.wait_for_function(
         "document.querySelector('#qa-status') && "
         "/Added|Already in the library|Could not add/"
-        ".test(document.querySelector('#qa-status').innerText)", timeout=60_000,
+        ".test(document.querySelector('#qa-status').innerText)",
+        timeout=60_000,
     )
     return page.inner_text("#qa-status")
 
@@ -119,9 +127,7 @@ def test_hostile_article_is_rendered_as_text(page, tmp_path):
     path.write_text(PAYLOAD_ARTICLE, encoding="utf-8")
     status = upload(page, path)
     assert status.startswith("Added: "), status
-    page.wait_for_function(
-        "document.querySelector('#qa-article').innerText.includes('Council meeting ends')"
-    )
+    page.wait_for_function("document.querySelector('#qa-article').innerText.includes('Council meeting ends')")
     ask(page, "By how many votes was the harbour plan approved?")
     article = page.inner_text("#qa-article")
     assert "<script>console.error('XSS-FIRED');" in article  # shown literally

@@ -22,6 +22,7 @@ def start(index_dir: Path):
     demo = build_app(svc, index_dir)
     demo.queue(default_concurrency_limit=4)
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                quiet=True, **launch_kwargs())
+    demo.launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs()
+    )
     return demo, f"http://127.0.0.1:{port}/"

@@ -68,16 +68,18 @@ class App:
             return article_html("The library is empty", "Add an article to start.", [])
         shown = [c for c in items if c.doc_id == doc_id]
         return article_html(
-            self.titles()[doc_id], self.svc.document_text(doc_id), shown,
+            self.titles()[doc_id],
+            self.svc.document_text(doc_id),
+            shown,
             related=bool(answer and answer.abstained),
         )
 
-    def add(self, text: str, title: str = "", source: str = "", doc_id: str | None = None
-            ) -> tuple[str, bool]:
+    def add(
+        self, text: str, title: str = "", source: str = "", doc_id: str | None = None
+    ) -> tuple[str, bool]:
         with self.write_lock:
             before = set(self.titles())
-            new_id = self.svc.add_document(text, doc_id=doc_id or None, title=title or None,
-                                           source=source)
+            new_id = self.svc.add_document(text, doc_id=doc_id or None, title=title or None, source=source)
             if new_id not in before:
                 self.svc.save(self.index_dir)
             return new_id, new_id not in before
@@ -88,12 +90,12 @@ class App:
             self.svc.save(self.index_dir)
 
     # -- API endpoints (JSON in, JSON out) --------------------------------------------------
-    def api_ask(self, question: str, history: list[list[str]] | None = None,
-                doc_ids: list[str] | None = None) -> dict:
+    def api_ask(
+        self, question: str, history: list[list[str]] | None = None, doc_ids: list[str] | None = None
+    ) -> dict:
         """Answer a question; every citation has doc_id, start, end and the exact quote."""
         try:
-            turns = [(h[0], h[1]) for h in history or [] if isinstance(h, list | tuple)
-                     and len(h) == 2]
+            turns = [(h[0], h[1]) for h in history or [] if isinstance(h, list | tuple) and len(h) == 2]
             return self.svc.ask(question, history=turns, doc_ids=doc_ids or None).to_dict()
         except QAError as exc:
             raise gr.Error(str(exc)) from None
@@ -116,8 +118,7 @@ class App:
 
     def api_list_articles(self) -> list[dict]:
         """Every article in the library: doc_id, title and length in characters."""
-        return [{"doc_id": d.doc_id, "title": d.title, "chars": len(d.text)}
-                for d in self.svc.documents()]
+        return [{"doc_id": d.doc_id, "title": d.title, "chars": len(d.text)} for d in self.svc.documents()]
 
     def api_article_text(self, doc_id: str) -> str:
         """The exact text citations point into."""
@@ -138,14 +139,28 @@ def build_app(svc: QAService, index_dir: Path) -> gr.Blocks:
         turns = gr.State([])
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=360):
-                scope = gr.Dropdown(choices=app.scope_choices(), value=app.default_doc() or ALL,
-                                    label="Ask", elem_id="qa-scope")
-                chat = gr.Chatbot(label="Conversation", height=460, render_markdown=False,
-                                  sanitize_html=True, elem_id="qa-chat", buttons=["copy"])
+                scope = gr.Dropdown(
+                    choices=app.scope_choices(),
+                    value=app.default_doc() or ALL,
+                    label="Ask",
+                    elem_id="qa-scope",
+                )
+                chat = gr.Chatbot(
+                    label="Conversation",
+                    height=460,
+                    render_markdown=False,
+                    sanitize_html=True,
+                    elem_id="qa-chat",
+                    buttons=["copy"],
+                )
                 with gr.Row():
-                    question = gr.Textbox(placeholder="Ask a question about the article…",
-                                          show_label=False, scale=5, elem_id="qa-question",
-                                          max_length=app.svc.config.max_question_chars)
+                    question = gr.Textbox(
+                        placeholder="Ask a question about the article…",
+                        show_label=False,
+                        scale=5,
+                        elem_id="qa-question",
+                        max_length=app.svc.config.max_question_chars,
+                    )
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-send")
                 with gr.Row():
                     new_chat = gr.Button("New chat", size="sm", elem_id="qa-new-chat")
@@ -157,51 +172,74 @@ def build_app(svc: QAService, index_dir: Path) -> gr.Blocks:
         with gr.Accordion("Library: add or remove articles", open=False, elem_id="qa-library"):
             with gr.Row():
                 with gr.Column():
-                    files = gr.File(label=f"Upload .txt, .md or .html (up to "
-                                          f"{MAX_FILE_BYTES // 1_000_000} MB each)",
-                                    file_count="multiple", file_types=[".txt", ".md", ".html"],
-                                    elem_id="qa-upload")
+                    files = gr.File(
+                        label=f"Upload .txt, .md or .html (up to {MAX_FILE_BYTES // 1_000_000} MB each)",
+                        file_count="multiple",
+                        file_types=[".txt", ".md", ".html"],
+                        elem_id="qa-upload",
+                    )
                 with gr.Column():
                     paste_title = gr.Textbox(label="Title (optional)", elem_id="qa-paste-title")
-                    paste = gr.Textbox(label="…or paste article text", lines=6,
-                                       elem_id="qa-paste")
+                    paste = gr.Textbox(label="…or paste article text", lines=6, elem_id="qa-paste")
                     add_btn = gr.Button("Add to library", elem_id="qa-add")
             status = gr.HTML("", elem_id="qa-status")
             with gr.Row():
-                remove_choice = gr.Dropdown(choices=app.doc_choices(), label="Remove article",
-                                            elem_id="qa-remove-choice", scale=4)
+                remove_choice = gr.Dropdown(
+                    choices=app.doc_choices(), label="Remove article", elem_id="qa-remove-choice", scale=4
+                )
                 remove_btn = gr.Button("Remove", variant="stop", scale=1, elem_id="qa-remove")
 
         def on_ask(q: str, messages: list, history: list, where: str):
             try:
-                ans = app.svc.ask(q, history=[tuple(t) for t in history],
-                                  doc_ids=None if where in (None, ALL) else [where])
+                ans = app.svc.ask(
+                    q, history=[tuple(t) for t in history], doc_ids=None if where in (None, ALL) else [where]
+                )
             except QAError as exc:
                 gr.Warning(str(exc))
                 return gr.update(), messages, history, gr.update(), gr.update()
-            messages = [*messages, {"role": "user", "content": ans.question},
-                        {"role": "assistant", "content": chat_text(ans)}]
-            return ("", messages, [*history, [ans.question, ans.text]], app.view(ans, where),
-                    sources_html(ans, app.titles()))
+            messages = [
+                *messages,
+                {"role": "user", "content": ans.question},
+                {"role": "assistant", "content": chat_text(ans)},
+            ]
+            return (
+                "",
+                messages,
+                [*history, [ans.question, ans.text]],
+                app.view(ans, where),
+                sources_html(ans, app.titles()),
+            )
 
-        ask_io = dict(fn=on_ask, inputs=[question, chat, turns, scope],
-                      outputs=[question, chat, turns, article, sources], api_visibility="private")
+        ask_io = dict(
+            fn=on_ask,
+            inputs=[question, chat, turns, scope],
+            outputs=[question, chat, turns, article, sources],
+            api_visibility="private",
+        )
         send.click(**ask_io).then(fn=None, js=SCROLL_JS)
         question.submit(**ask_io).then(fn=None, js=SCROLL_JS)
 
         def on_new_chat(where: str):
             return [], [], app.view(None, where), sources_html(None, {})
 
-        new_chat.click(on_new_chat, [scope], [chat, turns, article, sources],
-                       api_visibility="private")
+        new_chat.click(on_new_chat, [scope], [chat, turns, article, sources], api_visibility="private")
         scope.change(lambda w: app.view(None, w), [scope], [article], api_visibility="private")
 
         def library_updates(message: str, focus: str | None):
-            scope_update = (gr.update(choices=app.scope_choices(), value=focus) if focus
-                            else gr.update(choices=app.scope_choices()))
-            return (message, scope_update,
-                    gr.update(choices=app.doc_choices(), value=None), None, "", "",
-                    app.view(None, focus))
+            scope_update = (
+                gr.update(choices=app.scope_choices(), value=focus)
+                if focus
+                else gr.update(choices=app.scope_choices())
+            )
+            return (
+                message,
+                scope_update,
+                gr.update(choices=app.doc_choices(), value=None),
+                None,
+                "",
+                "",
+                app.view(None, focus),
+            )
 
         def on_add(uploads: list | None, text: str, title: str, progress=gr.Progress()):  # noqa: B008 - Gradio's idiom
             notes, last = [], None
@@ -221,8 +259,9 @@ def build_app(svc: QAService, index_dir: Path) -> gr.Blocks:
                         art = load_bytes(Path(path).read_bytes(), name)
                         doc_id, added = app.add(art.text, art.title or title, name)
                     last = doc_id
-                    notes.append(("ok", f"{'Added' if added else 'Already in the library'}: "
-                                        f"{name} as {doc_id}"))
+                    notes.append(
+                        ("ok", f"{'Added' if added else 'Already in the library'}: {name} as {doc_id}")
+                    )
                 except QAError as exc:
                     notes.append(("error", f"Could not add: {exc}"))
                 except OSError:
@@ -230,23 +269,28 @@ def build_app(svc: QAService, index_dir: Path) -> gr.Blocks:
             progress(1.0, desc="Done")
             return library_updates(status_html(notes), last)
 
-        add_btn.click(on_add, [files, paste, paste_title],
-                      [status, scope, remove_choice, files, paste, paste_title, article],
-                      api_visibility="private")
+        add_btn.click(
+            on_add,
+            [files, paste, paste_title],
+            [status, scope, remove_choice, files, paste, paste_title, article],
+            api_visibility="private",
+        )
 
         def on_remove(doc_id: str | None):
             if not doc_id:
-                return library_updates(status_html([("error", "Choose an article to remove.")]),
-                                       None)
+                return library_updates(status_html([("error", "Choose an article to remove.")]), None)
             try:
                 app.remove(doc_id)
             except QAError as exc:
                 return library_updates(status_html([("error", f"Could not remove: {exc}")]), None)
             return library_updates(status_html([("ok", f"Removed: {doc_id}")]), app.default_doc())
 
-        remove_btn.click(on_remove, [remove_choice],
-                         [status, scope, remove_choice, files, paste, paste_title, article],
-                         api_visibility="private")
+        remove_btn.click(
+            on_remove,
+            [remove_choice],
+            [status, scope, remove_choice, files, paste, paste_title, article],
+            api_visibility="private",
+        )
 
         gr.api(app.api_ask, api_name="ask")
         gr.api(app.api_add_article, api_name="add_article")
@@ -257,12 +301,10 @@ def build_app(svc: QAService, index_dir: Path) -> gr.Blocks:
 
 
 def launch_kwargs() -> dict:
-    return {"css": CSS, "theme": gr.themes.Soft(), "max_file_size": 2 * MAX_FILE_BYTES,
-            "show_error": True}
+    return {"css": CSS, "theme": gr.themes.Soft(), "max_file_size": 2 * MAX_FILE_BYTES, "show_error": True}
 
 
-def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 7860,
-          open_browser: bool = False) -> None:
+def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False) -> None:
     svc = QAService.open_library(index_dir)
     svc.index.embedder.encode_one("warm up")  # load the model now, not on the first question
     demo = build_app(svc, Path(index_dir))

@@ -49,11 +49,7 @@ def sources_html(answer: Answer | None, doc_titles: dict[str, str]) -> str:
     if answer is None:
         return '<div class="qa-sources qa-empty">Sources of the answer appear here.</div>'
     items = answer.related if answer.abstained else answer.citations
-    head = (
-        "Related passages — shown for reading, <b>not</b> as support"
-        if answer.abstained
-        else "Sources"
-    )
+    head = "Related passages — shown for reading, <b>not</b> as support" if answer.abstained else "Sources"
     rows = []
     for n, c in enumerate(items, 1):
         title = doc_titles.get(c.doc_id, c.doc_id)
@@ -63,10 +59,7 @@ def sources_html(answer: Answer | None, doc_titles: dict[str, str]) -> str:
             f"characters {c.start}–{c.end} · score {c.score:.2f}</div></li>"
         )
     kind = "qa-related-list" if answer.abstained else "qa-cite-list"
-    return (
-        f'<div class="qa-sources {kind}"><div class="qa-head">{head}</div>'
-        f'<ol>{"".join(rows)}</ol></div>'
-    )
+    return f'<div class="qa-sources {kind}"><div class="qa-head">{head}</div><ol>{"".join(rows)}</ol></div>'
 
 
 def chat_text(answer: Answer) -> str:

@@ -1,0 +1,163 @@
+"""Grounding metrics: plain data in, a flat dict of named metrics plus per-question rows out.
+
+A *record* is one question put to one system. Retrieval metrics (hit@k, MRR) rank the
+system's evidence (citations, then related passages) whether or not it abstained;
+``answered_hit@1`` counts only answers given with a first citation holding the gold.
+
+    {"id": str, "answerable": bool,
+     "gold_spans": [[doc_id, start, end], ...],   # seed set: verbatim evidence, or
+     "gold_answers": [str, ...],                  # SQuAD: answer strings (normalised containment)
+     "key_facts": [str, ...],                     # optional
+     "text": str,                                 # the answer shown to the user
+     "abstained": bool, "confidence": float,      # confidence: higher = more sure it is answerable
+     "evidence": [{"doc_id", "start", "end", "quote"}, ...],  # ranked: citations, then related
+     "n_citations": int,                          # how many of ``evidence`` support ``text``
+     "doc_texts": {doc_id: text},                 # to check quote == text[start:end]
+     "latency_ms": float}
+
+Support of an answer sentence by its citation is verbatim containment (after collapsing
+whitespace): every answer this project gives is extractive. A paraphrasing system would need an
+entailment judge here; none is used.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from eval.squad import contains_answer
+
+_MARKER = re.compile(r"\s*\[(\d+)\]")
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def evidence_hit(ev: dict, record: dict) -> bool:
+    """An evidence item contains the gold: a gold span inside it, or a gold answer string."""
+    for doc_id, start, end in record.get("gold_spans") or []:
+        if ev["doc_id"] == doc_id and ev["start"] <= start and end <= ev["end"]:
+            return True
+    answers = record.get("gold_answers") or []
+    return bool(answers) and contains_answer(ev["quote"], answers)
+
+
+def answer_parts(text: str) -> list[tuple[str, int]]:
+    """Split an answer ``"quote [1] quote [2]"`` into (sentence text, citation number) pairs;
+    text without a marker gets number 0 (uncited)."""
+    parts, cursor = [], 0
+    for m in _MARKER.finditer(text):
+        chunk = text[cursor : m.start()].strip()
+        if chunk:
+            parts.append((chunk, int(m.group(1))))
+        cursor = m.end()
+    tail = text[cursor:].strip()
+    if tail:
+        parts.append((tail, 0))
+    return parts
+
+
+def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Probability that a random positive scores above a random negative (ties count half)."""
+    labels, scores = np.asarray(labels, dtype=int), np.asarray(scores, dtype=float)
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
+
+
+def score_record(r: dict) -> dict[str, Any]:
+    """Per-question row of measurements."""
+    evidence = r.get("evidence") or []
+    n_cit = int(r.get("n_citations", 0))
+    citations = evidence[:n_cit]
+    hits = [evidence_hit(ev, r) for ev in evidence]
+    rank = next((i + 1 for i, h in enumerate(hits) if h), None)
+    docs = r.get("doc_texts") or {}
+    valid = [docs.get(ev["doc_id"], "")[ev["start"] : ev["end"]] == ev["quote"] for ev in evidence]
+    parts = [] if r["abstained"] else answer_parts(r.get("text", ""))
+    supported = [
+        0 < n <= len(citations) and _norm(sentence) in _norm(citations[n - 1]["quote"])
+        for sentence, n in parts
+    ]
+    used = {n for _, n in parts}
+    cit_support = [
+        any(n == i + 1 and _norm(s) in _norm(c["quote"]) for s, n in parts) for i, c in enumerate(citations)
+    ]
+    facts = r.get("key_facts") or []
+    said = r.get("text", "").lower()
+    return {
+        "id": r["id"],
+        "answerable": bool(r["answerable"]),
+        "abstained": bool(r["abstained"]),
+        "confidence": float(r["confidence"]),
+        "hit@1": bool(hits[:1] and hits[0]),
+        "answered_hit@1": bool(n_cit and hits[0]),
+        "first_citation_chars": (citations[0]["end"] - citations[0]["start"]) if citations else 0,
+        "hit@3": any(hits[:3]),
+        "rr": 1.0 / rank if rank else 0.0,
+        "answer_has_gold": bool(
+            not r["abstained"]
+            and r.get("gold_answers")
+            and contains_answer(r.get("text", ""), r["gold_answers"])
+        ),
+        "key_fact_recall": (sum(f.lower() in said for f in facts) / len(facts)) if facts else None,
+        "cited_chars": sum(c["end"] - c["start"] for c in citations),
+        "sentences": len(parts),
+        "sentences_supported": sum(supported),
+        "citations": len(citations),
+        "citations_supporting": sum(cit_support),
+        "citations_used": len(used & set(range(1, len(citations) + 1))),
+        "evidence_valid": all(valid),
+        "latency_ms": float(r.get("latency_ms", 0.0)),
+    }
+
+
+def grounding_metrics(records: list[dict]) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """Flat metrics over ``records`` and one row per record. The primary metric is ``hit@1``."""
+    rows = [score_record(r) for r in records]
+    ans = [x for x in rows if x["answerable"]]
+    una = [x for x in rows if not x["answerable"]]
+    answered = [x for x in ans if not x["abstained"]]
+    abstained = [x for x in rows if x["abstained"]]
+    sentences = sum(x["sentences"] for x in rows)
+    citations = sum(x["citations"] for x in rows)
+    facts = [x["key_fact_recall"] for x in ans if x["key_fact_recall"] is not None]
+    lat = np.array([x["latency_ms"] for x in rows]) if rows else np.zeros(1)
+    labels = np.array([x["answerable"] for x in rows], dtype=int)
+    conf = np.array([x["confidence"] for x in rows])
+
+    def mean(values: list) -> float:
+        return float(np.mean(values)) if values else float("nan")
+
+    metrics = {
+        "questions": len(rows),
+        "answerable": len(ans),
+        "unanswerable": len(una),
+        "hit@1": mean([x["hit@1"] for x in ans]),
+        "hit@3": mean([x["hit@3"] for x in ans]),
+        "answered_hit@1": mean([x["answered_hit@1"] for x in ans]),
+        "mrr": mean([x["rr"] for x in ans]),
+        "key_fact_recall": mean(facts),
+        "answer_contains_gold": mean([x["answer_has_gold"] for x in ans]),
+        "cited_chars_per_answer": mean([x["cited_chars"] for x in answered]),
+        "first_citation_chars": mean([x["first_citation_chars"] for x in answered]),
+        "citation_recall": (sum(x["sentences_supported"] for x in rows) / sentences)
+        if sentences
+        else float("nan"),
+        "citation_precision": (sum(x["citations_supporting"] for x in rows) / citations)
+        if citations
+        else float("nan"),
+        "citation_validity": mean([x["evidence_valid"] for x in rows]),
+        "abstain_precision": mean([not x["answerable"] for x in abstained]),
+        "abstain_recall": mean([x["abstained"] for x in una]),
+        "false_abstention": mean([x["abstained"] for x in ans]),
+        "abstain_auroc": auroc(1 - labels, -conf) if len(una) and len(ans) else float("nan"),
+        "latency_ms_p50": float(np.percentile(lat, 50)),
+        "latency_ms_p95": float(np.percentile(lat, 95)),
+    }
+    return metrics, rows

@@ -1,0 +1,162 @@
+"""Run the grounding eval suites for this engine and its baselines, then write the report.
+
+    qa eval [--suite seed|squad|all] [--limit N] [--out DIR]
+    python -m eval.run ...            (the same)
+
+``seed``: the seed article's question set (eval/data/seed_questions.json), conversations included.
+``squad``: the SQuAD 2.0 dev split in ../shared/datasets, one index per article (``--limit``
+articles). Every system answers the same questions on the same machine in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from eval.metrics import grounding_metrics
+from eval.seed_set import load_seed_set
+from eval.squad import CACHE, SQUAD2_DEV, load_articles
+from eval.systems import SYSTEMS, build_systems
+from index.embed import CachedEmbedder, Embedder
+from index.errors import QAError
+from qa.service import QAService
+
+Results = dict[str, dict[str, Any]]  # suite -> system -> {"metrics", "rows"}
+
+
+class Progress:
+    """A one-line progress bar on stderr."""
+
+    def __init__(self, label: str, total: int, enabled: bool = True) -> None:
+        self.label, self.total, self.done, self.enabled = label, total, 0, enabled
+        self.t0 = self.last = time.time()
+
+    def step(self, n: int = 1) -> None:
+        self.done += n
+        now = time.time()
+        if self.enabled and (now - self.last >= 0.5 or self.done == self.total):
+            self.last = now
+            width = 30
+            filled = int(width * self.done / max(self.total, 1))
+            print(
+                f"\r  {self.label:6s} [{'#' * filled}{'.' * (width - filled)}] "
+                f"{self.done}/{self.total} ({time.time() - self.t0:.0f}s)",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def close(self) -> None:
+        if self.enabled:
+            print(file=sys.stderr)
+
+
+def seed_records(svc: QAService, progress: bool = True) -> dict[str, list[dict]]:
+    data = load_seed_set()
+    doc_id = data["article"]
+    text = svc.document_text(doc_id)
+    systems = build_systems(svc, {doc_id: text})
+    records: dict[str, list[dict]] = {s.name: [] for s in systems}
+    items = data["questions"] + data["conversations"]
+    bar = Progress("seed", len(items), progress)
+    for q in items:
+        gold = []
+        if q["answerable"]:
+            start = text.index(q["evidence"])
+            gold = [[doc_id, start, start + len(q["evidence"])]]
+        history, question = [], q.get("question")
+        if "turns" in q:
+            first, question = q["turns"]
+            history = [(first, svc.ask(first).text)]
+        for system in systems:
+            out = system.answer(question, history if system.name == "engine" else None)
+            records[system.name].append(
+                {
+                    "id": q["id"],
+                    "answerable": q["answerable"],
+                    "gold_spans": gold,
+                    "key_facts": q.get("key_facts", []),
+                    "doc_texts": {doc_id: text},
+                    **out,
+                }
+            )
+        bar.step()
+    bar.close()
+    return records
+
+
+def squad_records(limit: int | None, progress: bool = True) -> dict[str, list[dict]]:
+    """Articles are embedded through a cache (re-runs are fast); questions never are, so the
+    latency figures include embedding the question."""
+    embedder = CachedEmbedder(CACHE / "embeddings.npz")
+    plain = Embedder()
+    articles = load_articles(SQUAD2_DEV, limit)
+    records: dict[str, list[dict]] = {name: [] for name in SYSTEMS}
+    bar = Progress("squad", sum(len(a.questions) for a in articles), progress)
+    for art in articles:
+        svc = QAService()
+        svc.index._embedder = embedder
+        doc_id = svc.add_document(art.text, doc_id=art.title[:200].replace("/", "_"))
+        svc.index._embedder = plain
+        for system in build_systems(svc, {doc_id: art.text}, embedder):
+            for q in art.questions:
+                out = system.answer(q.question)
+                records[system.name].append(
+                    {
+                        "id": q.qid,
+                        "answerable": not q.impossible,
+                        "gold_answers": list(q.answers),
+                        "doc_texts": {doc_id: art.text},
+                        **out,
+                    }
+                )
+                if system.name == "engine":
+                    bar.step()
+    bar.close()
+    embedder.save()
+    return records
+
+
+def run_suites(suites: list[str], limit: int | None, progress: bool = True) -> Results:
+    results: Results = {}
+    if "seed" in suites:
+        recs = seed_records(QAService.from_seeds(), progress)
+        results["seed"] = {
+            name: dict(zip(("metrics", "rows"), grounding_metrics(r))) for name, r in recs.items()
+        }
+    if "squad" in suites:
+        recs = squad_records(limit, progress)
+        results["squad"] = {
+            name: dict(zip(("metrics", "rows"), grounding_metrics(r))) for name, r in recs.items()
+        }
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="qa eval", description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", choices=["seed", "squad", "all"], default="all")
+    ap.add_argument("--limit", type=int, default=None, help="SQuAD articles to use (default: all 18)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=Path("eval/out"),
+        help="directory for report.json, report.md and the plots",
+    )
+    args = ap.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        raise QAError("--limit must be at least 1")
+    suites = ["seed", "squad"] if args.suite == "all" else [args.suite]
+    from eval.report import print_table, write_report
+
+    results = run_suites(suites, args.limit)
+    print_table(results)
+    paths = write_report(results, args.out, {"suites": suites, "limit": args.limit})
+    print("\nwrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
