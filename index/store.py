@@ -45,7 +45,8 @@ from index.text import content_stems, tokenize
 
 MANIFEST = "manifest.json"
 CONFIG = "config.json"
-DATA_FILES = ("docstore.json", "sentences.faiss", "passages.faiss")
+TEXTS = "texts.jsonl"
+DATA_FILES = ("docstore.json", "sentences.faiss", "passages.faiss", TEXTS, CONFIG)
 
 
 def content_hash(text: str) -> str:
@@ -258,6 +259,14 @@ class ArticleIndex:
                 self.docstore.persist(str(tmp / "docstore.json"))
                 self.sentence_store.persist(str(tmp / "sentences.faiss"))
                 self.passage_store.persist(str(tmp / "passages.faiss"))
+                # The source texts once more, one JSON line each with its own hash: what
+                # ``rebuild`` recovers from when the rest of the directory is damaged.
+                with (tmp / TEXTS).open("w", encoding="utf-8") as fh:
+                    for d in self.documents.values():
+                        fh.write(json.dumps({"doc_id": d.doc_id, "title": d.title,
+                                             "source": d.source, "content_hash": d.content_hash,
+                                             "text": d.text}, ensure_ascii=False) + "\n")
+                (tmp / CONFIG).write_text(self.config.to_json(), encoding="utf-8")
                 manifest = {
                     "documents": [
                         {
@@ -273,9 +282,8 @@ class ArticleIndex:
                     "passage_rows": [f"{p.doc_id}:p{p.index}" for p in self.passages],
                     "files": {name: _file_sha256(tmp / name) for name in DATA_FILES},
                 }
-                (tmp / CONFIG).write_text(self.config.to_json(), encoding="utf-8")
                 (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-                for name in (*DATA_FILES, CONFIG, MANIFEST):
+                for name in (*DATA_FILES, MANIFEST):
                     with (tmp / name).open("rb") as fh:
                         os.fsync(fh.fileno())
                 _swap_into_place(tmp, target)
@@ -313,6 +321,38 @@ class ArticleIndex:
         except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
             raise CorruptIndexError(f"index at {root} is corrupt: {exc!r}") from None
         return self
+
+    @classmethod
+    def rebuild(
+        cls, path: str | os.PathLike[str], embedder: Embedder | None = None
+    ) -> tuple[ArticleIndex, list[str], list[str]]:
+        """Re-create the index at ``path`` from its stored source texts (``texts.jsonl``, else
+        the docstore), re-embedding them. Returns (index, recovered ids, problems)."""
+        root = Path(path).expanduser()
+        if not root.is_dir():
+            raise IndexNotFoundError(f"no index at {root} (directory does not exist)")
+        try:
+            config = Config.from_dict(json.loads((root / CONFIG).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            config = Config()
+        records, problems = _read_texts(root / TEXTS)
+        if not records:
+            records, more = _read_docstore_texts(root / "docstore.json")
+            problems += more
+        if not records:
+            raise CorruptIndexError(
+                f"cannot rebuild {root}: no readable source texts ({'; '.join(problems)})"
+            )
+        fresh = cls(config, embedder)
+        recovered = []
+        for r in records:
+            try:
+                fresh.add_document(r.text, doc_id=r.doc_id, title=r.title, source=r.source)
+                recovered.append(r.doc_id)
+            except InvalidDocumentError as exc:
+                problems.append(f"{r.doc_id}: {exc}")
+        fresh.save(root)
+        return fresh, recovered, problems
 
     def _load(self, root: Path, manifest: dict) -> None:
         self.docstore = SimpleDocumentStore.from_persist_path(str(root / "docstore.json"))
@@ -397,14 +437,27 @@ def _default_title(sentences: list[Sentence]) -> str:
     return first if len(first) <= 120 else first[:117] + "…"
 
 
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _swap_into_place(tmp: Path, target: Path) -> None:
+    """Move the finished copy into place. A crash at any point leaves either ``target`` or
+    ``.target.old`` complete (``open`` restores the latter). Single writer per directory."""
     old = target.with_name(f".{target.name}.old")
     if target.exists():
         if old.exists():
             shutil.rmtree(old)
         os.replace(target, old)
     os.replace(tmp, target)
+    _fsync_dir(target.parent)
     shutil.rmtree(old, ignore_errors=True)
+    for stale in target.parent.glob(f".{target.name}.tmp-*"):  # left by a killed writer
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _recover_interrupted_swap(target: Path) -> None:
@@ -414,6 +467,40 @@ def _recover_interrupted_swap(target: Path) -> None:
         if target.exists():
             shutil.rmtree(target)
         os.replace(old, target)
+
+
+def _read_texts(path: Path) -> tuple[list[DocumentRecord], list[str]]:
+    """Records from ``texts.jsonl`` whose text still matches its hash, and what was skipped."""
+    records: list[DocumentRecord] = []
+    problems: list[str] = []
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        return [], [f"{path.name}: {exc.strerror or exc}"]
+    for n, line in enumerate(lines, 1):
+        try:
+            d = json.loads(line)
+            if content_hash(d["text"]) != d["content_hash"]:
+                raise ValueError("text does not match its hash")
+            records.append(DocumentRecord(d["doc_id"], d["title"], d["text"],
+                                          d["content_hash"], d.get("source", "")))
+        except (ValueError, KeyError, TypeError) as exc:
+            problems.append(f"{path.name} line {n}: {exc}")
+    return records, problems
+
+
+def _read_docstore_texts(path: Path) -> tuple[list[DocumentRecord], list[str]]:
+    try:
+        store = SimpleDocumentStore.from_persist_path(str(path))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not readable"
+        return [], [f"{path.name}: {type(exc).__name__}"]
+    records = []
+    for node in store.docs.values():
+        if isinstance(node, Document):
+            meta = node.metadata
+            records.append(DocumentRecord(node.id_, meta.get("title", ""), node.text,
+                                          content_hash(node.text), meta.get("source", "")))
+    return records, []
 
 
 def validate_doc_id(doc_id: object) -> str:

@@ -1,7 +1,7 @@
 """The ``qa`` command: a thin shell over :class:`qa.QAService`.
 
     qa ask "Why did the talks stall?" [--json] [--doc DOC_ID]
-    qa index add PATH... | qa index list | qa index remove DOC_ID
+    qa index add PATH... | qa index list | qa index remove DOC_ID | qa index rebuild
     qa serve [--host 127.0.0.1] [--port 7860]
     qa eval [--suite seed|squad|all] [--limit N] [--out DIR]
 
@@ -104,6 +104,16 @@ def _cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rebuild(args: argparse.Namespace) -> int:
+    from index.store import ArticleIndex
+
+    _, recovered, problems = ArticleIndex.rebuild(args.index_dir)
+    print(f"rebuilt {args.index_dir}: {len(recovered)} document(s) from their stored texts")
+    for p in problems:
+        print(f"  skipped: {p}")
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
@@ -145,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     rm = isub.add_parser("remove", help="remove an article")
     rm.add_argument("doc_id")
     rm.set_defaults(func=_cmd_remove)
+    rb = isub.add_parser("rebuild", help="re-create a damaged index from its stored texts")
+    rb.set_defaults(func=_cmd_rebuild)
 
     srv = sub.add_parser("serve", help="run the browser app")
     srv.add_argument("--host", default="127.0.0.1")

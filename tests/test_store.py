@@ -82,7 +82,9 @@ def test_save_and_open_round_trip_without_reembedding(fresh_service, embedder, t
     assert config["model_name"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert config["dimension"] == 384 and config["passage_sentences"] == 3
     manifest = json.loads((path / "manifest.json").read_text())
-    assert set(manifest["files"]) == {"docstore.json", "sentences.faiss", "passages.faiss"}
+    assert set(manifest["files"]) == {
+        "docstore.json", "sentences.faiss", "passages.faiss", "texts.jsonl", "config.json"
+    }
 
 
 def test_remove_rebuilds_vectors_without_touching_the_rest(fresh_service, embedder):
@@ -126,3 +128,42 @@ def test_interrupted_save_is_recovered_from_the_previous_copy(fresh_service, tmp
     path.rename(tmp_path / ".idx.old")
     reopened = ArticleIndex.open(tmp_path / "idx")
     assert set(reopened.documents) == {"000_8d973b813353023c"}
+
+
+def test_damaged_texts_file_is_named(fresh_service, tmp_path):
+    path = fresh_service.save(tmp_path / "idx")
+    (path / "texts.jsonl").write_text("{}\n")
+    with pytest.raises(CorruptIndexError, match="texts.jsonl does not match its checksum"):
+        ArticleIndex.open(path)
+
+
+@pytest.mark.parametrize("lost", ["docstore.json", "sentences.faiss", "manifest.json"])
+def test_rebuild_restores_from_stored_texts(fresh_service, seed_text, tmp_path, lost):
+    fresh_service.add_document(OTHER, doc_id="council")
+    path = fresh_service.save(tmp_path / "idx")
+    (path / lost).unlink()
+    with pytest.raises((CorruptIndexError, IndexNotFoundError)):
+        ArticleIndex.open(path)
+    _, recovered, problems = ArticleIndex.rebuild(path)
+    assert recovered == ["000_8d973b813353023c", "council"] and problems == []
+    reopened = ArticleIndex.open(path)
+    assert reopened.document_text("000_8d973b813353023c") == seed_text
+    assert reopened.document_text("council") == OTHER
+    np.testing.assert_allclose(reopened.sentence_vectors, fresh_service.index.sentence_vectors,
+                               atol=1e-5)
+
+
+def test_rebuild_falls_back_to_the_docstore_and_reports_bad_lines(fresh_service, tmp_path):
+    path = fresh_service.save(tmp_path / "idx")
+    (path / "texts.jsonl").write_text('{"doc_id": "x", "text": "tampered", "content_hash": "0"}\n')
+    _, recovered, problems = ArticleIndex.rebuild(path)
+    assert recovered == ["000_8d973b813353023c"]
+    assert problems == ["texts.jsonl line 1: text does not match its hash"]
+
+
+def test_rebuild_with_nothing_readable_says_so(fresh_service, tmp_path):
+    path = fresh_service.save(tmp_path / "idx")
+    (path / "texts.jsonl").unlink()
+    (path / "docstore.json").write_text("garbage")
+    with pytest.raises(CorruptIndexError, match="no readable source texts"):
+        ArticleIndex.rebuild(path)
