@@ -33,7 +33,7 @@ def test_sigkill_during_writes_never_loses_or_breaks_the_index(fresh_service, se
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
         lines: list[str] = []
-        reader = threading.Thread(target=lambda p=proc: lines.extend(p.stdout), daemon=True)
+        reader = threading.Thread(target=lambda p=proc, out=lines: out.extend(p.stdout), daemon=True)
         assert proc.stdout.readline().strip() == "ready"
         reader.start()
         time.sleep(rng.uniform(0.0, 1.0))
