@@ -130,7 +130,9 @@ class ArticleIndex:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = Embedder()
+            with self.lock:
+                if self._embedder is None:
+                    self._embedder = Embedder()
         if self._embedder.dimension != self.config.dimension:
             raise CorruptIndexError(
                 f"model dimension {self._embedder.dimension} != index dimension {self.config.dimension}"
