@@ -304,6 +304,27 @@ def launch_kwargs() -> dict:
     return {"css": CSS, "theme": gr.themes.Soft(), "max_file_size": 2 * MAX_FILE_BYTES, "show_error": True}
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_in_background(index_dir: Path, host: str = "127.0.0.1", port: int | None = None):
+    """Launch the app without blocking (tests, load tests); returns ``(demo, url)``. The caller
+    stops it with ``demo.close()``."""
+    svc = QAService.open_library(index_dir)
+    svc.index.embedder.encode_one("warm up")
+    demo = build_app(svc, Path(index_dir))
+    demo.queue(default_concurrency_limit=4)
+    port = port or _free_port()
+    demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
+                **launch_kwargs())
+    return demo, f"http://{host}:{port}/"
+
+
 def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False) -> None:
     svc = QAService.open_library(index_dir)
     svc.index.embedder.encode_one("warm up")  # load the model now, not on the first question

@@ -1,0 +1,18 @@
+"""A short, bounded load test against the running server (the long form is in the README)."""
+
+from __future__ import annotations
+
+import json
+
+from eval.load import run_load
+from tests.conftest import ARTIFACTS
+
+
+def test_concurrent_users_while_articles_are_added(app_url):
+    result = run_load(app_url, users=6, seconds=10)
+    summary = result.summary()
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "load-test.json").write_text(json.dumps(summary, indent=1))
+    assert result.errors == []
+    assert summary["asks"] >= 6  # every user was served
+    assert summary["adds_and_removes"] >= 2  # and the library changed under them
