@@ -95,6 +95,50 @@ def hit_at_1(runs: list[ArticleRun], model: ScoringModel) -> float:
     return hits / max(total, 1)
 
 
+def fit_listwise(x: np.ndarray, y: np.ndarray, groups: np.ndarray, scaler, epochs: int = 30
+                 ) -> ScoringModel:
+    """An MLP trained listwise: softmax over each question's candidates, cross-entropy against
+    its positive candidates, so it learns to put the answering sentence first. Its logits are
+    then Platt-scaled to probabilities (folded into the last layer)."""
+    import torch
+
+    torch.manual_seed(0)
+    xs = torch.tensor(scaler.transform(x), dtype=torch.float32)
+    yt = torch.tensor(y, dtype=torch.float32)
+    lists = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    lists = [ix for ix in lists if y[ix].any()]
+    net = torch.nn.Sequential(
+        torch.nn.Linear(x.shape[1], 32), torch.nn.ReLU(), torch.nn.Linear(32, 16),
+        torch.nn.ReLU(), torch.nn.Linear(16, 1),
+    )
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
+    rng = np.random.default_rng(0)
+    for _ in range(epochs):
+        for batch in np.array_split(rng.permutation(len(lists)), max(len(lists) // 64, 1)):
+            loss = torch.zeros(())
+            for b in batch:
+                ix = torch.as_tensor(lists[b])
+                logits = net(xs[ix]).squeeze(-1)
+                target = yt[ix] / yt[ix].sum()
+                loss = loss - (target * torch.log_softmax(logits, 0)).sum()
+            opt.zero_grad()
+            (loss / len(batch)).backward()
+            opt.step()
+    with torch.no_grad():
+        logits = net(xs).squeeze(-1).numpy().astype(np.float64)
+    from sklearn.linear_model import LogisticRegression
+
+    platt = LogisticRegression(C=100.0).fit(logits[:, None], y)
+    a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+    layers = [m for m in net if isinstance(m, torch.nn.Linear)]
+    weights = [m.weight.detach().numpy().T.astype(np.float64) for m in layers]
+    biases = [m.bias.detach().numpy().astype(np.float64) for m in layers]
+    weights[-1], biases[-1] = weights[-1] * a, biases[-1] * a + b
+    scale = np.where(scaler.scale_ == 0, 1.0, scaler.scale_)
+    return ScoringModel(list(FEATURES), scaler.mean_.copy(), scale, weights, biases,
+                        {"kind": "mlp-listwise-32-16"})
+
+
 def fit_reranker(train: list[ArticleRun], held_out: list[ArticleRun]) -> ScoringModel:
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
@@ -103,6 +147,7 @@ def fit_reranker(train: list[ArticleRun], held_out: list[ArticleRun]) -> Scoring
     parts = [reranker_rows(r) for r in train]
     x = np.vstack([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
+    groups = np.concatenate([p[2] + 100_000 * i for i, p in enumerate(parts)])
     scaler = StandardScaler().fit(x)
     xs = scaler.transform(x)
     best: tuple[float, ScoringModel] | None = None
@@ -118,9 +163,13 @@ def fit_reranker(train: list[ArticleRun], held_out: list[ArticleRun]) -> Scoring
                 random_state=0,
             ),
         ),
+        ("listwise", None),
     ]:
-        clf.fit(xs, y)
-        model = ScoringModel.from_sklearn(scaler, clf, list(FEATURES), {"kind": name})
+        if clf is None:
+            model = fit_listwise(x, y, groups, scaler)
+        else:
+            clf.fit(xs, y)
+            model = ScoringModel.from_sklearn(scaler, clf, list(FEATURES), {"kind": name})
         score = hit_at_1(held_out, model)
         print(
             f"  re-ranker {name:10s}: hit@1 on {len(held_out)} held-out train articles = {score:.3f}",

@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import faiss
@@ -308,9 +308,17 @@ class ArticleIndex:
             manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError, TypeError) as exc:
             raise CorruptIndexError(f"index at {root} is corrupt: cannot read {exc}") from None
-        expected = Config(**{**Config().to_dict(), **config.index_signature()})
-        if config.index_signature() != expected.index_signature() or (config.version != Config().version):
-            raise CorruptIndexError(f"index at {root} was built by an incompatible version")
+        current = Config()
+        if config.version != current.version:
+            raise CorruptIndexError(
+                f"index at {root} has format version {config.version}, this program reads "
+                f"{current.version}: run `qa index rebuild`"
+            )
+        if (config.model_name, config.dimension) != (current.model_name, current.dimension):
+            raise CorruptIndexError(
+                f"index at {root} was embedded with {config.model_name} ({config.dimension} "
+                f"dimensions); this program uses {current.model_name}: run `qa index rebuild`"
+            )
         for name in DATA_FILES:
             file = root / name
             if not file.exists():
@@ -337,6 +345,9 @@ class ArticleIndex:
             config = Config.from_dict(json.loads((root / CONFIG).read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError):
             config = Config()
+        current = Config()  # keep the saved splitter settings, but embed with this model
+        config = replace(config, model_name=current.model_name, dimension=current.dimension,
+                         version=current.version)
         records, problems = _read_texts(root / TEXTS)
         if not records:
             records, more = _read_docstore_texts(root / "docstore.json")

@@ -109,3 +109,14 @@ def test_console_script_runs_in_a_fresh_process(tmp_path):
     exe = os.path.join(os.path.dirname(sys.executable), "qa")
     proc = subprocess.run([exe, "ask", ""], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert proc.returncode == 2 and proc.stderr.strip() == "qa: error: question is empty"
+
+
+def test_index_rebuild_restores_a_damaged_library(capsys, index_dir, embedder):
+    run(capsys, "--index-dir", str(index_dir), "index", "list")
+    (index_dir / "docstore.json").unlink()
+    code, _, err = run(capsys, "--index-dir", str(index_dir), "index", "list")
+    assert code == 2 and "docstore.json is missing" in err
+    code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "rebuild")
+    assert code == 0 and "1 document(s)" in out
+    code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "list")
+    assert code == 0 and SEED_ID in out

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from index.errors import CorruptIndexError, IndexNotFoundError, InvalidDocumentError
-from index.store import ArticleIndex, _flat_store, _search
+from index.store import ArticleIndex, _file_sha256, _flat_store, _search
 
 OTHER = (
     "The city council approved a new budget on Tuesday. It raises spending on parks by 4 percent.\n"
@@ -167,3 +167,17 @@ def test_rebuild_with_nothing_readable_says_so(fresh_service, tmp_path):
     (path / "docstore.json").write_text("garbage")
     with pytest.raises(CorruptIndexError, match="no readable source texts"):
         ArticleIndex.rebuild(path)
+
+
+def test_index_from_another_model_is_refused_with_a_way_out(fresh_service, tmp_path):
+    path = fresh_service.save(tmp_path / "idx")
+    config = json.loads((path / "config.json").read_text())
+    manifest = json.loads((path / "manifest.json").read_text())
+    config["model_name"] = "some/other-model"
+    (path / "config.json").write_text(json.dumps(config))
+    manifest["files"]["config.json"] = _file_sha256(path / "config.json")
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CorruptIndexError, match="embedded with some/other-model.*qa index rebuild"):
+        ArticleIndex.open(path)
+    ArticleIndex.rebuild(path)
+    assert ArticleIndex.open(path).config.model_name == "sentence-transformers/all-MiniLM-L6-v2"
