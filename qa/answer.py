@@ -45,7 +45,8 @@ def pick_sentences(
     index: ArticleIndex, rows: np.ndarray, probs: np.ndarray, config: Config
 ) -> list[tuple[int, int, float]]:
     """Answer sentences as ``(first_row, last_row, score)``, best first. The best sentence is
-    joined with its neighbour when the neighbour scores nearly as well (the answer spans both);
+    joined with its neighbour in the same paragraph when the neighbour scores nearly as well
+    (the answer spans both);
     up to ``max_answer_sentences - 1`` more sentences follow when they score nearly as well."""
     order = np.argsort(-probs, kind="stable")
     if not len(order):
@@ -56,8 +57,9 @@ def pick_sentences(
     rest = [int(i) for i in order[1:]]
     if rest:
         r2 = int(rows[rest[0]])
-        same_doc = index.sentences[r2].doc_id == index.sentences[top].doc_id
-        if same_doc and abs(r2 - top) == 1 and probs[rest[0]] >= config.second_sentence_ratio * best:
+        a, b = index.sentences[r2], index.sentences[top]
+        same_paragraph = a.doc_id == b.doc_id and a.paragraph == b.paragraph
+        if same_paragraph and abs(r2 - top) == 1 and probs[rest[0]] >= config.second_sentence_ratio * best:
             first, last = min(top, r2), max(top, r2)
             rest = rest[1:]
     chosen = [(first, last, best)]

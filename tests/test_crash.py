@@ -1,7 +1,7 @@
 """Crash safety: SIGKILL a writer at random points; the index always opens with the old or the
 new set of documents, and no committed article is ever lost.
 
-Kills per run: ``QA_CRASH_KILLS`` (default 6; the long form in the README uses 50).
+Kills per run: ``QA_CRASH_KILLS`` (default 8; the long form in the README uses 50).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tests.crash_writer import article
 def test_sigkill_during_writes_never_loses_or_breaks_the_index(fresh_service, seed_text, tmp_path):
     path = tmp_path / "idx"
     fresh_service.save(path)
-    kills = int(os.environ.get("QA_CRASH_KILLS", "6"))
+    kills = int(os.environ.get("QA_CRASH_KILLS", "8"))
     rng = random.Random(1234)
     committed: list[str] = []
     stats = {"kills": 0, "recoveries": 0, "documents_lost": 0, "commits": 0, "in_flight_kept": 0}
