@@ -1,6 +1,6 @@
 """Fit the re-ranker and the abstention model on SQuAD v1.1 *train* articles only.
 
-    python -m eval.train [--articles 100]
+    python -m eval.train [--articles 200]
 
 Nothing is fitted on the SQuAD 2.0 dev articles (the benchmark) or on the seed article.
 Each train article is indexed with 30 % of its paragraphs removed; questions about removed
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.metrics import roc_auc_score
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--articles", type=int, default=100, help="SQuAD v1.1 train articles to use")
+    ap.add_argument("--articles", type=int, default=200, help="SQuAD v1.1 train articles to use")
     ap.add_argument("--questions", type=int, default=60, help="answerable questions per article")
     ap.add_argument("--hold-out", type=float, default=0.3, help="share of paragraphs removed")
     args = ap.parse_args(argv)
