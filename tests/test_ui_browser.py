@@ -118,6 +118,10 @@ def test_abstention_is_shown_as_such(page):
     assert "The article does not say" in chat and "below the threshold" in chat
     assert page.locator("#qa-article mark.qa-cite").count() == 0
     assert page.locator("#qa-article mark.qa-related").count() >= 1
+    # the first related passage is the one selected and scrolled to, whatever its position
+    selected = page.locator("#qa-article mark.qa-selected")
+    selected.wait_for(state="visible")
+    assert selected.count() == 1 and selected.get_attribute("data-cite").split(",")[0] == "1"
     assert "not</b> as support" in page.inner_html("#qa-sources")
     page.screenshot(path=str(ARTIFACTS / "ui-abstain.png"), full_page=True)
 

@@ -102,7 +102,7 @@ mark.qa-related.qa-selected { background: #cfdcf0; box-shadow: 0 0 0 2px #5d7fb3
 """
 
 SCROLL_JS = """() => {
-  const mark = document.querySelector('#qa-article mark');
+  const mark = document.getElementById('qa-cite-1') || document.querySelector('#qa-article mark');
   document.querySelectorAll('#qa-article mark.qa-selected').forEach(m => m.classList.remove('qa-selected'));
   if (mark) { mark.classList.add('qa-selected'); mark.scrollIntoView({block: 'center', behavior: 'smooth'}); }
 }"""
