@@ -98,9 +98,9 @@ def squad_records(limit: int | None, progress: bool = True) -> dict[str, list[di
     bar = Progress("squad", sum(len(a.questions) for a in articles), progress)
     for art in articles:
         svc = QAService()
-        svc.index._embedder = embedder
+        svc.index.embedder = embedder
         doc_id = svc.add_document(art.text, doc_id=art.title[:200].replace("/", "_"))
-        svc.index._embedder = plain
+        svc.index.embedder = plain  # questions are embedded fresh: honest latency
         for system in build_systems(svc, {doc_id: art.text}, embedder):
             for q in art.questions:
                 out = system.answer(q.question)

@@ -20,6 +20,7 @@ import random
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -95,8 +96,7 @@ def hit_at_1(runs: list[ArticleRun], model: ScoringModel) -> float:
     return hits / max(total, 1)
 
 
-def fit_listwise(x: np.ndarray, y: np.ndarray, groups: np.ndarray, scaler, epochs: int = 30
-                 ) -> ScoringModel:
+def fit_listwise(x: np.ndarray, y: np.ndarray, groups: np.ndarray, scaler, epochs: int = 30) -> ScoringModel:
     """An MLP trained listwise: softmax over each question's candidates, cross-entropy against
     its positive candidates, so it learns to put the answering sentence first. Its logits are
     then Platt-scaled to probabilities (folded into the last layer)."""
@@ -108,8 +108,11 @@ def fit_listwise(x: np.ndarray, y: np.ndarray, groups: np.ndarray, scaler, epoch
     lists = [np.flatnonzero(groups == g) for g in np.unique(groups)]
     lists = [ix for ix in lists if y[ix].any()]
     net = torch.nn.Sequential(
-        torch.nn.Linear(x.shape[1], 32), torch.nn.ReLU(), torch.nn.Linear(32, 16),
-        torch.nn.ReLU(), torch.nn.Linear(16, 1),
+        torch.nn.Linear(x.shape[1], 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 16),
+        torch.nn.ReLU(),
+        torch.nn.Linear(16, 1),
     )
     opt = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
     rng = np.random.default_rng(0)
@@ -135,8 +138,9 @@ def fit_listwise(x: np.ndarray, y: np.ndarray, groups: np.ndarray, scaler, epoch
     biases = [m.bias.detach().numpy().astype(np.float64) for m in layers]
     weights[-1], biases[-1] = weights[-1] * a, biases[-1] * a + b
     scale = np.where(scaler.scale_ == 0, 1.0, scaler.scale_)
-    return ScoringModel(list(FEATURES), scaler.mean_.copy(), scale, weights, biases,
-                        {"kind": "mlp-listwise-32-16"})
+    return ScoringModel(
+        list(FEATURES), scaler.mean_.copy(), scale, weights, biases, {"kind": "mlp-listwise-32-16"}
+    )
 
 
 def fit_reranker(train: list[ArticleRun], held_out: list[ArticleRun]) -> ScoringModel:
@@ -188,28 +192,15 @@ def fit_reranker(train: list[ArticleRun], held_out: list[ArticleRun]) -> Scoring
     return best[1]
 
 
-def abstention_rows(
-    runs: list[ArticleRun], reranker: ScoringModel
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per question: features, answerable?, answered correctly?, article number."""
-    xs, answerable, correct, article = [], [], [], []
-    for a_i, run in enumerate(runs):
+def abstention_rows(runs: list[ArticleRun], reranker: ScoringModel) -> tuple[np.ndarray, np.ndarray]:
+    """Per question: the abstention features, and whether the indexed text answers it."""
+    xs, answerable = [], []
+    for run in runs:
         for q, c in zip(run.questions, run.cands):
             probs = reranker.predict(c.features) if len(c.rows) else np.zeros(0)
             xs.append(abstention_features(c, probs))
-            hit = False
-            if len(probs) and not q.impossible:
-                top = int(c.rows[int(np.argmax(probs))])
-                hit = contains_answer(make_citation(run.index, top, 0).quote, q.answers)
             answerable.append(not q.impossible)
-            correct.append(hit)
-            article.append(a_i)
-    return (
-        np.asarray(xs),
-        np.asarray(answerable, dtype=int),
-        np.asarray(correct, dtype=int),
-        np.asarray(article),
-    )
+    return np.asarray(xs), np.asarray(answerable, dtype=int)
 
 
 def fit_abstainer(x: np.ndarray, y: np.ndarray) -> ScoringModel:
@@ -251,7 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--articles", type=int, default=200, help="SQuAD v1.1 train articles to use")
     ap.add_argument("--questions", type=int, default=60, help="answerable questions per article")
     ap.add_argument("--hold-out", type=float, default=0.3, help="share of paragraphs removed")
+    ap.add_argument("--out", type=Path, default=MODEL_DIR, help="where to write the model files")
     args = ap.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
     embedder = CachedEmbedder(CACHE / "embeddings.npz")
 
     t = time.time()
@@ -270,12 +263,12 @@ def main(argv: list[str] | None = None) -> int:
     reranker = fit_reranker(fit, select)
     reranker.info["report_hit_at_1"] = round(hit_at_1(report, reranker), 4)
     print(f"  re-ranker hit@1 on {len(report)} report articles = {reranker.info['report_hit_at_1']}")
-    (MODEL_DIR / "reranker.json").write_text(reranker.to_json(), encoding="utf-8")
+    (args.out / "reranker.json").write_text(reranker.to_json(), encoding="utf-8")
 
-    x, answerable, _, _ = abstention_rows(select, reranker)
+    x, answerable = abstention_rows(select, reranker)
     abstainer = fit_abstainer(x, answerable)
     threshold = best_threshold(abstainer.predict(x), answerable)
-    xr, ar, _, _ = abstention_rows(report, reranker)
+    xr, ar = abstention_rows(report, reranker)
     conf = abstainer.predict(xr)
     auroc = float(roc_auc_score(ar, conf))
     abstained = float(np.mean(conf[ar == 0] < threshold))
@@ -298,8 +291,8 @@ def main(argv: list[str] | None = None) -> int:
             "report_false_abstention": round(false_abst, 4),
         }
     )
-    (MODEL_DIR / "abstainer.json").write_text(abstainer.to_json(), encoding="utf-8")
-    print(f"  wrote {MODEL_DIR}/reranker.json and abstainer.json")
+    (args.out / "abstainer.json").write_text(abstainer.to_json(), encoding="utf-8")
+    print(f"  wrote {args.out}/reranker.json and abstainer.json")
     return 0
 
 

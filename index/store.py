@@ -129,6 +129,7 @@ class ArticleIndex:
     # -- model -------------------------------------------------------------------------------
     @property
     def embedder(self) -> Embedder:
+        """The model that embeds new text and questions (the bundled one, loaded on first use)."""
         if self._embedder is None:
             with self.lock:
                 if self._embedder is None:
@@ -138,6 +139,11 @@ class ArticleIndex:
                 f"model dimension {self._embedder.dimension} != index dimension {self.config.dimension}"
             )
         return self._embedder
+
+    @embedder.setter
+    def embedder(self, embedder: Embedder) -> None:
+        """Swap in another embedder of the same model (e.g. one that caches by content hash)."""
+        self._embedder = embedder
 
     # -- documents ---------------------------------------------------------------------------
     def document_text(self, doc_id: str) -> str:
