@@ -41,6 +41,12 @@ def _rrf(rankings: list[list[int]], k: int) -> dict[int, float]:
     return fused
 
 
+def _dense_top(search, query_vector: np.ndarray, k: int, allowed: np.ndarray | None) -> list[int]:
+    """Top ``k`` rows of a FAISS search; with a document filter, search every row, then filter."""
+    fetch = k if allowed is None else len(allowed)
+    return [h.row for h in search(query_vector, fetch) if allowed is None or allowed[h.row]][:k]
+
+
 def retrieve(
     index: ArticleIndex,
     query_vector: np.ndarray,
@@ -57,19 +63,13 @@ def retrieve(
         allowed_p = np.isin(d.passage_doc, list(doc_ids))
 
     # Sentence level: FAISS for dense (over-fetch when a document filter applies), BM25 scores.
-    fetch = cfg.dense_top_k if allowed_s is None else len(index.sentences)
-    dense_s = [
-        h.row for h in index.search_sentences(query_vector, fetch) if allowed_s is None or allowed_s[h.row]
-    ][: cfg.dense_top_k]
+    dense_s = _dense_top(index.search_sentences, query_vector, cfg.dense_top_k, allowed_s)
     bm25_all = d.sentence_bm25.scores(stems)
     bm25_s = _top(bm25_all, cfg.bm25_top_k, allowed_s)
     bm25_s = [r for r in bm25_s if bm25_all[r] > 0]
 
     # Passage level: dense and BM25 fused by reciprocal rank; their sentences join the pool.
-    fetch = cfg.passage_top_k * 2 if allowed_p is None else len(index.passages)
-    dense_p = [
-        h.row for h in index.search_passages(query_vector, fetch) if allowed_p is None or allowed_p[h.row]
-    ][: cfg.passage_top_k * 2]
+    dense_p = _dense_top(index.search_passages, query_vector, cfg.passage_top_k * 2, allowed_p)
     pbm25_all = d.passage_bm25.scores(stems)
     bm25_p = [r for r in _top(pbm25_all, cfg.passage_top_k * 2, allowed_p) if pbm25_all[r] > 0]
     fused_p = _rrf([dense_p, bm25_p], cfg.rrf_k)
