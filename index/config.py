@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-CONFIG_VERSION = 1
+CONFIG_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,13 @@ class Config:
     # None: the threshold calibrated with the abstention model (see qa/models/abstainer.json)
     abstain_threshold: float | None = None
     related_count: int = 3
+    # vector search: "" is FAISS in the index directory; a ".db" path is Milvus Lite (relative
+    # to the index directory); "http://host:19530" is a Milvus server or cluster.
+    vector_uri: str = ""
+    vector_collection: str = "qa"
+    # FAISS: exact search up to this many live vectors per table, IVF-PQ beyond (eval/scale.py)
+    ann_threshold: int = 200_000
+    ann_nprobe: int = 32
     # limits on input
     max_question_chars: int = 500
     max_document_chars: int = 2_000_000

@@ -103,6 +103,9 @@ class CachedEmbedder(Embedder):
     def key(text: str) -> str:
         return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
+    def __contains__(self, text: str) -> bool:
+        return self.key(text) in self._cache
+
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         keys = [self.key(t) for t in texts]
         missing = list(dict.fromkeys(k for k in keys if k not in self._cache))

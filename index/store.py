@@ -1,35 +1,39 @@
-"""The article index: documents, sentence and passage nodes, their FAISS vectors, BM25.
+"""The article index: documents, their sentences and passages (as offset columns), vectors, BM25.
 
-Documents and nodes live in a LlamaIndex docstore (each node carries its document id and
-character offsets); vectors live in two LlamaIndex ``FaissVectorStore``s (exact inner-product
-search over unit vectors). A saved index is a directory:
+Rows are appended and never renumbered while the index lives: adding an article appends its
+rows to the tables, the vector index and BM25; removing one marks its rows dead and takes them
+out of the vector index and BM25 in place. Nothing is rebuilt or re-embedded for a change.
 
-    config.json      the Config it was built with
-    manifest.json    documents, row order of the vectors, sha256 of every other file
-    docstore.json    LlamaIndex docstore: documents and their sentence/passage nodes
-    sentences.faiss  one vector per sentence
-    passages.faiss   one vector per passage
+A saved index is a directory of immutable segments named in one manifest:
 
-It is written aside and renamed into place, so a reader sees the old or the new index, never half.
+    config.json              the Config it was built with
+    manifest.json            segments, removed documents, vector files, sha256 of each file
+    seg-<gen>.jsonl          the documents a save added: id, title, source, hash, text
+    seg-<gen>.npz            their sentence/passage offsets, vectors and BM25 term frequencies
+    sentences-<gen>.faiss    FAISS index over sentence vectors (FAISS backend)
+    passages-<gen>.faiss     FAISS index over passage vectors
+    milvus.db                (Milvus Lite backend only)
+
+A save writes the new segment and the FAISS files under fresh names, fsyncs them, then replaces
+``manifest.json`` atomically; files no manifest names are deleted afterwards. A crash at any
+point leaves the previous manifest and every file it names intact.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
-import shutil
-import tempfile
+import re
+import secrets
 import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import faiss
 import numpy as np
-from llama_index.core.schema import Document, NodeRelationship, RelatedNodeInfo, TextNode
-from llama_index.core.storage.docstore import SimpleDocumentStore
-from llama_index.core.vector_stores.types import VectorStoreQuery
-from llama_index.vector_stores.faiss import FaissVectorStore
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
 from index.config import Config
 from index.embed import Embedder
@@ -42,11 +46,25 @@ from index.errors import (
 from index.lexical import LexicalIndex
 from index.split import Passage, Sentence, make_passages, split_sentences
 from index.text import content_stems, tokenize
+from index.vectors import (
+    FaissVectors,
+    Hit,
+    MilvusVectors,
+    VectorBackend,
+    VectorTable,
+    is_milvus,
+    milvus_uri,
+)
 
 MANIFEST = "manifest.json"
 CONFIG = "config.json"
-TEXTS = "texts.jsonl"
-DATA_FILES = ("docstore.json", "sentences.faiss", "passages.faiss", TEXTS, CONFIG)
+FORMAT = 2
+# A document filter over at most this many rows is searched exactly with numpy.
+EXACT_FILTER_ROWS = 20_000
+_S_COLS = ("doc", "index", "start", "end", "paragraph")
+_P_COLS = ("doc", "index", "start", "end", "first", "last")
+
+__all__ = ["ArticleIndex", "DocumentRecord", "Hit", "content_hash"]
 
 
 def content_hash(text: str) -> str:
@@ -70,61 +88,144 @@ class DocumentRecord:
     source: str = ""
 
 
-@dataclass(frozen=True)
-class Hit:
-    """A row of a vector search: its position in ``sentences``/``passages`` and its score."""
+@dataclass
+class _Doc:
+    """Where a document's rows are: sentences ``s_lo:s_hi``, passages ``p_lo:p_hi``."""
 
-    row: int
-    score: float
-
-
-def _node(doc_id: str, kind: str, unit: Sentence | Passage) -> TextNode:
-    node = TextNode(
-        id_=f"{doc_id}:{kind[0]}{unit.index}",
-        text=unit.text,
-        start_char_idx=unit.start,
-        end_char_idx=unit.end,
-        metadata={"doc_id": doc_id, "kind": kind, "index": unit.index},
-    )
-    node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=doc_id)
-    if isinstance(unit, Sentence):
-        node.metadata["paragraph"] = unit.paragraph
-    else:
-        node.metadata["first_sentence"] = unit.first_sentence
-        node.metadata["last_sentence"] = unit.last_sentence
-    return node
+    record: DocumentRecord
+    s_lo: int
+    s_hi: int
+    p_lo: int
+    p_hi: int
+    alive: bool = True
 
 
-def _flat_store(dimension: int, vectors: np.ndarray) -> FaissVectorStore:
-    index = faiss.IndexFlatIP(dimension)
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return FaissVectorStore(faiss_index=index)
+@dataclass
+class _Batch:
+    """Documents split and embedded, ready to append."""
+
+    records: list[DocumentRecord]
+    sentences: list[list[Sentence]]
+    passages: list[list[Passage]]
+    s_vecs: np.ndarray
+    p_vecs: np.ndarray
+    s_lex: dict[str, np.ndarray] | None = None  # saved BM25 rows (when loading)
+    p_lex: dict[str, np.ndarray] | None = None
 
 
-def _vectors_of(store: FaissVectorStore) -> np.ndarray:
-    index = store.client
-    if index.ntotal == 0:
-        return np.zeros((0, index.d), dtype=np.float32)
-    return index.reconstruct_n(0, index.ntotal)
+class _Columns:
+    """Integer columns that grow by appending (one numpy array per column)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.data = {n: np.zeros(0, dtype=np.int64) for n in names}
+
+    def __len__(self) -> int:
+        return len(next(iter(self.data.values())))
+
+    def extend(self, values: dict[str, np.ndarray]) -> None:
+        for n in self.data:
+            self.data[n] = np.concatenate([self.data[n], np.asarray(values[n], dtype=np.int64)])
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.data[name]
+
+
+class _UnitView(Sequence):
+    """``index.sentences[row]`` / ``index.passages[row]``: a Sentence or Passage made on demand
+    from the offset columns and the document text (dead rows included: rows are stable)."""
+
+    def __init__(self, owner: ArticleIndex, kind: str) -> None:
+        self._owner, self._kind = owner, kind
+
+    def __len__(self) -> int:
+        return len(self._owner._s if self._kind == "s" else self._owner._p)
+
+    def __getitem__(self, row):  # type: ignore[override]
+        if isinstance(row, slice):
+            return [self[r] for r in range(*row.indices(len(self)))]
+        o = self._owner
+        if self._kind == "s":
+            c = o._s.data
+            doc = o._docs[int(c["doc"][row])].record
+            s, e = int(c["start"][row]), int(c["end"][row])
+            return Sentence(doc.doc_id, int(c["index"][row]), s, e, doc.text[s:e], int(c["paragraph"][row]))
+        c = o._p.data
+        doc = o._docs[int(c["doc"][row])].record
+        s, e = int(c["start"][row]), int(c["end"][row])
+        return Passage(doc.doc_id, int(c["index"][row]), s, e, doc.text[s:e],
+                       int(c["first"][row]), int(c["last"][row]))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _Idf:
+    """Smoothed idf of a stem over live sentences: log(1 + n/df)."""
+
+    def __init__(self, lexical: LexicalIndex) -> None:
+        self._lex = lexical
+
+    def get(self, term: str, default: float) -> float:
+        tid = self._lex.vocab.get(term)
+        df = int(self._lex.df[tid]) if tid is not None and tid < len(self._lex.df) else 0
+        return float(np.log(1 + self._lex.live / df)) if df > 0 else default
 
 
 class ArticleIndex:
     """All indexed articles. Reads and writes are serialised by one re-entrant lock."""
 
-    def __init__(self, config: Config | None = None, embedder: Embedder | None = None) -> None:
+    def __init__(self, config: Config | None = None, embedder: Embedder | None = None,
+                 root: str | os.PathLike[str] | None = None, *, _connect: bool = True) -> None:
         self.config = config or Config()
         self._embedder = embedder
         self.lock = threading.RLock()
+        self.root = Path(root).expanduser().resolve() if root is not None else None
         self.documents: dict[str, DocumentRecord] = {}
-        self.docstore = SimpleDocumentStore()
-        self.sentences: list[Sentence] = []
-        self.passages: list[Passage] = []
-        self.sentence_store = _flat_store(self.config.dimension, np.zeros((0, 0)))
-        self.passage_store = _flat_store(self.config.dimension, np.zeros((0, 0)))
-        self.sentence_vectors = np.zeros((0, self.config.dimension), dtype=np.float32)
-        self.passage_vectors = np.zeros((0, self.config.dimension), dtype=np.float32)
-        self._derived: _Derived | None = None
+        self._docs: list[_Doc] = []
+        self._code: dict[str, int] = {}
+        self._s = _Columns(_S_COLS)
+        self._p = _Columns(_P_COLS)
+        self.sentence_table = VectorTable(self.config.dimension)
+        self.passage_table = VectorTable(self.config.dimension)
+        self.sentence_bm25 = LexicalIndex()
+        self.passage_bm25 = LexicalIndex()
+        self.idf = _Idf(self.sentence_bm25)
+        self.sentences = _UnitView(self, "s")
+        self.passages = _UnitView(self, "p")
+        self._token_cache: dict[int, list] = {}
+        self._saved: tuple[Path, str, int] | None = None  # (dir, manifest generation, docs saved)
+        self.sentence_index: VectorBackend
+        self.passage_index: VectorBackend
+        if _connect:
+            self.sentence_index, self.passage_index = self._new_backends(overwrite=True)
+        else:  # ``open`` loads or connects them after the rows are in
+            self.sentence_index, self.passage_index = _NoVectors(), _NoVectors()
+
+    def _new_backends(self, overwrite: bool) -> tuple[VectorBackend, VectorBackend]:
+        uri = self.config.vector_uri
+        if is_milvus(uri):
+            if self.root is None and uri.endswith(".db") and not Path(uri).is_absolute():
+                raise InvalidDocumentError(
+                    "a Milvus Lite index with a relative path needs its directory: "
+                    "ArticleIndex.create(path, config)"
+                )
+            target = milvus_uri(uri, self.root or Path("."))
+            name = self.config.vector_collection
+            dim = self.config.dimension
+            return (MilvusVectors(target, f"{name}_sentences", dim, overwrite),
+                    MilvusVectors(target, f"{name}_passages", dim, overwrite))
+        cfg = self.config
+        return (FaissVectors(self.sentence_table, cfg.ann_threshold, cfg.ann_nprobe),
+                FaissVectors(self.passage_table, cfg.ann_threshold, cfg.ann_nprobe))
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], config: Config | None = None,
+               embedder: Embedder | None = None) -> ArticleIndex:
+        """A new, empty index that will live at ``path`` (needed for Milvus Lite's file)."""
+        Path(path).expanduser().mkdir(parents=True, exist_ok=True)
+        return cls(config, embedder, root=path)
 
     # -- model -------------------------------------------------------------------------------
     @property
@@ -145,6 +246,64 @@ class ArticleIndex:
         """Swap in another embedder of the same model (e.g. one that caches by content hash)."""
         self._embedder = embedder
 
+    # -- rows --------------------------------------------------------------------------------
+    @property
+    def sentence_vectors(self) -> np.ndarray:
+        return self.sentence_table.vectors
+
+    @property
+    def passage_vectors(self) -> np.ndarray:
+        return self.passage_table.vectors
+
+    @property
+    def live_sentences(self) -> int:
+        return int(self.sentence_table.alive.sum())
+
+    def same_document(self, row_a: int, row_b: int) -> bool:
+        """Whether two sentence rows belong to the same (incarnation of a) document."""
+        doc = self._s.data["doc"]
+        return 0 <= row_b < len(doc) and doc[row_a] == doc[row_b]
+
+    def sentence_row(self, doc_id: str, index: int) -> int:
+        return self._docs[self._code[doc_id]].s_lo + index
+
+    def passage_sentence_rows(self, prow: int) -> range:
+        c = self._p.data
+        doc = self._docs[int(c["doc"][prow])]
+        return range(doc.s_lo + int(c["first"][prow]), doc.s_lo + int(c["last"][prow]) + 1)
+
+    def passages_of_sentence(self, row: int) -> list[int]:
+        doc = self._docs[int(self._s.data["doc"][row])]
+        i = row - doc.s_lo
+        first, last = self._p.data["first"][doc.p_lo : doc.p_hi], self._p.data["last"][doc.p_lo : doc.p_hi]
+        return [doc.p_lo + int(j) for j in np.flatnonzero((first <= i) & (last >= i))]
+
+    def sentence_tokens(self, row: int) -> list:
+        toks = self._token_cache.get(row)
+        if toks is None:
+            if len(self._token_cache) > 100_000:
+                self._token_cache.clear()
+            toks = self._token_cache[row] = tokenize(self.sentences[row].text)
+        return toks
+
+    def sentence_stems(self, row: int) -> list[str]:
+        return [t.stem for t in self.sentence_tokens(row) if t.stem]
+
+    def rows_of(self, doc_ids: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Live sentence rows and passage rows of ``doc_ids``."""
+        docs = [self._docs[self._code[d]] for d in doc_ids if d in self._code]
+        s = [np.arange(d.s_lo, d.s_hi) for d in docs]
+        p = [np.arange(d.p_lo, d.p_hi) for d in docs]
+        empty = np.zeros(0, dtype=np.int64)
+        return (np.concatenate(s) if s else empty), (np.concatenate(p) if p else empty)
+
+    def nodes(self, doc_id: str) -> list[TextNode]:
+        """The document's sentences and passages as LlamaIndex nodes (offsets in the text)."""
+        doc = self._docs[self._code[self.get_document(doc_id).doc_id]]
+        units = [self.sentences[r] for r in range(doc.s_lo, doc.s_hi)]
+        units += [self.passages[r] for r in range(doc.p_lo, doc.p_hi)]
+        return [_node(doc_id, u) for u in units]
+
     # -- documents ---------------------------------------------------------------------------
     def document_text(self, doc_id: str) -> str:
         return self.get_document(doc_id).text
@@ -163,188 +322,323 @@ class ArticleIndex:
         self, text: str, doc_id: str | None = None, title: str | None = None, source: str = ""
     ) -> str:
         """Index ``text``; adding a text already indexed returns its id and changes nothing."""
-        text = validate_document_text(text, self.config.max_document_chars)
-        digest = content_hash(text)
-        if doc_id is not None:
-            doc_id = validate_doc_id(doc_id)
-        with self.lock:
-            existing = self.find_by_hash(digest)
-            if existing is not None and (doc_id is None or doc_id == existing):
-                return existing
-            doc_id = doc_id or digest[:16]
-            if doc_id in self.documents:
-                raise InvalidDocumentError(
-                    f"document id {doc_id!r} already holds a different text; remove it first"
-                )
-            sentences = split_sentences(doc_id, text)
-            if not sentences:
-                raise InvalidDocumentError(
-                    f"document {doc_id!r} has no citable sentences (empty or only boilerplate)"
-                )
-            # Renumber into global rows after the existing ones; offsets stay per document.
-            passages = make_passages(
-                sentences, text, self.config.passage_sentences, self.config.passage_overlap
-            )
-            vectors = self.embedder.encode([s.text for s in sentences] + [p.text for p in passages])
-            sent_vecs, pass_vecs = vectors[: len(sentences)], vectors[len(sentences) :]
-            title = (title or "").strip() or _default_title(sentences)
-            record = DocumentRecord(doc_id, title, text, digest, source)
-            self._append(record, sentences, passages, sent_vecs, pass_vecs)
-            return doc_id
+        return self.add_documents([(text, doc_id, title, source)])[0]
 
-    def _append(
-        self,
-        record: DocumentRecord,
-        sentences: list[Sentence],
-        passages: list[Passage],
-        sent_vecs: np.ndarray,
-        pass_vecs: np.ndarray,
-    ) -> None:
-        doc = Document(
-            id_=record.doc_id,
-            text=record.text,
-            metadata={
-                "title": record.title,
-                "content_hash": record.content_hash,
-                "source": record.source,
-            },
-        )
-        nodes = [_node(record.doc_id, "sentence", s) for s in sentences]
-        nodes += [_node(record.doc_id, "passage", p) for p in passages]
-        self.docstore.add_documents([doc, *nodes])
-        self.documents[record.doc_id] = record
-        self.sentences.extend(sentences)
-        self.passages.extend(passages)
-        self.sentence_vectors = np.vstack([self.sentence_vectors, sent_vecs])
-        self.passage_vectors = np.vstack([self.passage_vectors, pass_vecs])
-        self.sentence_store.client.add(sent_vecs)
-        self.passage_store.client.add(pass_vecs)
-        self._derived = None
+    def add_documents(self, items: Iterable[tuple[str, str | None, str | None, str]]) -> list[str]:
+        """Index several ``(text, doc_id, title, source)`` at once (one embedding batch).
+        All are checked first: one bad item raises and nothing is added."""
+        with self.lock:
+            by_hash = {d.content_hash: d.doc_id for d in self.documents.values()}
+            ids: list[str] = []
+            new: list[tuple[DocumentRecord, list[Sentence], list[Passage]]] = []
+            taken: set[str] = set()
+            for text, doc_id, title, source in items:
+                text = validate_document_text(text, self.config.max_document_chars)
+                digest = content_hash(text)
+                if doc_id is not None:
+                    doc_id = validate_doc_id(doc_id)
+                existing = by_hash.get(digest)
+                if existing is not None and (doc_id is None or doc_id == existing):
+                    ids.append(existing)
+                    continue
+                doc_id = doc_id or digest[:16]
+                if doc_id in self.documents or doc_id in taken:
+                    raise InvalidDocumentError(
+                        f"document id {doc_id!r} already holds a different text; remove it first"
+                    )
+                sentences = split_sentences(doc_id, text)
+                if not sentences:
+                    raise InvalidDocumentError(
+                        f"document {doc_id!r} has no citable sentences (empty or only boilerplate)"
+                    )
+                passages = make_passages(
+                    sentences, text, self.config.passage_sentences, self.config.passage_overlap
+                )
+                title = (title or "").strip() or _default_title(sentences)
+                new.append((DocumentRecord(doc_id, title, text, digest, source or ""), sentences, passages))
+                by_hash[digest] = doc_id
+                taken.add(doc_id)
+                ids.append(doc_id)
+            if new:
+                texts = [s.text for _, ss, _ in new for s in ss]
+                n_s = len(texts)
+                texts += [p.text for _, _, ps in new for p in ps]
+                vectors = self.embedder.encode(texts)
+                self._append(_Batch([r for r, _, _ in new], [s for _, s, _ in new],
+                                    [p for _, _, p in new], vectors[:n_s], vectors[n_s:]))
+            return ids
+
+    def _append(self, batch: _Batch) -> None:
+        s_cols = {n: [] for n in _S_COLS}
+        p_cols = {n: [] for n in _P_COLS}
+        s_lo, p_lo = len(self._s), len(self._p)
+        for record, sentences, passages in zip(batch.records, batch.sentences, batch.passages):
+            code = len(self._docs)
+            self._docs.append(_Doc(record, s_lo, s_lo + len(sentences), p_lo, p_lo + len(passages)))
+            self._code[record.doc_id] = code
+            self.documents[record.doc_id] = record
+            s_lo += len(sentences)
+            p_lo += len(passages)
+            for s in sentences:
+                for n, v in zip(_S_COLS, (code, s.index, s.start, s.end, s.paragraph)):
+                    s_cols[n].append(v)
+            for p in passages:
+                for n, v in zip(_P_COLS, (code, p.index, p.start, p.end, p.first_sentence, p.last_sentence)):
+                    p_cols[n].append(v)
+        self._s.extend(s_cols)
+        self._p.extend(p_cols)
+        s_rows = self.sentence_table.append(batch.s_vecs)
+        p_rows = self.passage_table.append(batch.p_vecs)
+        if batch.s_lex is not None and batch.p_lex is not None:
+            self.sentence_bm25.add_arrays(batch.s_lex)
+            self.passage_bm25.add_arrays(batch.p_lex)
+        else:
+            self.sentence_bm25.add([[t.stem for t in tokenize(s.text) if t.stem]
+                                    for ss in batch.sentences for s in ss])
+            self.passage_bm25.add([content_stems(p.text) for ps in batch.passages for p in ps])
+        s_docs = [r.doc_id for r, ss in zip(batch.records, batch.sentences) for _ in ss]
+        p_docs = [r.doc_id for r, ps in zip(batch.records, batch.passages) for _ in ps]
+        self.sentence_index.add(s_rows, batch.s_vecs, s_docs)
+        self.passage_index.add(p_rows, batch.p_vecs, p_docs)
 
     def remove_document(self, doc_id: str) -> None:
-        """Drop a document; the FAISS stores are rebuilt from stored vectors, not re-embedded."""
+        """Drop a document: its rows are taken out of the vector index and BM25 in place."""
         with self.lock:
             self.get_document(doc_id)
-            keep_s = [i for i, s in enumerate(self.sentences) if s.doc_id != doc_id]
-            keep_p = [i for i, p in enumerate(self.passages) if p.doc_id != doc_id]
-            for unit in [*self.sentences, *self.passages]:
-                if unit.doc_id == doc_id:
-                    kind = "s" if isinstance(unit, Sentence) else "p"
-                    self.docstore.delete_document(f"{doc_id}:{kind}{unit.index}", raise_error=False)
-            self.docstore.delete_document(doc_id, raise_error=False)
+            code = self._code.pop(doc_id)
+            doc = self._docs[code]
+            doc.alive = False
             del self.documents[doc_id]
-            self.sentences = [self.sentences[i] for i in keep_s]
-            self.passages = [self.passages[i] for i in keep_p]
-            self.sentence_vectors = self.sentence_vectors[keep_s]
-            self.passage_vectors = self.passage_vectors[keep_p]
-            self.sentence_store = _flat_store(self.config.dimension, self.sentence_vectors)
-            self.passage_store = _flat_store(self.config.dimension, self.passage_vectors)
-            self._derived = None
+            s_rows, p_rows = np.arange(doc.s_lo, doc.s_hi), np.arange(doc.p_lo, doc.p_hi)
+            self.sentence_table.kill(s_rows)
+            self.passage_table.kill(p_rows)
+            self.sentence_bm25.remove(s_rows)
+            self.passage_bm25.remove(p_rows)
+            self.sentence_index.remove(s_rows)
+            self.passage_index.remove(p_rows)
 
     # -- search ------------------------------------------------------------------------------
-    def search_sentences(self, query: np.ndarray, k: int) -> list[Hit]:
-        return _search(self.sentence_store, query, k)
+    def search_sentences(self, query: np.ndarray, k: int, doc_ids: Iterable[str] | None = None) -> list[Hit]:
+        return self._search("s", query, k, doc_ids)
 
-    def search_passages(self, query: np.ndarray, k: int) -> list[Hit]:
-        return _search(self.passage_store, query, k)
+    def search_passages(self, query: np.ndarray, k: int, doc_ids: Iterable[str] | None = None) -> list[Hit]:
+        return self._search("p", query, k, doc_ids)
 
-    @property
-    def derived(self) -> _Derived:
-        """Lookup tables and BM25 indexes, rebuilt lazily after a change."""
-        with self.lock:
-            if self._derived is None:
-                self._derived = _Derived(self.sentences, self.passages)
-            return self._derived
+    def _search(self, kind: str, query: np.ndarray, k: int, doc_ids: Iterable[str] | None) -> list[Hit]:
+        table, backend = ((self.sentence_table, self.sentence_index) if kind == "s"
+                          else (self.passage_table, self.passage_index))
+        if doc_ids is None:
+            return backend.search(query, k)
+        docs = list(doc_ids)
+        s_rows, p_rows = self.rows_of(docs)
+        rows = s_rows if kind == "s" else p_rows
+        if len(rows) <= EXACT_FILTER_ROWS:
+            return table.exact(query, k, rows)
+        return backend.search(query, k, rows=rows, doc_ids=docs)
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the index to ``path`` atomically (write aside, fsync, rename)."""
+        """Write what changed since the last save to ``path`` (all of it for a new path);
+        the manifest is replaced atomically, so readers see the old or the new index."""
         target = Path(path).expanduser().resolve()
-        target.parent.mkdir(parents=True, exist_ok=True)
         with self.lock:
-            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-            try:
-                self.docstore.persist(str(tmp / "docstore.json"))
-                self.sentence_store.persist(str(tmp / "sentences.faiss"))
-                self.passage_store.persist(str(tmp / "passages.faiss"))
-                # The source texts once more, one JSON line each with its own hash: what
-                # ``rebuild`` recovers from when the rest of the directory is damaged.
-                with (tmp / TEXTS).open("w", encoding="utf-8") as fh:
-                    for d in self.documents.values():
-                        fh.write(json.dumps({"doc_id": d.doc_id, "title": d.title,
-                                             "source": d.source, "content_hash": d.content_hash,
-                                             "text": d.text}, ensure_ascii=False) + "\n")
-                (tmp / CONFIG).write_text(self.config.to_json(), encoding="utf-8")
-                manifest = {
-                    "documents": [
-                        {
-                            "doc_id": d.doc_id,
-                            "title": d.title,
-                            "content_hash": d.content_hash,
-                            "source": d.source,
-                            "chars": len(d.text),
-                        }
-                        for d in self.documents.values()
-                    ],
-                    "sentence_rows": [f"{s.doc_id}:s{s.index}" for s in self.sentences],
-                    "passage_rows": [f"{p.doc_id}:p{p.index}" for p in self.passages],
-                    "files": {name: _file_sha256(tmp / name) for name in DATA_FILES},
-                }
-                (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-                for name in (*DATA_FILES, MANIFEST):
-                    with (tmp / name).open("rb") as fh:
-                        os.fsync(fh.fileno())
-                _swap_into_place(tmp, target)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+            if is_milvus(self.config.vector_uri) and self.root is not None and target != self.root:
+                raise InvalidDocumentError(
+                    f"this index keeps its vectors in Milvus for {self.root}; save it there"
+                )
+            target.mkdir(parents=True, exist_ok=True)
+            old = _read_manifest(target)
+            incremental = (
+                self._saved is not None
+                and self._saved[0] == target
+                and old is not None
+                and old.get("generation") == self._saved[1]
+            )
+            first_doc = self._saved[2] if incremental else 0
+            number = int(old["generation"].split("-")[0]) + 1 if old else 1
+            gen = f"{number:06d}-{secrets.token_hex(3)}"  # fresh names: never overwrite a live file
+            segments = list(old["segments"]) if incremental else []
+            written: list[Path] = []
+            if first_doc < len(self._docs) or not segments:
+                segments.append(self._write_segment(target, gen, first_doc, written))
+            vectors = {"kind": self.sentence_index.kind, "files": {}}
+            if isinstance(self.sentence_index, FaissVectors):
+                for name, backend in (("sentences", self.sentence_index), ("passages", self.passage_index)):
+                    fname = f"{name}-{gen}.faiss"
+                    backend.save(target / fname)
+                    written.append(target / fname)
+                    vectors["files"][fname] = _file_sha256(target / fname)
+            config_text = self.config.to_json()
+            (target / f"{CONFIG}.tmp").write_text(config_text, encoding="utf-8")
+            written.append(target / f"{CONFIG}.tmp")
+            manifest = {
+                "format": FORMAT,
+                "generation": gen,
+                "segments": segments,
+                "removed": [c for c, d in enumerate(self._docs) if not d.alive],
+                "rows": [len(self._s), len(self._p)],
+                "vectors": vectors,
+                "config": hashlib.sha256(config_text.encode()).hexdigest(),
+            }
+            for f in written:
+                _fsync(f)
+            os.replace(target / f"{CONFIG}.tmp", target / CONFIG)
+            tmp = target / f"{MANIFEST}.tmp"
+            tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+            _fsync(tmp)
+            os.replace(tmp, target / MANIFEST)
+            _fsync_dir(target)
+            self._saved = (target, gen, len(self._docs))
+            if self.root is None:
+                self.root = target
+            _delete_unreferenced(target, manifest)
         return target
+
+    def _write_segment(self, target: Path, gen: str, first_doc: int, written: list[Path]) -> dict:
+        docs = self._docs[first_doc:]
+        s_lo = docs[0].s_lo if docs else len(self._s)
+        p_lo = docs[0].p_lo if docs else len(self._p)
+        arrays: dict[str, np.ndarray] = {}
+        for prefix, cols, lo in (("s_", self._s, s_lo), ("p_", self._p, p_lo)):
+            for n, col in cols.data.items():
+                arrays[prefix + n] = col[lo:] - (first_doc if n == "doc" else 0)
+        arrays["s_vectors"] = self.sentence_table.vectors[s_lo:]
+        arrays["p_vectors"] = self.passage_table.vectors[p_lo:]
+        for prefix, lex, lo in (("ls_", self.sentence_bm25, s_lo), ("lp_", self.passage_bm25, p_lo)):
+            for n, a in lex.to_arrays(lo).items():
+                arrays[prefix + n] = a
+        name = f"seg-{gen}"
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        (target / f"{name}.npz").write_bytes(buf.getvalue())
+        with (target / f"{name}.jsonl").open("w", encoding="utf-8") as fh:
+            for d in docs:
+                r = d.record
+                fh.write(json.dumps({"doc_id": r.doc_id, "title": r.title, "source": r.source,
+                                     "content_hash": r.content_hash, "text": r.text},
+                                    ensure_ascii=False) + "\n")
+        written += [target / f"{name}.npz", target / f"{name}.jsonl"]
+        return {
+            "name": name,
+            "docs": len(docs),
+            "files": {f"{name}.npz": _file_sha256(target / f"{name}.npz"),
+                      f"{name}.jsonl": _file_sha256(target / f"{name}.jsonl")},
+        }
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], embedder: Embedder | None = None) -> ArticleIndex:
         """Load a saved index without re-embedding; say exactly what is wrong if it is broken."""
-        root = Path(path).expanduser()
-        if not (root / MANIFEST).exists():
-            _recover_interrupted_swap(root)
+        root = Path(path).expanduser().resolve()
         if not root.is_dir():
             raise IndexNotFoundError(f"no index at {root} (directory does not exist)")
-        if not (root / MANIFEST).exists() and not (root / CONFIG).exists():
+        if not (root / MANIFEST).exists():
             raise IndexNotFoundError(f"no index at {root} (no {MANIFEST} in it)")
         try:
-            config = Config.from_dict(json.loads((root / CONFIG).read_text(encoding="utf-8")))
             manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+            config_text = (root / CONFIG).read_text(encoding="utf-8")
+            config = Config.from_dict(json.loads(config_text))
         except (OSError, ValueError, TypeError) as exc:
             raise CorruptIndexError(f"index at {root} is corrupt: cannot read {exc}") from None
         current = Config()
-        if config.version != current.version:
+        current_format = isinstance(manifest, dict) and manifest.get("format") == FORMAT
+        if not current_format or config.version != current.version:
             raise CorruptIndexError(
-                f"index at {root} has format version {config.version}, this program reads "
-                f"{current.version}: run `qa index rebuild`"
+                f"index at {root} has an older format (version {config.version}), this program "
+                f"reads {current.version}: run `qa index rebuild`"
             )
         if (config.model_name, config.dimension) != (current.model_name, current.dimension):
             raise CorruptIndexError(
                 f"index at {root} was embedded with {config.model_name} ({config.dimension} "
                 f"dimensions); this program uses {current.model_name}: run `qa index rebuild`"
             )
-        for name in DATA_FILES:
+        if hashlib.sha256(config_text.encode()).hexdigest() != manifest.get("config"):
+            raise CorruptIndexError(f"index at {root} is corrupt: {CONFIG} does not match its checksum")
+        files = {n: h for seg in manifest["segments"] for n, h in seg["files"].items()}
+        files.update(manifest["vectors"]["files"])
+        for name, digest in files.items():
             file = root / name
             if not file.exists():
                 raise CorruptIndexError(f"index at {root} is corrupt: {name} is missing")
-            if _file_sha256(file) != manifest.get("files", {}).get(name):
+            if _file_sha256(file) != digest:
                 raise CorruptIndexError(f"index at {root} is corrupt: {name} does not match its checksum")
-        self = cls(config, embedder)
+        self = cls(config, embedder, root=root, _connect=False)
         try:
             self._load(root, manifest)
-        except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
+        except (KeyError, ValueError, TypeError, RuntimeError, IndexError, OSError) as exc:
             raise CorruptIndexError(f"index at {root} is corrupt: {exc!r}") from None
+        self._saved = (root, manifest["generation"], len(self._docs))
         return self
+
+    def _load(self, root: Path, manifest: dict) -> None:
+        cfg = self.config
+        milvus = is_milvus(cfg.vector_uri)
+        for seg in manifest["segments"]:
+            records, problems = _read_texts(root / f"{seg['name']}.jsonl")
+            if problems:
+                raise ValueError("; ".join(problems))
+            with np.load(root / f"{seg['name']}.npz") as z:
+                a = {k: z[k] for k in z.files}
+            base = len(self._docs)
+            sentences: list[list[Sentence]] = [[] for _ in records]
+            passages: list[list[Passage]] = [[] for _ in records]
+            for row in range(len(a["s_doc"])):
+                r = records[int(a["s_doc"][row])]
+                s, e = int(a["s_start"][row]), int(a["s_end"][row])
+                sentences[int(a["s_doc"][row])].append(
+                    Sentence(r.doc_id, int(a["s_index"][row]), s, e, "", int(a["s_paragraph"][row])))
+            for row in range(len(a["p_doc"])):
+                r = records[int(a["p_doc"][row])]
+                passages[int(a["p_doc"][row])].append(
+                    Passage(r.doc_id, int(a["p_index"][row]), int(a["p_start"][row]), int(a["p_end"][row]),
+                            "", int(a["p_first"][row]), int(a["p_last"][row])))
+            self._append(_Batch(records, sentences, passages, a["s_vectors"], a["p_vectors"],
+                                {k[3:]: v for k, v in a.items() if k.startswith("ls_")},
+                                {k[3:]: v for k, v in a.items() if k.startswith("lp_")}))
+            if len(self._docs) != base + seg["docs"]:
+                raise ValueError(f"segment {seg['name']} holds {len(self._docs) - base} documents, "
+                                 f"the manifest says {seg['docs']}")
+        if [len(self._s), len(self._p)] != manifest["rows"]:
+            raise ValueError("row counts do not match the manifest")
+        for code in manifest["removed"]:
+            d = self._docs[code]
+            d.alive = False
+            if self._code.get(d.record.doc_id) == code:  # not a later copy of the same id
+                del self.documents[d.record.doc_id]
+                del self._code[d.record.doc_id]
+            s_rows, p_rows = np.arange(d.s_lo, d.s_hi), np.arange(d.p_lo, d.p_hi)
+            self.sentence_table.kill(s_rows)
+            self.passage_table.kill(p_rows)
+            self.sentence_bm25.remove(s_rows)
+            self.passage_bm25.remove(p_rows)
+        if milvus:
+            self.sentence_index, self.passage_index = self._new_backends(overwrite=False)
+            for table, backend, kind in ((self.sentence_table, self.sentence_index, "s"),
+                                         (self.passage_table, self.passage_index, "p")):
+                if len(backend) != int(table.alive.sum()):  # a crash between Milvus and manifest
+                    backend.reset(table, self._doc_of_rows(kind))
+            return
+        files = manifest["vectors"]["files"]
+        s_file = next(root / n for n in files if n.startswith("sentences-"))
+        p_file = next(root / n for n in files if n.startswith("passages-"))
+        ann = (cfg.ann_threshold, cfg.ann_nprobe)
+        self.sentence_index = FaissVectors.load(s_file, self.sentence_table, *ann)
+        self.passage_index = FaissVectors.load(p_file, self.passage_table, *ann)
+        if (len(self.sentence_index), len(self.passage_index)) != (
+            int(self.sentence_table.alive.sum()), int(self.passage_table.alive.sum())):
+            raise ValueError("vector index size does not match the live rows")
+
+    def _doc_of_rows(self, kind: str) -> list[str]:
+        col = (self._s if kind == "s" else self._p).data["doc"]
+        return [self._docs[int(c)].record.doc_id for c in col]
 
     @classmethod
     def rebuild(
         cls, path: str | os.PathLike[str], embedder: Embedder | None = None
     ) -> tuple[ArticleIndex, list[str], list[str]]:
-        """Re-create the index at ``path`` from its stored source texts (``texts.jsonl``, else
-        the docstore), re-embedding them. Returns (index, recovered ids, problems)."""
-        root = Path(path).expanduser()
+        """Re-create the index at ``path`` from its stored source texts (the segments' ``.jsonl``
+        files, or an older format's ``texts.jsonl``), re-embedding them.
+        Returns (index, recovered ids, problems)."""
+        root = Path(path).expanduser().resolve()
         if not root.is_dir():
             raise IndexNotFoundError(f"no index at {root} (directory does not exist)")
         try:
@@ -354,15 +648,12 @@ class ArticleIndex:
         current = Config()  # keep the saved splitter settings, but embed with this model
         config = replace(config, model_name=current.model_name, dimension=current.dimension,
                          version=current.version)
-        records, problems = _read_texts(root / TEXTS)
-        if not records:
-            records, more = _read_docstore_texts(root / "docstore.json")
-            problems += more
+        records, problems = _stored_texts(root)
         if not records:
             raise CorruptIndexError(
-                f"cannot rebuild {root}: no readable source texts ({'; '.join(problems)})"
+                f"cannot rebuild {root}: no readable source texts ({'; '.join(problems) or 'none found'})"
             )
-        fresh = cls(config, embedder)
+        fresh = cls(config, embedder, root=root) if is_milvus(config.vector_uri) else cls(config, embedder)
         recovered = []
         for r in records:
             try:
@@ -370,90 +661,59 @@ class ArticleIndex:
                 recovered.append(r.doc_id)
             except InvalidDocumentError as exc:
                 problems.append(f"{r.doc_id}: {exc}")
+        _clear_manifest(root)
         fresh.save(root)
         return fresh, recovered, problems
 
-    def _load(self, root: Path, manifest: dict) -> None:
-        self.docstore = SimpleDocumentStore.from_persist_path(str(root / "docstore.json"))
-        for entry in manifest["documents"]:
-            doc = self.docstore.get_document(entry["doc_id"])
-            text = doc.text
-            if content_hash(text) != entry["content_hash"]:
-                raise ValueError(f"text of {entry['doc_id']} does not match its hash")
-            self.documents[entry["doc_id"]] = DocumentRecord(
-                entry["doc_id"], entry["title"], text, entry["content_hash"], entry["source"]
-            )
-        self.sentences = [self._unit(nid) for nid in manifest["sentence_rows"]]
-        self.passages = [self._unit(nid) for nid in manifest["passage_rows"]]
-        self.sentence_store = FaissVectorStore.from_persist_path(str(root / "sentences.faiss"))
-        self.passage_store = FaissVectorStore.from_persist_path(str(root / "passages.faiss"))
-        self.sentence_vectors = _vectors_of(self.sentence_store)
-        self.passage_vectors = _vectors_of(self.passage_store)
-        if len(self.sentence_vectors) != len(self.sentences) or len(self.passage_vectors) != len(
-            self.passages
-        ):
-            raise ValueError("vector count does not match node count")
-
-    def _unit(self, node_id: str) -> Sentence | Passage:
-        node = self.docstore.get_node(node_id)
-        meta = node.metadata
-        doc_id = meta["doc_id"]
-        text = self.documents[doc_id].text
-        s, e = int(node.start_char_idx), int(node.end_char_idx)
-        if text[s:e] != node.text:
-            raise ValueError(f"node {node_id} does not match its document text")
-        if meta["kind"] == "sentence":
-            return Sentence(doc_id, int(meta["index"]), s, e, node.text, int(meta["paragraph"]))
-        return Passage(
-            doc_id,
-            int(meta["index"]),
-            s,
-            e,
-            node.text,
-            int(meta["first_sentence"]),
-            int(meta["last_sentence"]),
-        )
+    def compact(self) -> ArticleIndex:
+        """A copy holding only the live documents, rows renumbered, vectors reused (no
+        re-embedding). Worth it after removing a large part of the index."""
+        fresh = ArticleIndex(self.config, self._embedder)
+        live = [d for d in self._docs if d.alive]
+        s_rows = np.concatenate([np.arange(d.s_lo, d.s_hi) for d in live]) if live else np.zeros(0, int)
+        p_rows = np.concatenate([np.arange(d.p_lo, d.p_hi) for d in live]) if live else np.zeros(0, int)
+        fresh._append(_Batch(
+            [d.record for d in live],
+            [[self.sentences[r] for r in range(d.s_lo, d.s_hi)] for d in live],
+            [[self.passages[r] for r in range(d.p_lo, d.p_hi)] for d in live],
+            self.sentence_table.vectors[s_rows], self.passage_table.vectors[p_rows]))
+        return fresh
 
 
-class _Derived:
-    """Tables computed from the rows: row of each (doc, sentence), passages of each sentence."""
+class _NoVectors:
+    """Stands in for the vector backend while saved rows load (the saved FAISS file or the
+    Milvus collection already holds their vectors)."""
 
-    def __init__(self, sentences: list[Sentence], passages: list[Passage]) -> None:
-        self.sentence_row = {(s.doc_id, s.index): i for i, s in enumerate(sentences)}
-        self.sentence_tokens = [tokenize(s.text) for s in sentences]
-        self.sentence_stems = [[t.stem for t in toks if t.stem] for toks in self.sentence_tokens]
-        self.sentence_bm25 = LexicalIndex(self.sentence_stems)
-        self.passage_bm25 = LexicalIndex([content_stems(p.text) for p in passages])
-        self.passages_of_sentence: list[list[int]] = [[] for _ in sentences]
-        self.passage_sentence_rows: list[list[int]] = []
-        for prow, p in enumerate(passages):
-            rows = [self.sentence_row[(p.doc_id, i)] for i in range(p.first_sentence, p.last_sentence + 1)]
-            self.passage_sentence_rows.append(rows)
-            for r in rows:
-                self.passages_of_sentence[r].append(prow)
-        self.sentence_doc = np.array([s.doc_id for s in sentences], dtype=object)
-        self.passage_doc = np.array([p.doc_id for p in passages], dtype=object)
-        df: dict[str, int] = {}
-        for stems in self.sentence_stems:
-            for t in set(stems):
-                df[t] = df.get(t, 0) + 1
-        n = max(len(sentences), 1)
-        # Smoothed idf; a term never seen gets the idf of a term seen once.
-        self.idf = {t: float(np.log(1 + n / c)) for t, c in df.items()}
-        self.default_idf = float(np.log(1 + n))
+    kind = "none"
+
+    def add(self, rows, vectors, doc_ids) -> None:
+        pass
+
+    def remove(self, rows) -> None:
+        pass
 
 
-def _search(store: FaissVectorStore, query: np.ndarray, k: int) -> list[Hit]:
-    k = min(k, store.client.ntotal)
-    if k <= 0:
-        return []
-    result = store.query(VectorStoreQuery(query_embedding=query.tolist(), similarity_top_k=k))
-    return [Hit(int(i), float(s)) for i, s in zip(result.ids or [], result.similarities or [])]
+def _node(doc_id: str, unit: Sentence | Passage) -> TextNode:
+    kind = "sentence" if isinstance(unit, Sentence) else "passage"
+    node = TextNode(
+        id_=f"{doc_id}:{kind[0]}{unit.index}",
+        text=unit.text,
+        start_char_idx=unit.start,
+        end_char_idx=unit.end,
+        metadata={"doc_id": doc_id, "kind": kind, "index": unit.index},
+    )
+    node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=doc_id)
+    return node
 
 
 def _default_title(sentences: list[Sentence]) -> str:
     first = sentences[0].text.strip()
     return first if len(first) <= 120 else first[:117] + "…"
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as fh:
+        os.fsync(fh.fileno())
 
 
 def _fsync_dir(path: Path) -> None:
@@ -464,32 +724,66 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _swap_into_place(tmp: Path, target: Path) -> None:
-    """Move the finished copy into place. A crash at any point leaves either ``target`` or
-    ``.target.old`` complete (``open`` restores the latter). Single writer per directory."""
-    old = target.with_name(f".{target.name}.old")
-    if target.exists():
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(target, old)
-    os.replace(tmp, target)
-    _fsync_dir(target.parent)
-    shutil.rmtree(old, ignore_errors=True)
-    for stale in target.parent.glob(f".{target.name}.tmp-*"):  # left by a killed writer
-        shutil.rmtree(stale, ignore_errors=True)
+def _read_manifest(root: Path) -> dict | None:
+    try:
+        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.get("format") == FORMAT else None
 
 
-def _recover_interrupted_swap(target: Path) -> None:
-    """A crash between the two renames of a save leaves the previous index aside: restore it."""
-    old = target.with_name(f".{target.name}.old")
-    if (old / MANIFEST).exists() and not (target / MANIFEST).exists():
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(old, target)
+def _referenced(manifest: dict) -> set[str]:
+    names = {MANIFEST, CONFIG}
+    for seg in manifest.get("segments", []):
+        names.update(seg["files"])
+    names.update(manifest.get("vectors", {}).get("files", {}))
+    return names
+
+
+_OURS = re.compile(r"^(seg-.+\.(npz|jsonl)|(sentences|passages)(-.+)?\.faiss|.+\.tmp|"
+                   r"docstore\.json|texts\.jsonl)$")
+
+
+def _delete_unreferenced(root: Path, manifest: dict) -> None:
+    """Remove index files an earlier save, a killed writer or an older format left behind
+    (only names this module writes: anything else in the directory is left alone)."""
+    keep = _referenced(manifest)
+    for f in root.iterdir():
+        if f.is_file() and f.name not in keep and _OURS.match(f.name):
+            f.unlink(missing_ok=True)
+
+
+def _clear_manifest(root: Path) -> None:
+    (root / MANIFEST).unlink(missing_ok=True)
+
+
+def _stored_texts(root: Path) -> tuple[list[DocumentRecord], list[str]]:
+    """Every readable stored document, minus those the manifest says were removed."""
+    problems: list[str] = []
+    manifest = _read_manifest(root)
+    if manifest is not None:
+        files = [root / f"{s['name']}.jsonl" for s in manifest["segments"]]
+        removed = set(manifest.get("removed", []))
+    else:
+        files = sorted(root.glob("seg-*.jsonl")) + [p for p in [root / "texts.jsonl"] if p.exists()]
+        removed = set()
+        if files and (root / MANIFEST).exists():
+            problems.append(f"{MANIFEST} unreadable: articles removed since their save may return")
+    records: list[DocumentRecord] = []
+    code = 0
+    for f in files:
+        found, more = _read_texts(f)
+        problems += more
+        for r in found:
+            if code not in removed:
+                records.append(r)
+            code += 1
+    unique = {r.doc_id: r for r in records}  # a later copy of an id wins
+    return list(unique.values()), problems
 
 
 def _read_texts(path: Path) -> tuple[list[DocumentRecord], list[str]]:
-    """Records from ``texts.jsonl`` whose text still matches its hash, and what was skipped."""
+    """Records from a ``.jsonl`` file whose text still matches its hash, and what was skipped."""
     records: list[DocumentRecord] = []
     problems: list[str] = []
     try:
@@ -508,18 +802,9 @@ def _read_texts(path: Path) -> tuple[list[DocumentRecord], list[str]]:
     return records, problems
 
 
-def _read_docstore_texts(path: Path) -> tuple[list[DocumentRecord], list[str]]:
-    try:
-        store = SimpleDocumentStore.from_persist_path(str(path))
-    except Exception as exc:  # noqa: BLE001 - any failure means "not readable"
-        return [], [f"{path.name}: {type(exc).__name__}"]
-    records = []
-    for node in store.docs.values():
-        if isinstance(node, Document):
-            meta = node.metadata
-            records.append(DocumentRecord(node.id_, meta.get("title", ""), node.text,
-                                          content_hash(node.text), meta.get("source", "")))
-    return records, []
+def iter_texts(root: str | os.PathLike[str]) -> Iterator[DocumentRecord]:
+    """The live documents stored at ``root`` (for tools that only need the texts)."""
+    yield from _stored_texts(Path(root))[0]
 
 
 def validate_doc_id(doc_id: object) -> str:

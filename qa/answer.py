@@ -27,10 +27,8 @@ def citation_span(index: ArticleIndex, first: int, last: int) -> tuple[int, int]
     ``first`` needs it to be understood (a quote closed by "he said", a leading pronoun)."""
     sent = index.sentences[first]
     start = sent.start
-    if _NEEDS_CONTEXT.search(sent.text) and first > 0:
-        prev = index.sentences[first - 1]
-        if prev.doc_id == sent.doc_id:
-            start = prev.start
+    if _NEEDS_CONTEXT.search(sent.text) and index.same_document(first, first - 1):
+        start = index.sentences[first - 1].start
     return start, index.sentences[last].end
 
 

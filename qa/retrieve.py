@@ -41,12 +41,6 @@ def _rrf(rankings: list[list[int]], k: int) -> dict[int, float]:
     return fused
 
 
-def _dense_top(search, query_vector: np.ndarray, k: int, allowed: np.ndarray | None) -> list[int]:
-    """Top ``k`` rows of a FAISS search; with a document filter, search every row, then filter."""
-    fetch = k if allowed is None else len(allowed)
-    return [h.row for h in search(query_vector, fetch) if allowed is None or allowed[h.row]][:k]
-
-
 def retrieve(
     index: ArticleIndex,
     query_vector: np.ndarray,
@@ -55,55 +49,55 @@ def retrieve(
 ) -> Candidates:
     """Candidate sentences for a question, each with one feature row."""
     cfg = index.config
-    d = index.derived
     stems = content_stems(query_text)
     allowed_s = allowed_p = None
     if doc_ids is not None:
-        allowed_s = np.isin(d.sentence_doc, list(doc_ids))
-        allowed_p = np.isin(d.passage_doc, list(doc_ids))
+        s_rows, p_rows = index.rows_of(doc_ids)
+        allowed_s = np.zeros(len(index.sentences), dtype=bool)
+        allowed_p = np.zeros(len(index.passages), dtype=bool)
+        allowed_s[s_rows] = allowed_p[p_rows] = True
 
-    # Sentence level: FAISS for dense (over-fetch when a document filter applies), BM25 scores.
-    dense_s = _dense_top(index.search_sentences, query_vector, cfg.dense_top_k, allowed_s)
-    bm25_all = d.sentence_bm25.scores(stems)
+    # Sentence level: the vector index for dense (filtered by document), BM25 scores.
+    dense_s = [h.row for h in index.search_sentences(query_vector, cfg.dense_top_k, doc_ids)]
+    bm25_all = index.sentence_bm25.scores(stems)
     bm25_s = _top(bm25_all, cfg.bm25_top_k, allowed_s)
     bm25_s = [r for r in bm25_s if bm25_all[r] > 0]
 
     # Passage level: dense and BM25 fused by reciprocal rank; their sentences join the pool.
-    dense_p = _dense_top(index.search_passages, query_vector, cfg.passage_top_k * 2, allowed_p)
-    pbm25_all = d.passage_bm25.scores(stems)
+    dense_p = [h.row for h in index.search_passages(query_vector, cfg.passage_top_k * 2, doc_ids)]
+    pbm25_all = index.passage_bm25.scores(stems)
     bm25_p = [r for r in _top(pbm25_all, cfg.passage_top_k * 2, allowed_p) if pbm25_all[r] > 0]
     fused_p = _rrf([dense_p, bm25_p], cfg.rrf_k)
     top_p = sorted(fused_p, key=lambda r: -fused_p[r])[: cfg.passage_top_k]
 
     pool = dict.fromkeys(dense_s + bm25_s)
     for prow in top_p:
-        pool.update(dict.fromkeys(d.passage_sentence_rows[prow]))
+        pool.update(dict.fromkeys(index.passage_sentence_rows(prow)))
     rows = np.fromiter(pool, dtype=np.int64, count=len(pool))
-    q = analyse_question(query_text, d.idf, d.default_idf)
+    q = analyse_question(query_text, index.idf, float(np.log(1 + max(index.sentence_bm25.live, 1))))
     if not len(rows):
         return Candidates(q, rows, np.zeros((0, 0)), np.zeros(0), np.zeros(0))
 
     dense = index.sentence_vectors[rows] @ query_vector
     bm25 = bm25_all[rows]
+    passages_of = {int(r): index.passages_of_sentence(int(r)) for r in rows}
     passage_dense_all = {
-        p: float(index.passage_vectors[p] @ query_vector) for r in rows for p in d.passages_of_sentence[r]
+        p: float(index.passage_vectors[p] @ query_vector) for ps in passages_of.values() for p in ps
     }
     pbm25_max = float(pbm25_all.max()) if len(pbm25_all) else 0.0
     sentence_rrf = _rrf([dense_s, bm25_s], cfg.rrf_k)
     dense_rank, bm25_rank = ranks(dense), ranks(bm25)
     best_dense, best_bm25 = float(dense.max()), float(bm25.max())
-    n = len(index.sentences)
     feats = []
     for i, r in enumerate(rows):
-        sent = index.sentences[r]
-        neighbours = [x for x in (r - 1, r + 1) if 0 <= x < n and index.sentences[x].doc_id == sent.doc_id]
-        ctx_stems = {s for x in neighbours for s in d.sentence_stems[x]}
+        neighbours = [x for x in (r - 1, r + 1) if index.same_document(r, x)]
+        ctx_stems = {s for x in neighbours for s in index.sentence_stems(x)}
         ctx_dense = max((float(index.sentence_vectors[x] @ query_vector) for x in neighbours), default=0.0)
-        passages = d.passages_of_sentence[r]
+        passages = passages_of[int(r)]
         feats.append(
             sentence_features(
                 q,
-                d.sentence_tokens[r],
+                index.sentence_tokens(int(r)),
                 ctx_stems,
                 float(dense[i]),
                 best_dense,

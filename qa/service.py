@@ -187,7 +187,7 @@ class QAService:
                 if d not in self.index.documents:
                     raise UnknownDocumentError(f"unknown document id {d!r}")
         query = resolve(question, turns)
-        if not self.index.sentences or (selected is not None and not selected):
+        if not self.index.live_sentences or (selected is not None and not selected):
             raise EmptyIndexError("no articles to ask: add an article first")
         vector = self.index.embedder.encode_one(query)
         t1 = time.perf_counter()

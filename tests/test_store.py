@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
 import pytest
 
 from index.errors import CorruptIndexError, IndexNotFoundError, InvalidDocumentError
-from index.store import ArticleIndex, _file_sha256, _flat_store, _search
+from index.store import ArticleIndex
+from index.vectors import FaissVectors, VectorTable
 
 OTHER = (
     "The city council approved a new budget on Tuesday. It raises spending on parks by 4 percent.\n"
@@ -36,7 +38,10 @@ def test_faiss_search_equals_numpy_oracle(n, d, k):
     vecs = rng.normal(size=(n, d)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     query = rng.normal(size=d).astype(np.float32)
-    hits = _search(_flat_store(d, vecs), query, k)
+    table = VectorTable(d, vecs)
+    faiss_index = FaissVectors(table, ann_threshold=10**9)
+    faiss_index.add(table.live_rows(), vecs)
+    hits = faiss_index.search(query, k)
     oracle = np.argsort(-(vecs @ query), kind="stable")[:k]
     assert [h.row for h in hits] == oracle.tolist()
     np.testing.assert_allclose([h.score for h in hits], (vecs @ query)[oracle], atol=1e-5)
@@ -54,10 +59,10 @@ def test_seed_sentence_search_equals_brute_force(fresh_service, embedder):
 
 def test_readding_the_same_text_changes_nothing(fresh_service, seed_text):
     index = fresh_service.index
-    before = (len(index.sentences), len(index.passages), index.sentence_store.client.ntotal)
+    before = (len(index.sentences), len(index.passages), len(index.sentence_index))
     assert fresh_service.add_document(seed_text) == "000_8d973b813353023c"
     assert fresh_service.add_document(seed_text, doc_id="000_8d973b813353023c") == ("000_8d973b813353023c")
-    after = (len(index.sentences), len(index.passages), index.sentence_store.client.ntotal)
+    after = (len(index.sentences), len(index.passages), len(index.sentence_index))
     assert before == after == (35, 17, 35)
 
 
@@ -82,21 +87,52 @@ def test_save_and_open_round_trip_without_reembedding(fresh_service, embedder, t
     assert config["model_name"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert config["dimension"] == 384 and config["passage_sentences"] == 3
     manifest = json.loads((path / "manifest.json").read_text())
-    assert set(manifest["files"]) == {
-        "docstore.json", "sentences.faiss", "passages.faiss", "texts.jsonl", "config.json"
-    }
+    gen = manifest["generation"]
+    assert [s["files"].keys() for s in manifest["segments"]] == [{f"seg-{gen}.npz", f"seg-{gen}.jsonl"}]
+    assert set(manifest["vectors"]["files"]) == {f"sentences-{gen}.faiss", f"passages-{gen}.faiss"}
+    assert {f.name for f in path.iterdir()} == {"manifest.json", "config.json",
+                                                *manifest["vectors"]["files"], f"seg-{gen}.npz",
+                                                f"seg-{gen}.jsonl"}
 
 
-def test_remove_rebuilds_vectors_without_touching_the_rest(fresh_service, embedder):
+def test_remove_takes_rows_out_in_place_without_re_embedding(fresh_service, embedder):
     fresh_service.add_document(OTHER, doc_id="council")
     index = fresh_service.index
-    kept = index.sentence_vectors[:35].copy()
+    vectors = index.sentence_vectors.copy()
+    counting = CountingEmbedder(embedder)
+    index.embedder = counting
     fresh_service.remove_document("council")
+    index.embedder = embedder
+    assert counting.calls == 0
     assert set(index.documents) == {"000_8d973b813353023c"}
-    assert index.sentence_store.client.ntotal == 35
-    np.testing.assert_array_equal(index.sentence_vectors, kept)
+    assert len(index.sentence_index) == index.live_sentences == 35
+    np.testing.assert_array_equal(index.sentence_vectors, vectors)  # rows are not renumbered
     q = embedder.encode_one("city council budget parks")
-    assert all(index.sentences[h.row].doc_id != "council" for h in index.search_sentences(q, 35))
+    assert all(index.sentences[h.row].doc_id != "council" for h in index.search_sentences(q, 40))
+    assert index.sentence_bm25.scores(["council", "budget"])[35:].max() == 0
+
+
+def test_incremental_save_writes_only_the_new_segment(fresh_service, tmp_path):
+    path = fresh_service.save(tmp_path / "idx")
+    first = json.loads((path / "manifest.json").read_text())
+    fresh_service.add_document(OTHER, doc_id="council")
+    fresh_service.save(path)
+    second = json.loads((path / "manifest.json").read_text())
+    assert second["segments"][0] == first["segments"][0]  # the old segment is not rewritten
+    assert [s["docs"] for s in second["segments"]] == [1, 1]
+    fresh_service.remove_document("council")
+    fresh_service.save(path)
+    third = json.loads((path / "manifest.json").read_text())
+    assert third["segments"] == second["segments"] and third["removed"] == [1]
+    reopened = ArticleIndex.open(path)
+    assert set(reopened.documents) == {"000_8d973b813353023c"}
+    assert len(reopened.sentence_index) == 35
+    # the same id can come back with another text, in new rows
+    reopened.add_document(OTHER + " Updated.", doc_id="council")
+    reopened.save(path)
+    again = ArticleIndex.open(path)
+    assert again.document_text("council").endswith("Updated.")
+    assert len(again.sentence_index) == again.live_sentences
 
 
 def test_missing_index_dir(tmp_path):
@@ -108,10 +144,11 @@ def test_missing_index_dir(tmp_path):
     "damage,message",
     [
         (
-            lambda p: (p / "sentences.faiss").write_bytes(b"garbage"),
-            "sentences.faiss does not match",
+            lambda p: next(p.glob("sentences-*.faiss")).write_bytes(b"garbage"),
+            r"sentences-.*\.faiss does not match",
         ),
-        (lambda p: (p / "docstore.json").unlink(), "docstore.json is missing"),
+        (lambda p: next(p.glob("seg-*.npz")).unlink(), r"seg-.*\.npz is missing"),
+        (lambda p: (p / "config.json").write_text("{}"), "config.json does not match"),
         (lambda p: (p / "manifest.json").write_text("{not json"), "cannot read"),
     ],
 )
@@ -122,26 +159,33 @@ def test_corrupt_index_names_what_is_wrong(fresh_service, tmp_path, damage, mess
         ArticleIndex.open(path)
 
 
-def test_interrupted_save_is_recovered_from_the_previous_copy(fresh_service, tmp_path):
+def test_files_of_an_unfinished_save_are_ignored_then_cleaned(fresh_service, tmp_path):
     path = fresh_service.save(tmp_path / "idx")
-    # A crash between "move old aside" and "move new in" leaves only the old copy aside.
-    path.rename(tmp_path / ".idx.old")
-    reopened = ArticleIndex.open(tmp_path / "idx")
+    # A writer killed before replacing the manifest leaves files no manifest names.
+    (path / "seg-000009-dead00.npz").write_bytes(b"half")
+    (path / "manifest.json.tmp").write_text("{")
+    (path / "notes.txt").write_text("mine")  # not ours: never deleted
+    reopened = ArticleIndex.open(path)
     assert set(reopened.documents) == {"000_8d973b813353023c"}
+    reopened.add_document(OTHER, doc_id="council")
+    reopened.save(path)
+    names = {f.name for f in path.iterdir()}
+    assert "seg-000009-dead00.npz" not in names and "manifest.json.tmp" not in names
+    assert "notes.txt" in names
 
 
 def test_damaged_texts_file_is_named(fresh_service, tmp_path):
     path = fresh_service.save(tmp_path / "idx")
-    (path / "texts.jsonl").write_text("{}\n")
-    with pytest.raises(CorruptIndexError, match="texts.jsonl does not match its checksum"):
+    next(path.glob("seg-*.jsonl")).write_text("{}\n")
+    with pytest.raises(CorruptIndexError, match=r"seg-.*\.jsonl does not match its checksum"):
         ArticleIndex.open(path)
 
 
-@pytest.mark.parametrize("lost", ["docstore.json", "sentences.faiss", "manifest.json"])
+@pytest.mark.parametrize("lost", ["seg-*.npz", "sentences-*.faiss", "manifest.json"])
 def test_rebuild_restores_from_stored_texts(fresh_service, seed_text, tmp_path, lost):
     fresh_service.add_document(OTHER, doc_id="council")
     path = fresh_service.save(tmp_path / "idx")
-    (path / lost).unlink()
+    next(path.glob(lost)).unlink()
     with pytest.raises((CorruptIndexError, IndexNotFoundError)):
         ArticleIndex.open(path)
     _, recovered, problems = ArticleIndex.rebuild(path)
@@ -153,18 +197,33 @@ def test_rebuild_restores_from_stored_texts(fresh_service, seed_text, tmp_path, 
                                atol=1e-5)
 
 
-def test_rebuild_falls_back_to_the_docstore_and_reports_bad_lines(fresh_service, tmp_path):
+def test_rebuild_keeps_good_lines_and_reports_bad_ones(fresh_service, seed_text, tmp_path):
     path = fresh_service.save(tmp_path / "idx")
-    (path / "texts.jsonl").write_text('{"doc_id": "x", "text": "tampered", "content_hash": "0"}\n')
+    texts = next(path.glob("seg-*.jsonl"))
+    texts.write_text(texts.read_text() + '{"doc_id": "x", "text": "tampered", "content_hash": "0"}\n')
     _, recovered, problems = ArticleIndex.rebuild(path)
     assert recovered == ["000_8d973b813353023c"]
-    assert problems == ["texts.jsonl line 1: text does not match its hash"]
+    assert problems == [f"{texts.name} line 2: text does not match its hash"]
+
+
+def test_rebuild_reads_the_previous_format(fresh_service, seed_text, tmp_path):
+    old = tmp_path / "old"
+    old.mkdir()
+    record = fresh_service.documents()[0]
+    (old / "texts.jsonl").write_text(json.dumps({"doc_id": record.doc_id, "title": record.title,
+                                                 "content_hash": record.content_hash, "text": seed_text}))
+    (old / "manifest.json").write_text(json.dumps({"files": {}}))
+    (old / "config.json").write_text(json.dumps({"version": 1}))
+    with pytest.raises(CorruptIndexError, match="older format.*qa index rebuild"):
+        ArticleIndex.open(old)
+    _, recovered, _ = ArticleIndex.rebuild(old)
+    assert recovered == [record.doc_id] and not (old / "texts.jsonl").exists()
+    assert ArticleIndex.open(old).document_text(record.doc_id) == seed_text
 
 
 def test_rebuild_with_nothing_readable_says_so(fresh_service, tmp_path):
     path = fresh_service.save(tmp_path / "idx")
-    (path / "texts.jsonl").unlink()
-    (path / "docstore.json").write_text("garbage")
+    next(path.glob("seg-*.jsonl")).write_text("garbage")
     with pytest.raises(CorruptIndexError, match="no readable source texts"):
         ArticleIndex.rebuild(path)
 
@@ -175,7 +234,7 @@ def test_index_from_another_model_is_refused_with_a_way_out(fresh_service, tmp_p
     manifest = json.loads((path / "manifest.json").read_text())
     config["model_name"] = "some/other-model"
     (path / "config.json").write_text(json.dumps(config))
-    manifest["files"]["config.json"] = _file_sha256(path / "config.json")
+    manifest["config"] = hashlib.sha256((path / "config.json").read_bytes()).hexdigest()
     (path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(CorruptIndexError, match="embedded with some/other-model.*qa index rebuild"):
         ArticleIndex.open(path)
