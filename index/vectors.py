@@ -148,14 +148,17 @@ class FaissVectors:
 
 
 def build_ivfpq(table: VectorTable, nprobe: int = 32, m: int = 48, seed: int = 0) -> faiss.Index:
-    """An IVF-PQ index over the live rows of ``table``: about 4·sqrt(n) lists, ``m`` bytes per
-    vector, trained on at most 256 vectors per list."""
+    """An IVF-PQ index over the live rows of ``table``: about 2·sqrt(n) lists (at most 4096),
+    ``m`` bytes per vector, trained on at most 64 vectors per list (seconds, not minutes, on two
+    cores). Later additions are encoded with these centroids, without training again."""
     rows = table.live_rows()
-    nlist = max(16, 2 ** round(math.log2(4 * math.sqrt(max(len(rows), 1)))))
+    nlist = min(4096, max(16, 2 ** round(math.log2(2 * math.sqrt(max(len(rows), 1))))))
+    d = table.dimension
+    m = next(x for x in range(min(m, d // 4), 0, -1) if d % x == 0)  # PQ needs m | d
     quantizer = faiss.IndexFlatIP(table.dimension)
     index = faiss.IndexIVFPQ(quantizer, table.dimension, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
     rng = np.random.default_rng(seed)
-    sample = rows if len(rows) <= 256 * nlist else rng.choice(rows, 256 * nlist, replace=False)
+    sample = rows if len(rows) <= 64 * nlist else rng.choice(rows, 64 * nlist, replace=False)
     index.train(np.ascontiguousarray(table.vectors[np.sort(sample)]))
     for lo in range(0, len(rows), 65536):
         part = rows[lo : lo + 65536]
@@ -170,14 +173,14 @@ class MilvusVectors:
     kind = "milvus"
 
     def __init__(self, uri: str, collection: str, dimension: int, overwrite: bool = False) -> None:
+        self.uri, self.collection, self.dimension = uri, collection, dimension
+        self.store = self._connect(overwrite)
+
+    def _connect(self, overwrite: bool):
         from llama_index.vector_stores.milvus import MilvusVectorStore
 
-        self.uri = uri
-        self.collection = collection
-        self.store = MilvusVectorStore(
-            uri=uri, collection_name=collection, dim=dimension, overwrite=overwrite,
-            similarity_metric="IP",
-        )
+        return MilvusVectorStore(uri=self.uri, collection_name=self.collection, dim=self.dimension,
+                                 overwrite=overwrite, similarity_metric="IP")
 
     def __len__(self) -> int:
         return int(self.store.client.get_collection_stats(self.collection)["row_count"])
@@ -216,7 +219,7 @@ class MilvusVectors:
 
     def reset(self, table: VectorTable, doc_of_row: list[str]) -> None:
         """Make the collection hold exactly the live rows of ``table`` (after a crash)."""
-        self.store.clear()
+        self.store = self._connect(overwrite=True)
         rows = table.live_rows()
         self.add(rows, table.vectors[rows], [doc_of_row[r] for r in rows])
 

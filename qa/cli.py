@@ -165,13 +165,27 @@ def build_parser() -> argparse.ArgumentParser:
     srv.set_defaults(func=_cmd_serve)
     ev = sub.add_parser("eval", help="run the grounding eval suites (see `qa eval --help`)", add_help=False)
     ev.set_defaults(func=_cmd_eval)
+    bench = sub.add_parser("bench", help="benchmarks: speed, memory, scale (see `qa bench --help`)",
+                           add_help=False)
+    bench.set_defaults(func=_cmd_bench)
     return p
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    """``qa bench`` runs eval.bench; ``qa bench --scale`` runs eval.scale."""
+    if "--scale" in args.eval_args:
+        from eval import scale
+
+        return scale.main([a for a in args.eval_args if a != "--scale"])
+    from eval import bench
+
+    return bench.main(args.eval_args)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if args.command == "eval":
+    if args.command in ("eval", "bench"):
         args.eval_args = extra  # the eval command parses its own options
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

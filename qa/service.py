@@ -76,6 +76,13 @@ def _clean_history(history: object, max_chars: int) -> list[tuple[str, str]]:
     return turns
 
 
+def _seed_files(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.glob("*") if p.suffix.lower() in {".txt", ".md", ".html"})
+    if not files:
+        raise QAError(f"no seed articles (.txt, .md, .html) in {folder}")
+    return files
+
+
 class QAService:
     """Grounded question answering over a set of articles."""
 
@@ -108,9 +115,7 @@ class QAService:
     def from_seeds(cls, directory: str | os.PathLike[str] | None = None) -> QAService:
         """The bundled articles; the index is built once and cached on disk by content hash."""
         folder = Path(directory) if directory else seeds_dir()
-        files = sorted(p for p in folder.glob("*") if p.suffix.lower() in {".txt", ".md", ".html"})
-        if not files:
-            raise QAError(f"no seed articles (.txt, .md, .html) in {folder}")
+        files = _seed_files(folder)
         digest = hashlib.sha256(Config().to_json().encode())
         for f in files:
             digest.update(f.name.encode() + b"\0" + f.read_bytes())
@@ -131,16 +136,26 @@ class QAService:
         return cls(ArticleIndex.open(path))
 
     @classmethod
-    def open_library(cls, path: str | os.PathLike[str]) -> QAService:
+    def open_library(cls, path: str | os.PathLike[str], vector_uri: str | None = None) -> QAService:
         """The library saved at ``path``; a missing or empty directory starts from the seeds.
-        A directory holding anything else (a broken index) is reported, never overwritten."""
+        A directory holding anything else (a broken index) is reported, never overwritten.
+
+        ``vector_uri`` (default ``$QA_VECTOR_URI``) chooses where a *new* library keeps its
+        vectors: unset for FAISS, ``milvus.db`` for Milvus Lite, ``http://host:19530`` for a
+        Milvus server; an existing library keeps what its config.json says."""
         path = Path(path)
         try:
             return cls.open(path)
         except IndexNotFoundError:
             if path.exists() and any(path.iterdir()):
                 raise
-        svc = cls.from_seeds()
+        uri = os.environ.get("QA_VECTOR_URI", "") if vector_uri is None else vector_uri
+        if not uri:
+            svc = cls.from_seeds()
+        else:
+            svc = cls(ArticleIndex.create(path, Config(vector_uri=uri)))
+            for f in _seed_files(seeds_dir()):
+                svc.add_file(f, doc_id=f.stem)
         svc.save(path)
         return svc
 

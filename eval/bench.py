@@ -1,0 +1,346 @@
+"""Benchmarks: cold start, ingest throughput, warm query latency and peak memory, for the engine
+and for the plain LlamaIndex query path (VectorStoreIndex + FAISS + the same model, retrieval
+only), each against the bare model in the same run.
+
+    qa bench [--repeats 3] [--out eval/out/bench]      (or: python -m eval.bench)
+
+Every phase runs in a child process of its own, so peak RSS is that phase's alone; figures are
+medians with min-max over ``--repeats`` runs. Nothing here asserts a time: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+INGEST_ARTICLES = 40  # the seed article plus 39 SQuAD paragraphs
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _questions() -> list[str]:
+    from eval.seed_set import load_seed_set
+
+    return [q["question"] for q in load_seed_set()["questions"]]
+
+
+def _ingest_texts() -> dict[str, str]:
+    from eval.corpus import articles
+    from qa.service import seeds_dir
+
+    seed = next(p for p in sorted(seeds_dir().glob("*")) if p.suffix in {".txt", ".md", ".html"})
+    from index.loaders import load_path
+
+    texts = {"seed": load_path(seed).text}
+    # Paragraphs far into the corpus shuffle: not in any embedding cache, not that it matters here.
+    for art in articles(INGEST_ARTICLES - 1 + 5000):
+        if int(art.doc_id[1:]) >= 5000:
+            texts[art.doc_id] = art.text
+    return texts
+
+
+# -- phases, each run in its own process ------------------------------------------------------
+def phase_cold(system: str, index_dir: str) -> dict:
+    """From process start (measured by the parent) to the first answer on a saved index."""
+    question = "Why did the ceasefire talks stall?"
+    t0 = time.perf_counter()
+    if system == "engine":
+        from qa.service import QAService
+
+        svc = QAService.open(index_dir)
+        t1 = time.perf_counter()
+        svc.ask(question)
+    elif system == "llamaindex":
+        from llama_index.core import StorageContext, load_index_from_storage
+        from llama_index.vector_stores.faiss import FaissVectorStore
+
+        from index.embed import Embedder, llama_embedding
+
+        store = FaissVectorStore.from_persist_dir(index_dir)
+        ctx = StorageContext.from_defaults(vector_store=store, persist_dir=index_dir)
+        embed = llama_embedding(Embedder())
+        index = load_index_from_storage(ctx, embed_model=embed)
+        t1 = time.perf_counter()
+        index.as_retriever(similarity_top_k=2, embed_model=embed).retrieve(question)
+    else:  # the bare model: import sentence-transformers, load, embed the question
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        from index.embed import bundled_model_path
+
+        model = SentenceTransformer(bundled_model_path(), device="cpu", local_files_only=True)
+        t1 = time.perf_counter()
+        model.encode([question], normalize_embeddings=True)
+    t2 = time.perf_counter()
+    return {"load_s": t1 - t0, "first_s": t2 - t1, "rss_mb": _rss_mb()}
+
+
+def phase_ingest(system: str) -> dict:
+    """Article sentences per second, embedded and indexed, from texts already in memory."""
+    from index.embed import Embedder, load_model
+    from index.split import split_sentences
+
+    texts = _ingest_texts()
+    sentences = sum(len(split_sentences(d, t)) for d, t in texts.items())
+    embedder = Embedder()
+    embedder.encode(["warm up"])
+    t0 = time.perf_counter()
+    if system == "engine":
+        from index.store import ArticleIndex
+
+        index = ArticleIndex(embedder=embedder)
+        index.add_documents([(t, d, None, "") for d, t in texts.items()])
+        embedded = len(index.sentences) + len(index.passages)
+    elif system == "llamaindex":
+        import faiss
+        from llama_index.core import Document, StorageContext, VectorStoreIndex
+        from llama_index.vector_stores.faiss import FaissVectorStore
+
+        from index.embed import llama_embedding
+
+        store = FaissVectorStore(faiss_index=faiss.IndexFlatIP(embedder.dimension))
+        index = VectorStoreIndex.from_documents(
+            [Document(text=t, id_=d) for d, t in texts.items()],
+            storage_context=StorageContext.from_defaults(vector_store=store),
+            embed_model=llama_embedding(embedder),
+        )
+        embedded = store.client.ntotal
+    else:  # the bare model on exactly the texts the engine embeds
+        from index.config import Config
+        from index.split import make_passages
+
+        cfg = Config()
+        units = []
+        for d, t in texts.items():
+            ss = split_sentences(d, t)
+            units += [s.text for s in ss]
+            units += [p.text for p in make_passages(ss, t, cfg.passage_sentences, cfg.passage_overlap)]
+        t0 = time.perf_counter()
+        load_model().encode(units, batch_size=embedder.batch_size, normalize_embeddings=True)
+        embedded = len(units)
+    dt = time.perf_counter() - t0
+    return {"sentences_per_s": sentences / dt, "texts_embedded": embedded, "seconds": dt,
+            "rss_mb": _rss_mb()}
+
+
+def phase_query(system: str, repeats: int) -> dict:
+    """Warm latency per question, interleaved with embedding the question alone."""
+    from index.embed import Embedder
+
+    questions = _questions()
+    embedder = Embedder()
+    if system == "engine":
+        from qa.service import QAService
+
+        svc = QAService.from_seeds()
+        svc.index.embedder = embedder
+        run = svc.ask
+    else:
+        import faiss
+        from llama_index.core import Document, StorageContext, VectorStoreIndex
+        from llama_index.vector_stores.faiss import FaissVectorStore
+
+        from index.embed import llama_embedding
+
+        texts = {d.doc_id: d.text for d in _seed_documents()}
+        store = FaissVectorStore(faiss_index=faiss.IndexFlatIP(embedder.dimension))
+        index = VectorStoreIndex.from_documents(
+            [Document(text=t, id_=d) for d, t in texts.items()],
+            storage_context=StorageContext.from_defaults(vector_store=store),
+            embed_model=llama_embedding(embedder),
+        )
+        run = index.as_retriever(similarity_top_k=2, embed_model=llama_embedding(embedder)).retrieve
+    for q in questions[:5]:
+        run(q)
+        embedder.encode_one(q)
+    ask, emb = [], []
+    for _ in range(repeats):
+        for q in questions:
+            t = time.perf_counter()
+            embedder.encode_one(q)
+            emb.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            run(q)
+            ask.append(time.perf_counter() - t)
+    a, e = np.array(ask) * 1000, np.array(emb) * 1000
+    out = {f"p{p}_ms": float(np.percentile(a, p)) for p in (50, 95, 99)}
+    out.update({f"embed_p{p}_ms": float(np.percentile(e, p)) for p in (50, 95, 99)})
+    out["ratio_p50"] = out["p50_ms"] / out["embed_p50_ms"]
+    out["ratio_p95"] = out["p95_ms"] / out["embed_p95_ms"]
+    out["rss_mb"] = _rss_mb()
+    return out
+
+
+def _seed_documents():
+    from qa.service import QAService
+
+    return QAService.from_seeds().documents()
+
+
+# -- the parent: run the phases, summarise -----------------------------------------------------
+def _child(args: list[str]) -> tuple[dict, float]:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "eval.bench", "--phase", *args],
+                          capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench phase {args} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1]), wall
+
+
+def _summary(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def _prepare(workdir: Path) -> tuple[str, str]:
+    """A saved engine index and a persisted LlamaIndex index of the seed article."""
+    import faiss
+    from llama_index.core import Document, StorageContext, VectorStoreIndex
+    from llama_index.vector_stores.faiss import FaissVectorStore
+
+    from index.embed import llama_embedding
+    from qa.service import QAService
+
+    svc = QAService.from_seeds()
+    engine_dir = svc.save(workdir / "engine")
+    store = FaissVectorStore(faiss_index=faiss.IndexFlatIP(svc.config.dimension))
+    ctx = StorageContext.from_defaults(vector_store=store)
+    index = VectorStoreIndex.from_documents(
+        [Document(text=d.text, id_=d.doc_id) for d in svc.documents()],
+        storage_context=ctx, embed_model=llama_embedding(svc.index.embedder))
+    li_dir = workdir / "llamaindex"
+    index.storage_context.persist(persist_dir=str(li_dir))
+    return str(engine_dir), str(li_dir)
+
+
+def run(repeats: int, out: Path) -> dict:
+    results: dict = {"machine": _machine(), "repeats": repeats}
+    with tempfile.TemporaryDirectory() as tmp:
+        engine_dir, li_dir = _prepare(Path(tmp))
+        cold: dict[str, list] = {"engine": [], "llamaindex": [], "model": []}
+        for _ in range(repeats):  # interleaved, so drift hits all three alike
+            for system, where in (("engine", engine_dir), ("llamaindex", li_dir), ("model", "")):
+                data, wall = _child(["cold", system, where])
+                cold[system].append({**data, "wall_s": wall})
+    results["cold_start"] = {
+        s: {"to_first_answer_s": _summary([r["wall_s"] for r in runs]),
+            "rss_mb": _summary([r["rss_mb"] for r in runs])}
+        for s, runs in cold.items()
+    }
+    ingest: dict[str, list] = {"engine": [], "llamaindex": [], "model": []}
+    for _ in range(repeats):
+        for system in ingest:
+            ingest[system].append(_child(["ingest", system])[0])
+    results["ingest"] = {
+        s: {"sentences_per_s": _summary([r["sentences_per_s"] for r in runs]),
+            "texts_embedded": runs[0]["texts_embedded"],
+            "rss_mb": _summary([r["rss_mb"] for r in runs])}
+        for s, runs in ingest.items()
+    }
+    query = {s: _child(["query", s, str(repeats)])[0] for s in ("engine", "llamaindex")}
+    results["query"] = query
+    c, i = results["cold_start"], results["ingest"]
+    results["ratios"] = {
+        "cold_start_engine_over_model": c["engine"]["to_first_answer_s"]["median"]
+        / c["model"]["to_first_answer_s"]["median"],
+        "cold_start_llamaindex_over_model": c["llamaindex"]["to_first_answer_s"]["median"]
+        / c["model"]["to_first_answer_s"]["median"],
+        "ingest_engine_over_model": i["engine"]["sentences_per_s"]["median"]
+        / i["model"]["sentences_per_s"]["median"],
+        "ingest_llamaindex_over_model": i["llamaindex"]["sentences_per_s"]["median"]
+        / i["model"]["sentences_per_s"]["median"],
+        "query_engine_over_embed_p50": query["engine"]["ratio_p50"],
+        "query_llamaindex_over_embed_p50": query["llamaindex"]["ratio_p50"],
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
+def _machine() -> str:
+    import platform
+
+    cpu = ""
+    with contextlib.suppress(OSError, StopIteration):
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next(ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name"))
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{os.cpu_count()} cores ({cpu or platform.processor()}), {mem:.0f} GiB, "
+            f"Python {platform.python_version()}")
+
+
+def _fmt(s: dict, unit: str = "", digits: int = 2) -> str:
+    return f"{s['median']:.{digits}f}{unit} ({s['min']:.{digits}f}-{s['max']:.{digits}f})"
+
+
+def report(r: dict) -> str:
+    c, i, q, x = r["cold_start"], r["ingest"], r["query"], r["ratios"]
+    lines = [
+        f"Machine: {r['machine']}; medians (min-max) over {r['repeats']} runs.",
+        "",
+        "| | engine | plain LlamaIndex (retrieval only) | bare model |",
+        "|---|---|---|---|",
+        f"| cold start to first answer, s | {_fmt(c['engine']['to_first_answer_s'])} | "
+        f"{_fmt(c['llamaindex']['to_first_answer_s'])} | {_fmt(c['model']['to_first_answer_s'])} |",
+        f"| peak RSS, cold start, MB | {_fmt(c['engine']['rss_mb'], digits=0)} | "
+        f"{_fmt(c['llamaindex']['rss_mb'], digits=0)} | {_fmt(c['model']['rss_mb'], digits=0)} |",
+        f"| ingest, article sentences/s | {_fmt(i['engine']['sentences_per_s'], digits=1)} | "
+        f"{_fmt(i['llamaindex']['sentences_per_s'], digits=1)} | "
+        f"{_fmt(i['model']['sentences_per_s'], digits=1)} |",
+        f"| texts embedded for {INGEST_ARTICLES} articles | {i['engine']['texts_embedded']} | "
+        f"{i['llamaindex']['texts_embedded']} | {i['model']['texts_embedded']} |",
+        f"| peak RSS, ingest, MB | {_fmt(i['engine']['rss_mb'], digits=0)} | "
+        f"{_fmt(i['llamaindex']['rss_mb'], digits=0)} | {_fmt(i['model']['rss_mb'], digits=0)} |",
+        f"| warm query p50 / p95 / p99, ms | {q['engine']['p50_ms']:.1f} / {q['engine']['p95_ms']:.1f} / "
+        f"{q['engine']['p99_ms']:.1f} | {q['llamaindex']['p50_ms']:.1f} / {q['llamaindex']['p95_ms']:.1f} / "
+        f"{q['llamaindex']['p99_ms']:.1f} | {q['engine']['embed_p50_ms']:.1f} / "
+        f"{q['engine']['embed_p95_ms']:.1f} / {q['engine']['embed_p99_ms']:.1f} (embed the question) |",
+        f"| peak RSS, queries, MB | {q['engine']['rss_mb']:.0f} | {q['llamaindex']['rss_mb']:.0f} | |",
+        "",
+        f"Ratios: cold start engine/model {x['cold_start_engine_over_model']:.2f}, "
+        f"LlamaIndex/model {x['cold_start_llamaindex_over_model']:.2f}; "
+        f"ingest throughput engine/model {x['ingest_engine_over_model']:.2f}, "
+        f"LlamaIndex/model {x['ingest_llamaindex_over_model']:.2f}; "
+        f"warm query over embedding alone (p50) engine {x['query_engine_over_embed_p50']:.2f}, "
+        f"LlamaIndex {x['query_llamaindex_over_embed_p50']:.2f}.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="qa bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=Path("eval/out/bench"))
+    ap.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.phase:
+        name, *rest = args.phase
+        if name == "cold":
+            data = phase_cold(rest[0], rest[1] if len(rest) > 1 else "")
+        elif name == "ingest":
+            data = phase_ingest(rest[0])
+        else:
+            data = phase_query(rest[0], int(rest[1]))
+        print(json.dumps(data))
+        return 0
+    results = run(args.repeats, args.out)
+    print(report(results))
+    print(f"\nwritten: {args.out / 'bench.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

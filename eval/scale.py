@@ -1,0 +1,256 @@
+"""Scale: build time, disk, memory, latency, quality and approximate-search recall at 1k / 10k /
+100k articles (the corpus of ``eval.corpus``).
+
+    qa bench --scale [--sizes 1000 10000 100000] [--out eval/out/scale]
+    (or: python -m eval.scale ...)
+
+Run ``python -m eval.corpus --articles 100000`` first: it embeds every distinct text once into
+the content-hash cache (the one slow step on two CPU cores; it reports its own rate). Each size
+is built in one child process and served from disk in another, so memory figures are per size.
+
+Recall@10 of the approximate index (IVF-PQ with exact re-scoring) is measured against exact
+search over the same live vectors for 300 questions, counting ties: a returned row is right
+when its exact score reaches the exact 10th score (copies of a paragraph score the same).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+QUESTIONS = 300
+BATCH = 2000
+
+
+def _rss_now_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _embedder():
+    from eval.corpus import EMBED_CACHE
+    from index.embed import CachedEmbedder
+
+    return CachedEmbedder(EMBED_CACHE)
+
+
+def child_build(n: int, out: Path) -> dict:
+    from eval.corpus import articles
+    from index.store import ArticleIndex
+    from qa.service import QAService
+
+    embedder = _embedder()
+    embedder.encode(["warm up"])
+    seed = QAService.from_seeds().documents()[0]
+    t0 = time.perf_counter()
+    index = ArticleIndex(embedder=embedder)
+    index.add_document(seed.text, doc_id=seed.doc_id, title=seed.title)
+    batch: list[tuple[str, str | None, str | None, str]] = []
+    for art in articles(n):
+        batch.append((art.text, art.doc_id, art.title, "squad11-train"))
+        if len(batch) == BATCH:
+            index.add_documents(batch)
+            batch = []
+    if batch:
+        index.add_documents(batch)
+    build_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    index.save(out)
+    save_s = time.perf_counter() - t0
+    disk = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
+    embedder.save()  # any text the cache lacked (never the case after eval.corpus)
+    return {
+        "articles": len(index.documents), "sentences": len(index.sentences),
+        "passages": len(index.passages), "build_s": build_s, "save_s": save_s,
+        "disk_mb": disk / 2**20, "build_peak_rss_mb": _peak_mb(),
+        "index_kind": index.sentence_index.kind,
+    }
+
+
+def _questions(within: int):
+    from eval.corpus import questions
+    from eval.seed_set import load_seed_set
+
+    squad = questions(QUESTIONS - 38, within=within)
+    seed = [q for q in load_seed_set()["questions"] if q["answerable"]][:38]
+    return squad, seed
+
+
+def child_serve(n: int, out: Path) -> dict:
+    import faiss
+
+    from eval.squad import contains_answer
+    from index.store import ArticleIndex
+    from index.vectors import FaissVectors, build_ivfpq
+    from qa.service import QAService
+
+    embedder = _embedder()
+    embedder.encode(["warm up"])
+    base_rss = _rss_now_mb()
+    t0 = time.perf_counter()
+    index = ArticleIndex.open(out, embedder=embedder)
+    open_s = time.perf_counter() - t0
+    serve_rss = _rss_now_mb() - base_rss
+    svc = QAService(index)
+    squad, seed = _questions(min(n, 1000))
+    texts = [q.question for q in squad] + [q["question"] for q in seed]
+    qvecs = embedder.encode(texts)
+    for t in texts[:5]:
+        svc.ask(t)
+    lat, hits_squad, hits_seed = [], 0, 0
+    for i, t in enumerate(texts):
+        t1 = time.perf_counter()
+        ans = svc.ask(t)
+        lat.append((time.perf_counter() - t1) * 1000)
+        quote = ans.citations[0].quote if ans.citations else ""
+        if i < len(squad):
+            hits_squad += bool(ans.citations) and contains_answer(quote, squad[i].answers)
+        else:
+            ev = seed[i - len(squad)]["evidence"]
+            hits_seed += bool(ans.citations) and (ev in quote or (quote and quote in ev))
+    # Exact against approximate search, on the sentence table (the larger one).
+    table = index.sentence_table
+    live = table.live_rows()
+    live_vectors = table.vectors[live] if len(live) < len(table) else table.vectors
+    exact_ms, exact_top = [], []
+    for q in qvecs:
+        t1 = time.perf_counter()
+        scores, ids = faiss.knn(q.reshape(1, -1), live_vectors, 10, metric=faiss.METRIC_INNER_PRODUCT)
+        exact_ms.append((time.perf_counter() - t1) * 1000)
+        exact_top.append((live[ids[0]], scores[0]))
+    t1 = time.perf_counter()
+    approx_index = index.sentence_index
+    if approx_index.kind != "ivfpq":  # below the threshold: build one to measure it all the same
+        nprobe = index.config.ann_nprobe
+        approx_index = FaissVectors(table, 0, nprobe, build_ivfpq(table, nprobe))
+    train_s = time.perf_counter() - t1
+    approx_ms, recalls = [], []
+    for q, (_, ex_scores) in zip(qvecs, exact_top):
+        t1 = time.perf_counter()
+        hits = approx_index.search(q, 10)
+        approx_ms.append((time.perf_counter() - t1) * 1000)
+        tenth = ex_scores[-1]
+        exact_of = table.vectors[[h.row for h in hits]] @ q
+        recalls.append(float(np.sum(exact_of >= tenth - 1e-5)) / 10)
+    # One article in and out of the large index: in place, no rebuild.
+    extra = ("The harbour authority opened a new ferry terminal on Friday. It cost 40 million "
+             "euros and took three years to build. Officials expect two million passengers a year.")
+    t1 = time.perf_counter()
+    index.add_document(extra, doc_id="scale-extra")
+    add_ms = (time.perf_counter() - t1) * 1000
+    t1 = time.perf_counter()
+    index.save(out)
+    add_save_ms = (time.perf_counter() - t1) * 1000
+    t1 = time.perf_counter()
+    index.remove_document("scale-extra")
+    remove_ms = (time.perf_counter() - t1) * 1000
+    t1 = time.perf_counter()
+    index.save(out)
+    remove_save_ms = (time.perf_counter() - t1) * 1000
+    a = np.array(lat)
+    return {
+        "open_s": open_s, "serve_rss_mb": serve_rss, "serve_peak_rss_mb": _peak_mb(),
+        "ask_p50_ms": float(np.percentile(a, 50)), "ask_p95_ms": float(np.percentile(a, 95)),
+        "ask_p99_ms": float(np.percentile(a, 99)),
+        "hit1_squad": hits_squad / len(squad), "hit1_seed": hits_seed / len(seed),
+        "questions": len(texts), "index_kind": index.sentence_index.kind,
+        "exact_search_ms_p50": statistics.median(exact_ms),
+        "ivfpq_search_ms_p50": statistics.median(approx_ms),
+        "ivfpq_recall_at_10": float(np.mean(recalls)), "ivfpq_train_s": train_s,
+        "add_one_ms": add_ms, "add_save_ms": add_save_ms,
+        "remove_one_ms": remove_ms, "remove_save_ms": remove_save_ms,
+    }
+
+
+def _child(args: list[str]) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "eval.scale", "--child", *args],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"scale step {args} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = [r["articles"] for r in rows]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    a1.plot(n, [r["ask_p50_ms"] for r in rows], "o-", label="ask p50")
+    a1.plot(n, [r["ask_p95_ms"] for r in rows], "o--", label="ask p95")
+    a1.plot(n, [r["exact_search_ms_p50"] for r in rows], "s-", label="exact sentence search p50")
+    a1.plot(n, [r["ivfpq_search_ms_p50"] for r in rows], "^-", label="IVF-PQ search p50")
+    a1.set(xscale="log", yscale="log", xlabel="articles", ylabel="ms", title="Query latency")
+    a1.legend(fontsize=8)
+    a2.plot(n, [r["serve_rss_mb"] for r in rows], "o-", label="serving (RSS after open)")
+    a2.plot(n, [r["build_peak_rss_mb"] for r in rows], "s--", label="build (peak RSS)")
+    a2.plot(n, [r["disk_mb"] for r in rows], "^-", label="on disk")
+    a2.set(xscale="log", yscale="log", xlabel="articles", ylabel="MB", title="Memory and disk")
+    a2.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| articles | sentences | build s | save s | disk MB | open s | RSS serving MB | ask p50/p95 ms "
+            "| hit@1 SQuAD / seed | index | exact search ms | IVF-PQ ms | IVF-PQ recall@10 "
+            "| add+save 1 / remove+save 1, ms |")
+    lines = [head, "|" + "---|" * 14]
+    for r in rows:
+        lines.append(
+            f"| {r['articles']:,} | {r['sentences']:,} | {r['build_s']:.0f} | {r['save_s']:.1f} | "
+            f"{r['disk_mb']:.0f} | {r['open_s']:.1f} | {r['serve_rss_mb']:.0f} | "
+            f"{r['ask_p50_ms']:.0f} / {r['ask_p95_ms']:.0f} | {r['hit1_squad']:.2f} / {r['hit1_seed']:.2f} | "
+            f"{r['index_kind']} | {r['exact_search_ms_p50']:.1f} | {r['ivfpq_search_ms_p50']:.1f} | "
+            f"{r['ivfpq_recall_at_10']:.3f} | {r['add_one_ms'] + r['add_save_ms']:.0f} / "
+            f"{r['remove_one_ms'] + r['remove_save_ms']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="qa bench --scale", description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
+    ap.add_argument("--out", type=Path, default=Path("eval/out/scale"))
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        step, n, where = args.child
+        data = child_build(int(n), Path(where)) if step == "build" else child_serve(int(n), Path(where))
+        print(json.dumps(data))
+        return 0
+    rows = []
+    for n in args.sizes:
+        where = args.out / f"index-{n}"
+        t0 = time.perf_counter()
+        row = {"size": n, **_child(["build", str(n), str(where)])}
+        row.update(_child(["serve", str(n), str(where)]))
+        rows.append(row)
+        print(f"{n:,} articles done in {time.perf_counter() - t0:.0f} s: {json.dumps(row)}", flush=True)
+        (args.out / "scale.json").write_text(json.dumps(rows, indent=2))
+    plot(rows, args.out / "scale.png")
+    print(table(rows))
+    print(f"\nwritten: {args.out / 'scale.json'}, {args.out / 'scale.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
