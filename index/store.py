@@ -668,7 +668,7 @@ class ArticleIndex:
     def compact(self) -> ArticleIndex:
         """A copy holding only the live documents, rows renumbered, vectors reused (no
         re-embedding). Worth it after removing a large part of the index."""
-        fresh = ArticleIndex(self.config, self._embedder)
+        fresh = ArticleIndex(self.config, self._embedder, root=self.root)
         live = [d for d in self._docs if d.alive]
         s_rows = np.concatenate([np.arange(d.s_lo, d.s_hi) for d in live]) if live else np.zeros(0, int)
         p_rows = np.concatenate([np.arange(d.p_lo, d.p_hi) for d in live]) if live else np.zeros(0, int)

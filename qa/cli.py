@@ -114,6 +114,17 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compact(args: argparse.Namespace) -> int:
+    from index.store import ArticleIndex
+
+    index = ArticleIndex.open(args.index_dir)
+    before = len(index.sentences)
+    index.compact().save(args.index_dir)
+    print(f"compacted {args.index_dir}: {before:,} sentence rows -> {index.live_sentences:,} "
+          "(vectors reused, nothing re-embedded)")
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
@@ -157,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     rm.set_defaults(func=_cmd_remove)
     rb = isub.add_parser("rebuild", help="re-create a damaged index from its stored texts")
     rb.set_defaults(func=_cmd_rebuild)
+    cp = isub.add_parser("compact", help="drop the rows of removed articles (after removing many)")
+    cp.set_defaults(func=_cmd_compact)
 
     srv = sub.add_parser("serve", help="run the browser app")
     srv.add_argument("--host", default="127.0.0.1")

@@ -122,3 +122,16 @@ def test_index_rebuild_restores_a_damaged_library(capsys, index_dir, embedder):
     assert code == 0 and "1 document(s)" in out
     code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "list")
     assert code == 0 and SEED_ID in out
+
+
+def test_compact_after_removing(capsys, index_dir, tmp_path, embedder):
+    other = tmp_path / "council.txt"
+    other.write_text("The city council approved a new budget on Tuesday. Critics said it ignores housing.")
+    run(capsys, "--index-dir", str(index_dir), "index", "add", str(other))
+    code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "list", "--json")
+    added = next(d["doc_id"] for d in json.loads(out) if d["doc_id"] != SEED_ID)
+    run(capsys, "--index-dir", str(index_dir), "index", "remove", added)
+    code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "compact")
+    assert code == 0 and "37 sentence rows -> 35" in out
+    code, out, _ = run(capsys, "--index-dir", str(index_dir), "ask", "Why did the talks stall?")
+    assert code == 0 and "[1]" in out

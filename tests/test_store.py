@@ -240,3 +240,21 @@ def test_index_from_another_model_is_refused_with_a_way_out(fresh_service, tmp_p
         ArticleIndex.open(path)
     ArticleIndex.rebuild(path)
     assert ArticleIndex.open(path).config.model_name == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_compact_drops_dead_rows_without_re_embedding(fresh_service, embedder, tmp_path):
+    fresh_service.add_document(OTHER, doc_id="council")
+    index = fresh_service.index
+    index.remove_document("000_8d973b813353023c")
+    counting = CountingEmbedder(embedder)
+    index.embedder = counting
+    small = index.compact()
+    assert counting.calls == 0
+    assert len(small.sentences) == small.live_sentences == index.live_sentences == 3
+    q = embedder.encode_one("What did critics say about the plan?")
+    old = [(index.sentences[h.row].start, h.score) for h in index.search_sentences(q, 3)]
+    new = [(small.sentences[h.row].start, h.score) for h in small.search_sentences(q, 3)]
+    assert [s for s, _ in old] == [s for s, _ in new]
+    np.testing.assert_allclose([x for _, x in old], [x for _, x in new], rtol=1e-5)
+    path = small.save(tmp_path / "small")
+    assert ArticleIndex.open(path).document_text("council") == OTHER
