@@ -102,15 +102,29 @@ class _Doc:
 
 @dataclass
 class _Batch:
-    """Documents split and embedded, ready to append."""
+    """Documents split and embedded, ready to append: offset columns whose ``doc`` is the
+    position in ``records`` (rows of one document contiguous and in order), and vectors."""
 
     records: list[DocumentRecord]
-    sentences: list[list[Sentence]]
-    passages: list[list[Passage]]
+    s_cols: dict[str, np.ndarray]
+    p_cols: dict[str, np.ndarray]
     s_vecs: np.ndarray
     p_vecs: np.ndarray
     s_lex: dict[str, np.ndarray] | None = None  # saved BM25 rows (when loading)
     p_lex: dict[str, np.ndarray] | None = None
+
+    @classmethod
+    def of_units(cls, records: list[DocumentRecord], sentences: list[list[Sentence]],
+                 passages: list[list[Passage]], s_vecs: np.ndarray, p_vecs: np.ndarray) -> _Batch:
+        s_rows = [(d, u.index, u.start, u.end, u.paragraph) for d, us in enumerate(sentences) for u in us]
+        p_rows = [(d, u.index, u.start, u.end, u.first_sentence, u.last_sentence)
+                  for d, us in enumerate(passages) for u in us]
+        return cls(records, _columns(_S_COLS, s_rows), _columns(_P_COLS, p_rows), s_vecs, p_vecs)
+
+
+def _columns(names: Sequence[str], rows: list[tuple]) -> dict[str, np.ndarray]:
+    table = np.asarray(rows, dtype=np.int64).reshape(-1, len(names))
+    return {n: table[:, i] for i, n in enumerate(names)}
 
 
 class _Columns:
@@ -364,40 +378,38 @@ class ArticleIndex:
                 n_s = len(texts)
                 texts += [p.text for _, _, ps in new for p in ps]
                 vectors = self.embedder.encode(texts)
-                self._append(_Batch([r for r, _, _ in new], [s for _, s, _ in new],
-                                    [p for _, _, p in new], vectors[:n_s], vectors[n_s:]))
+                self._append(_Batch.of_units([r for r, _, _ in new], [s for _, s, _ in new],
+                                             [p for _, _, p in new], vectors[:n_s], vectors[n_s:]))
             return ids
 
     def _append(self, batch: _Batch) -> None:
-        s_cols = {n: [] for n in _S_COLS}
-        p_cols = {n: [] for n in _P_COLS}
-        s_lo, p_lo = len(self._s), len(self._p)
-        for record, sentences, passages in zip(batch.records, batch.sentences, batch.passages):
-            code = len(self._docs)
-            self._docs.append(_Doc(record, s_lo, s_lo + len(sentences), p_lo, p_lo + len(passages)))
-            self._code[record.doc_id] = code
+        records, base = batch.records, len(self._docs)
+        s_counts = np.bincount(batch.s_cols["doc"], minlength=len(records))
+        p_counts = np.bincount(batch.p_cols["doc"], minlength=len(records))
+        s_starts = len(self._s) + np.concatenate([[0], np.cumsum(s_counts)])
+        p_starts = len(self._p) + np.concatenate([[0], np.cumsum(p_counts)])
+        for i, record in enumerate(records):
+            self._docs.append(_Doc(record, int(s_starts[i]), int(s_starts[i + 1]),
+                                   int(p_starts[i]), int(p_starts[i + 1])))
+            self._code[record.doc_id] = base + i
             self.documents[record.doc_id] = record
-            s_lo += len(sentences)
-            p_lo += len(passages)
-            for s in sentences:
-                for n, v in zip(_S_COLS, (code, s.index, s.start, s.end, s.paragraph)):
-                    s_cols[n].append(v)
-            for p in passages:
-                for n, v in zip(_P_COLS, (code, p.index, p.start, p.end, p.first_sentence, p.last_sentence)):
-                    p_cols[n].append(v)
-        self._s.extend(s_cols)
-        self._p.extend(p_cols)
+        self._s.extend({**batch.s_cols, "doc": batch.s_cols["doc"] + base})
+        self._p.extend({**batch.p_cols, "doc": batch.p_cols["doc"] + base})
         s_rows = self.sentence_table.append(batch.s_vecs)
         p_rows = self.passage_table.append(batch.p_vecs)
         if batch.s_lex is not None and batch.p_lex is not None:
             self.sentence_bm25.add_arrays(batch.s_lex)
             self.passage_bm25.add_arrays(batch.p_lex)
         else:
-            self.sentence_bm25.add([[t.stem for t in tokenize(s.text) if t.stem]
-                                    for ss in batch.sentences for s in ss])
-            self.passage_bm25.add([content_stems(p.text) for ps in batch.passages for p in ps])
-        s_docs = [r.doc_id for r, ss in zip(batch.records, batch.sentences) for _ in ss]
-        p_docs = [r.doc_id for r, ps in zip(batch.records, batch.passages) for _ in ps]
+            s_texts = _texts(records, batch.s_cols)
+            self.sentence_bm25.add([[t.stem for t in tokenize(x) if t.stem] for x in s_texts])
+            self.passage_bm25.add([content_stems(x) for x in _texts(records, batch.p_cols)])
+        if self.sentence_index.kind == "milvus":  # FAISS needs only the rows
+            ids = [r.doc_id for r in records]
+            s_docs = [ids[d] for d in batch.s_cols["doc"]]
+            p_docs = [ids[d] for d in batch.p_cols["doc"]]
+        else:
+            s_docs = p_docs = []
         self.sentence_index.add(s_rows, batch.s_vecs, s_docs)
         self.passage_index.add(p_rows, batch.p_vecs, p_docs)
 
@@ -579,19 +591,9 @@ class ArticleIndex:
             with np.load(root / f"{seg['name']}.npz") as z:
                 a = {k: z[k] for k in z.files}
             base = len(self._docs)
-            sentences: list[list[Sentence]] = [[] for _ in records]
-            passages: list[list[Passage]] = [[] for _ in records]
-            for row in range(len(a["s_doc"])):
-                r = records[int(a["s_doc"][row])]
-                s, e = int(a["s_start"][row]), int(a["s_end"][row])
-                sentences[int(a["s_doc"][row])].append(
-                    Sentence(r.doc_id, int(a["s_index"][row]), s, e, "", int(a["s_paragraph"][row])))
-            for row in range(len(a["p_doc"])):
-                r = records[int(a["p_doc"][row])]
-                passages[int(a["p_doc"][row])].append(
-                    Passage(r.doc_id, int(a["p_index"][row]), int(a["p_start"][row]), int(a["p_end"][row]),
-                            "", int(a["p_first"][row]), int(a["p_last"][row])))
-            self._append(_Batch(records, sentences, passages, a["s_vectors"], a["p_vectors"],
+            self._append(_Batch(records,
+                                {n: a[f"s_{n}"] for n in _S_COLS}, {n: a[f"p_{n}"] for n in _P_COLS},
+                                a["s_vectors"], a["p_vectors"],
                                 {k[3:]: v for k, v in a.items() if k.startswith("ls_")},
                                 {k[3:]: v for k, v in a.items() if k.startswith("lp_")}))
             if len(self._docs) != base + seg["docs"]:
@@ -670,13 +672,15 @@ class ArticleIndex:
         re-embedding). Worth it after removing a large part of the index."""
         fresh = ArticleIndex(self.config, self._embedder, root=self.root)
         live = [d for d in self._docs if d.alive]
-        s_rows = np.concatenate([np.arange(d.s_lo, d.s_hi) for d in live]) if live else np.zeros(0, int)
-        p_rows = np.concatenate([np.arange(d.p_lo, d.p_hi) for d in live]) if live else np.zeros(0, int)
-        fresh._append(_Batch(
-            [d.record for d in live],
-            [[self.sentences[r] for r in range(d.s_lo, d.s_hi)] for d in live],
-            [[self.passages[r] for r in range(d.p_lo, d.p_hi)] for d in live],
-            self.sentence_table.vectors[s_rows], self.passage_table.vectors[p_rows]))
+        position = np.full(len(self._docs), -1, dtype=np.int64)
+        position[[self._code[d.record.doc_id] for d in live]] = np.arange(len(live))
+        s_rows = np.flatnonzero(self.sentence_table.alive)
+        p_rows = np.flatnonzero(self.passage_table.alive)
+        s_cols = {n: c[s_rows] for n, c in self._s.data.items()}
+        p_cols = {n: c[p_rows] for n, c in self._p.data.items()}
+        s_cols["doc"], p_cols["doc"] = position[s_cols["doc"]], position[p_cols["doc"]]
+        fresh._append(_Batch([d.record for d in live], s_cols, p_cols,
+                             self.sentence_table.vectors[s_rows], self.passage_table.vectors[p_rows]))
         return fresh
 
 
@@ -691,6 +695,10 @@ class _NoVectors:
 
     def remove(self, rows) -> None:
         pass
+
+
+def _texts(records: list[DocumentRecord], cols: dict[str, np.ndarray]) -> list[str]:
+    return [records[d].text[s:e] for d, s, e in zip(cols["doc"], cols["start"], cols["end"])]
 
 
 def _node(doc_id: str, unit: Sentence | Passage) -> TextNode:

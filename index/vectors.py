@@ -54,7 +54,10 @@ class VectorTable:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
         need = self._n + len(vectors)
         if need > len(self._data):
-            grown = np.zeros((max(need, 2 * len(self._data), 64), self.dimension), dtype=np.float32)
+            # Grow by a quarter (plus an eighth of headroom past a big append, such as loading
+            # a saved index), so the first article added after opening does not copy it all.
+            size = max(need + need // 8, len(self._data) * 5 // 4, 64)
+            grown = np.zeros((size, self.dimension), dtype=np.float32)
             grown[: self._n] = self._data[: self._n]
             self._data = grown
         rows = np.arange(self._n, need, dtype=np.int64)
