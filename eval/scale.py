@@ -278,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         data = child_build(int(n), Path(where)) if step == "build" else child_serve(int(n), Path(where))
         print(json.dumps(data))
         return 0
-    rows = []
+    rows: list[dict] = []
+    rows_all: list[dict] = []
     earlier = {}
     if args.serve_only and (args.out / "scale.json").exists():
         earlier = {r["size"]: r for r in json.loads((args.out / "scale.json").read_text())}
@@ -293,7 +294,13 @@ def main(argv: list[str] | None = None) -> int:
         row.update(_child(["serve", str(n), str(where)]))
         rows.append(row)
         print(f"{n:,} articles done in {time.perf_counter() - t0:.0f} s: {json.dumps(row)}", flush=True)
-        (args.out / "scale.json").write_text(json.dumps(rows, indent=2))
+        # Sizes measured by an earlier run and not by this one stay in the table.
+        saved = args.out / "scale.json"
+        before = json.loads(saved.read_text()) if saved.exists() else []
+        others = [r for r in before if r["size"] not in args.sizes]
+        rows_all = sorted(others + rows, key=lambda r: r["size"])
+        saved.write_text(json.dumps(rows_all, indent=2))
+    rows = rows_all
     plot(rows, args.out / "scale.png")
     print(table(rows))
     print(f"\nwritten: {args.out / 'scale.json'}, {args.out / 'scale.png'}")

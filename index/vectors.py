@@ -23,6 +23,9 @@ from typing import Protocol
 import faiss
 import numpy as np
 
+# IVF-PQ needs enough vectors to train 256 codes per sub-quantizer; below this, exact it is.
+MIN_ANN_VECTORS = 1024
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -117,7 +120,7 @@ class FaissVectors:
         if len(rows):
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                                     np.asarray(rows, dtype=np.int64))
-        if self.kind == "flat" and len(self) >= self.ann_threshold:
+        if self.kind == "flat" and len(self) >= max(self.ann_threshold, MIN_ANN_VECTORS):
             self.index = build_ivfpq(self.table, self.nprobe)
             self.kind = "ivfpq"
 
