@@ -14,7 +14,6 @@ import argparse
 import contextlib
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,16 @@ INGEST_ARTICLES = 40  # the seed article plus 39 SQuAD paragraphs
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak RSS of this process (VmHWM: getrusage's ru_maxrss would carry the parent's peak
+    over exec on Linux)."""
+    return status_mb("VmHWM")
+
+
+def status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _questions() -> list[str]:
