@@ -96,12 +96,13 @@ def phase_cold(system: str, index_dir: str) -> dict:
     return {"load_s": t1 - t0, "first_s": t2 - t1, "rss_mb": _rss_mb()}
 
 
-def phase_ingest(system: str) -> dict:
-    """Article sentences per second, embedded and indexed, from texts already in memory."""
+def phase_ingest(system: str, texts_file: str) -> dict:
+    """Article sentences per second, embedded and indexed, from texts already in memory
+    (written by the parent, so this process never holds the SQuAD file they came from)."""
     from index.embed import Embedder, load_model
     from index.split import split_sentences
 
-    texts = _ingest_texts()
+    texts = json.loads(Path(texts_file).read_text(encoding="utf-8"))
     sentences = sum(len(split_sentences(d, t)) for d, t in texts.items())
     embedder = Embedder()
     embedder.encode(["warm up"])
@@ -238,20 +239,21 @@ def run(repeats: int, out: Path) -> dict:
     results: dict = {"machine": _machine(), "repeats": repeats}
     with tempfile.TemporaryDirectory() as tmp:
         engine_dir, li_dir = _prepare(Path(tmp))
+        texts_file = Path(tmp) / "ingest.json"
+        texts_file.write_text(json.dumps(_ingest_texts()), encoding="utf-8")
         cold: dict[str, list] = {"engine": [], "llamaindex": [], "model": []}
+        ingest: dict[str, list] = {"engine": [], "llamaindex": [], "model": []}
         for _ in range(repeats):  # interleaved, so drift hits all three alike
             for system, where in (("engine", engine_dir), ("llamaindex", li_dir), ("model", "")):
                 data, wall = _child(["cold", system, where])
                 cold[system].append({**data, "wall_s": wall})
+            for system in ingest:
+                ingest[system].append(_child(["ingest", system, str(texts_file)])[0])
     results["cold_start"] = {
         s: {"to_first_answer_s": _summary([r["wall_s"] for r in runs]),
             "rss_mb": _summary([r["rss_mb"] for r in runs])}
         for s, runs in cold.items()
     }
-    ingest: dict[str, list] = {"engine": [], "llamaindex": [], "model": []}
-    for _ in range(repeats):
-        for system in ingest:
-            ingest[system].append(_child(["ingest", system])[0])
     results["ingest"] = {
         s: {"sentences_per_s": _summary([r["sentences_per_s"] for r in runs]),
             "texts_embedded": runs[0]["texts_embedded"],
@@ -339,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "cold":
             data = phase_cold(rest[0], rest[1] if len(rest) > 1 else "")
         elif name == "ingest":
-            data = phase_ingest(rest[0])
+            data = phase_ingest(rest[0], rest[1])
         else:
             data = phase_query(rest[0], int(rest[1]))
         print(json.dumps(data))

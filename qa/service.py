@@ -132,6 +132,11 @@ class QAService:
         return svc
 
     @classmethod
+    def create(cls, path: str | os.PathLike[str], config: Config | None = None) -> QAService:
+        """A new, empty library at ``path``, e.g. ``Config(vector_uri="http://milvus:19530")``."""
+        return cls(ArticleIndex.create(path, config))
+
+    @classmethod
     def open(cls, path: str | os.PathLike[str]) -> QAService:
         return cls(ArticleIndex.open(path))
 
@@ -153,7 +158,7 @@ class QAService:
         if not uri:
             svc = cls.from_seeds()
         else:
-            svc = cls(ArticleIndex.create(path, Config(vector_uri=uri)))
+            svc = cls.create(path, Config(vector_uri=uri))
             for f in _seed_files(seeds_dir()):
                 svc.add_file(f, doc_id=f.stem)
         svc.save(path)

@@ -69,6 +69,15 @@ def test_rows_written_to_milvus_but_never_saved_are_dropped_on_open(milvus_index
     assert len(reopened.sentence_index) == reopened.live_sentences == 38
 
 
+def test_service_create_with_a_milvus_uri(tmp_path, seed_text, embedder):
+    svc = QAService.create(tmp_path / "lib", Config(vector_uri=str(tmp_path / "elsewhere.db")))
+    svc.index.embedder = embedder
+    svc.add_document(seed_text, doc_id=SEED_ID)
+    assert (tmp_path / "elsewhere.db").exists() and len(svc.index.sentence_index) == 35
+    svc.save(tmp_path / "lib")
+    assert QAService.open(tmp_path / "lib").ask("Who is Mousa Abu Marzouk?").citations
+
+
 def test_new_library_from_environment_uses_milvus_lite(tmp_path, monkeypatch, embedder):
     monkeypatch.setenv("QA_VECTOR_URI", "milvus.db")
     svc = QAService.open_library(tmp_path / "lib")
