@@ -25,10 +25,9 @@ import hashlib
 import io
 import json
 import os
-import re
 import secrets
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -43,6 +42,18 @@ from index.errors import (
     InvalidDocumentError,
     UnknownDocumentError,
 )
+from index.files import (
+    CONFIG,
+    FORMAT,
+    MANIFEST,
+    clear_manifest,
+    content_hash,
+    delete_unreferenced,
+    file_sha256,
+    fsync,
+    fsync_dir,
+    read_manifest,
+)
 from index.lexical import LexicalIndex
 from index.split import Passage, Sentence, make_passages, split_sentences
 from index.text import content_stems, tokenize
@@ -56,27 +67,12 @@ from index.vectors import (
     milvus_uri,
 )
 
-MANIFEST = "manifest.json"
-CONFIG = "config.json"
-FORMAT = 2
 # A document filter over at most this many rows is searched exactly with numpy.
 EXACT_FILTER_ROWS = 20_000
 _S_COLS = ("doc", "index", "start", "end", "paragraph")
 _P_COLS = ("doc", "index", "start", "end", "first", "last")
 
 __all__ = ["ArticleIndex", "DocumentRecord", "Hit", "content_hash"]
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -459,7 +455,7 @@ class ArticleIndex:
                     f"this index keeps its vectors in Milvus for {self.root}; save it there"
                 )
             target.mkdir(parents=True, exist_ok=True)
-            old = _read_manifest(target)
+            old = read_manifest(target)
             incremental = (
                 self._saved is not None
                 and self._saved[0] == target
@@ -479,7 +475,7 @@ class ArticleIndex:
                     fname = f"{name}-{gen}.faiss"
                     backend.save(target / fname)
                     written.append(target / fname)
-                    vectors["files"][fname] = _file_sha256(target / fname)
+                    vectors["files"][fname] = file_sha256(target / fname)
             config_text = self.config.to_json()
             (target / f"{CONFIG}.tmp").write_text(config_text, encoding="utf-8")
             written.append(target / f"{CONFIG}.tmp")
@@ -493,17 +489,17 @@ class ArticleIndex:
                 "config": hashlib.sha256(config_text.encode()).hexdigest(),
             }
             for f in written:
-                _fsync(f)
+                fsync(f)
             os.replace(target / f"{CONFIG}.tmp", target / CONFIG)
             tmp = target / f"{MANIFEST}.tmp"
             tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-            _fsync(tmp)
+            fsync(tmp)
             os.replace(tmp, target / MANIFEST)
-            _fsync_dir(target)
+            fsync_dir(target)
             self._saved = (target, gen, len(self._docs))
             if self.root is None:
                 self.root = target
-            _delete_unreferenced(target, manifest)
+            delete_unreferenced(target, manifest)
         return target
 
     def _write_segment(self, target: Path, gen: str, first_doc: int, written: list[Path]) -> dict:
@@ -533,8 +529,8 @@ class ArticleIndex:
         return {
             "name": name,
             "docs": len(docs),
-            "files": {f"{name}.npz": _file_sha256(target / f"{name}.npz"),
-                      f"{name}.jsonl": _file_sha256(target / f"{name}.jsonl")},
+            "files": {f"{name}.npz": file_sha256(target / f"{name}.npz"),
+                      f"{name}.jsonl": file_sha256(target / f"{name}.jsonl")},
         }
 
     @classmethod
@@ -571,7 +567,7 @@ class ArticleIndex:
             file = root / name
             if not file.exists():
                 raise CorruptIndexError(f"index at {root} is corrupt: {name} is missing")
-            if _file_sha256(file) != digest:
+            if file_sha256(file) != digest:
                 raise CorruptIndexError(f"index at {root} is corrupt: {name} does not match its checksum")
         self = cls(config, embedder, root=root, _connect=False)
         try:
@@ -663,7 +659,7 @@ class ArticleIndex:
                 recovered.append(r.doc_id)
             except InvalidDocumentError as exc:
                 problems.append(f"{r.doc_id}: {exc}")
-        _clear_manifest(root)
+        clear_manifest(root)
         fresh.save(root)
         return fresh, recovered, problems
 
@@ -719,56 +715,10 @@ def _default_title(sentences: list[Sentence]) -> str:
     return first if len(first) <= 120 else first[:117] + "…"
 
 
-def _fsync(path: Path) -> None:
-    with path.open("rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _read_manifest(root: Path) -> dict | None:
-    try:
-        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return manifest if isinstance(manifest, dict) and manifest.get("format") == FORMAT else None
-
-
-def _referenced(manifest: dict) -> set[str]:
-    names = {MANIFEST, CONFIG}
-    for seg in manifest.get("segments", []):
-        names.update(seg["files"])
-    names.update(manifest.get("vectors", {}).get("files", {}))
-    return names
-
-
-_OURS = re.compile(r"^(seg-.+\.(npz|jsonl)|(sentences|passages)(-.+)?\.faiss|.+\.tmp|"
-                   r"docstore\.json|texts\.jsonl)$")
-
-
-def _delete_unreferenced(root: Path, manifest: dict) -> None:
-    """Remove index files an earlier save, a killed writer or an older format left behind
-    (only names this module writes: anything else in the directory is left alone)."""
-    keep = _referenced(manifest)
-    for f in root.iterdir():
-        if f.is_file() and f.name not in keep and _OURS.match(f.name):
-            f.unlink(missing_ok=True)
-
-
-def _clear_manifest(root: Path) -> None:
-    (root / MANIFEST).unlink(missing_ok=True)
-
-
 def _stored_texts(root: Path) -> tuple[list[DocumentRecord], list[str]]:
     """Every readable stored document, minus those the manifest says were removed."""
     problems: list[str] = []
-    manifest = _read_manifest(root)
+    manifest = read_manifest(root)
     if manifest is not None:
         files = [root / f"{s['name']}.jsonl" for s in manifest["segments"]]
         removed = set(manifest.get("removed", []))
@@ -808,11 +758,6 @@ def _read_texts(path: Path) -> tuple[list[DocumentRecord], list[str]]:
         except (ValueError, KeyError, TypeError) as exc:
             problems.append(f"{path.name} line {n}: {exc}")
     return records, problems
-
-
-def iter_texts(root: str | os.PathLike[str]) -> Iterator[DocumentRecord]:
-    """The live documents stored at ``root`` (for tools that only need the texts)."""
-    yield from _stored_texts(Path(root))[0]
 
 
 def validate_doc_id(doc_id: object) -> str:
