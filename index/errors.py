@@ -34,5 +34,9 @@ class CorruptIndexError(QAError):
     """A saved index that is incomplete, altered or from an incompatible configuration."""
 
 
+class OutdatedIndexError(CorruptIndexError):
+    """A saved index of an older format: ``qa index rebuild`` re-creates it from its texts."""
+
+
 class EmptyIndexError(QAError):
     """A question asked of an index with no documents in it."""

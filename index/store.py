@@ -40,6 +40,7 @@ from index.errors import (
     CorruptIndexError,
     IndexNotFoundError,
     InvalidDocumentError,
+    OutdatedIndexError,
     UnknownDocumentError,
 )
 from index.files import (
@@ -550,7 +551,7 @@ class ArticleIndex:
         current = Config()
         current_format = isinstance(manifest, dict) and manifest.get("format") == FORMAT
         if not current_format or config.version != current.version:
-            raise CorruptIndexError(
+            raise OutdatedIndexError(
                 f"index at {root} has an older format (version {config.version}), this program "
                 f"reads {current.version}: run `qa index rebuild`"
             )

@@ -14,6 +14,7 @@ from index.errors import (
     IndexNotFoundError,
     InvalidDocumentError,
     InvalidQuestionError,
+    OutdatedIndexError,
     QAError,
     UnknownDocumentError,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "IndexNotFoundError",
     "InvalidDocumentError",
     "InvalidQuestionError",
+    "OutdatedIndexError",
     "QAError",
     "QAService",
     "UnknownDocumentError",

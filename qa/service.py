@@ -16,6 +16,7 @@ from index.errors import (
     EmptyIndexError,
     IndexNotFoundError,
     InvalidQuestionError,
+    OutdatedIndexError,
     QAError,
     UnknownDocumentError,
 )
@@ -150,6 +151,9 @@ class QAService:
         Milvus server; an existing library keeps what its config.json says."""
         path = Path(path)
         try:
+            return cls.open(path)
+        except OutdatedIndexError:  # a library from an earlier version: re-made from its texts
+            ArticleIndex.rebuild(path)
             return cls.open(path)
         except IndexNotFoundError:
             if path.exists() and any(path.iterdir()):

@@ -3,6 +3,8 @@ follow-ups, and a clear typed error for every bad input."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 import qa
@@ -190,3 +192,22 @@ def test_from_seeds_is_cached_on_disk(seed_service, tmp_path, monkeypatch):
     monkeypatch.setattr(index.store.ArticleIndex, "add_document", lambda *a, **k: calls.append(a))
     again = qa.QAService.from_seeds()
     assert calls == [] and [d.doc_id for d in again.documents()] == [SEED_ID]
+
+
+def test_library_of_the_previous_format_is_upgraded_from_its_texts(tmp_path, seed_text, embedder):
+    import json
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    other = "The bridge reopened on Monday after repairs. Traffic returned to normal by noon."
+    lines = [{"doc_id": d, "title": d, "source": "", "text": t,
+              "content_hash": hashlib.sha256(t.encode()).hexdigest()}
+             for d, t in ((SEED_ID, seed_text), ("bridge", other))]
+    (lib / "texts.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    (lib / "docstore.json").write_text("{}")
+    (lib / "manifest.json").write_text(json.dumps({"files": {}}))
+    (lib / "config.json").write_text(json.dumps({"version": 1}))
+    svc = qa.QAService.open_library(lib)
+    assert sorted(d.doc_id for d in svc.documents()) == sorted([SEED_ID, "bridge"])
+    assert not (lib / "docstore.json").exists() and not (lib / "texts.jsonl").exists()
+    assert svc.document_text("bridge") == other
