@@ -162,7 +162,10 @@ def build_ivfpq(table: VectorTable, nprobe: int = 32, m: int = 48, seed: int = 0
     d = table.dimension
     m = next(x for x in range(min(m, d // 4), 0, -1) if d % x == 0)  # PQ needs m | d
     quantizer = faiss.IndexFlatIP(table.dimension)
-    index = faiss.IndexIVFPQ(quantizer, table.dimension, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+    # 8-bit codes need 256 training vectors; a tiny table (only ever built by the scale
+    # benchmark, the engine switches at MIN_ANN_VECTORS) gets fewer bits.
+    nbits = max(1, min(8, int(math.log2(max(len(rows), 2)))))
+    index = faiss.IndexIVFPQ(quantizer, table.dimension, nlist, m, nbits, faiss.METRIC_INNER_PRODUCT)
     rng = np.random.default_rng(seed)
     sample = rows if len(rows) <= 64 * nlist else rng.choice(rows, 64 * nlist, replace=False)
     index.train(np.ascontiguousarray(table.vectors[np.sort(sample)]))
