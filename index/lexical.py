@@ -116,7 +116,7 @@ class LexicalIndex:
         if not len(ids) or not self._live_count:
             return out
         avgdl = self._live_length / self._live_count
-        norm = K1 * (1 - B + B * self.lengths / avgdl)
+        # Only the rows holding a query term are touched: no pass over the whole index.
         for tid, w in zip(ids, self.idf(ids)):
             for seg in self.segments:
                 if tid >= seg.tf.shape[1]:
@@ -126,8 +126,8 @@ class LexicalIndex:
                     continue
                 rows = seg.tf.indices[lo:hi] + seg.start
                 tf = seg.tf.data[lo:hi]
-                out[rows] += (w * tf / (tf + norm[rows])).astype(np.float32)
-        out[~self.alive] = 0.0
+                norm = K1 * (1 - B + B * self.lengths[rows] / avgdl)
+                out[rows] += (w * tf / (tf + norm) * self.alive[rows]).astype(np.float32)
         return out
 
     # -- persistence: one CSR matrix of term frequencies over all rows ----------------------
