@@ -275,9 +275,6 @@ class ArticleIndex:
         doc = self._s.data["doc"]
         return 0 <= row_b < len(doc) and doc[row_a] == doc[row_b]
 
-    def sentence_row(self, doc_id: str, index: int) -> int:
-        return self._docs[self._code[doc_id]].s_lo + index
-
     def passage_sentence_rows(self, prow: int) -> range:
         c = self._p.data
         doc = self._docs[int(c["doc"][prow])]
@@ -325,9 +322,6 @@ class ArticleIndex:
         except (KeyError, TypeError):
             known = ", ".join(sorted(self.documents)[:5]) or "none"
             raise UnknownDocumentError(f"unknown document id {doc_id!r} (indexed: {known})") from None
-
-    def find_by_hash(self, digest: str) -> str | None:
-        return next((d.doc_id for d in self.documents.values() if d.content_hash == digest), None)
 
     def add_document(
         self, text: str, doc_id: str | None = None, title: str | None = None, source: str = ""

@@ -258,3 +258,10 @@ def test_compact_drops_dead_rows_without_re_embedding(fresh_service, embedder, t
     np.testing.assert_allclose([x for _, x in old], [x for _, x in new], rtol=1e-5)
     path = small.save(tmp_path / "small")
     assert ArticleIndex.open(path).document_text("council") == OTHER
+
+
+def test_nodes_carry_offsets_into_the_document(fresh_service, seed_text):
+    nodes = fresh_service.index.nodes("000_8d973b813353023c")
+    assert [n.metadata["kind"] for n in nodes].count("sentence") == 35 and len(nodes) == 35 + 17
+    assert all(seed_text[n.start_char_idx : n.end_char_idx] == n.text for n in nodes)
+    assert {n.ref_doc_id for n in nodes} == {"000_8d973b813353023c"}
