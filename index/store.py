@@ -178,6 +178,11 @@ class _Idf:
     def __init__(self, lexical: LexicalIndex) -> None:
         self._lex = lexical
 
+    @property
+    def default(self) -> float:
+        """The idf of a term never seen: that of a term seen once, n/1."""
+        return float(np.log(1 + max(self._lex.live, 1)))
+
     def get(self, term: str, default: float) -> float:
         tid = self._lex.vocab.get(term)
         df = int(self._lex.df[tid]) if tid is not None and tid < len(self._lex.df) else 0

@@ -74,7 +74,7 @@ def retrieve(
     for prow in top_p:
         pool.update(dict.fromkeys(index.passage_sentence_rows(prow)))
     rows = np.fromiter(pool, dtype=np.int64, count=len(pool))
-    q = analyse_question(query_text, index.idf, float(np.log(1 + max(index.sentence_bm25.live, 1))))
+    q = analyse_question(query_text, index.idf, index.idf.default)
     if not len(rows):
         return Candidates(q, rows, np.zeros((0, 0)), np.zeros(0), np.zeros(0))
 
