@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eval.latency import interleaved_ms
+
 INGEST_ARTICLES = 40  # the seed article plus 39 SQuAD paragraphs
 
 
@@ -114,19 +116,10 @@ def phase_ingest(system: str, texts_file: str) -> dict:
         index.add_documents([(t, d, None, "") for d, t in texts.items()])
         embedded = len(index.sentences) + len(index.passages)
     elif system == "llamaindex":
-        import faiss
-        from llama_index.core import Document, StorageContext, VectorStoreIndex
-        from llama_index.vector_stores.faiss import FaissVectorStore
+        from eval.systems import plain_llamaindex
 
-        from index.embed import llama_embedding
-
-        store = FaissVectorStore(faiss_index=faiss.IndexFlatIP(embedder.dimension))
-        index = VectorStoreIndex.from_documents(
-            [Document(text=t, id_=d) for d, t in texts.items()],
-            storage_context=StorageContext.from_defaults(vector_store=store),
-            embed_model=llama_embedding(embedder),
-        )
-        embedded = store.client.ntotal
+        index = plain_llamaindex(texts, embedder)
+        embedded = index.vector_store.client.ntotal
     else:  # the bare model on exactly the texts the engine embeds
         from index.config import Config
         from index.split import make_passages
@@ -158,33 +151,13 @@ def phase_query(system: str, repeats: int) -> dict:
         svc.index.embedder = embedder
         run = svc.ask
     else:
-        import faiss
-        from llama_index.core import Document, StorageContext, VectorStoreIndex
-        from llama_index.vector_stores.faiss import FaissVectorStore
-
+        from eval.systems import plain_llamaindex
         from index.embed import llama_embedding
 
         texts = {d.doc_id: d.text for d in _seed_documents()}
-        store = FaissVectorStore(faiss_index=faiss.IndexFlatIP(embedder.dimension))
-        index = VectorStoreIndex.from_documents(
-            [Document(text=t, id_=d) for d, t in texts.items()],
-            storage_context=StorageContext.from_defaults(vector_store=store),
-            embed_model=llama_embedding(embedder),
-        )
+        index = plain_llamaindex(texts, embedder)
         run = index.as_retriever(similarity_top_k=2, embed_model=llama_embedding(embedder)).retrieve
-    for q in questions[:5]:
-        run(q)
-        embedder.encode_one(q)
-    ask, emb = [], []
-    for _ in range(repeats):
-        for q in questions:
-            t = time.perf_counter()
-            embedder.encode_one(q)
-            emb.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            run(q)
-            ask.append(time.perf_counter() - t)
-    a, e = np.array(ask) * 1000, np.array(emb) * 1000
+    a, e = interleaved_ms(run, embedder, questions, repeats)
     out = {f"p{p}_ms": float(np.percentile(a, p)) for p in (50, 95, 99)}
     out.update({f"embed_p{p}_ms": float(np.percentile(e, p)) for p in (50, 95, 99)})
     out["ratio_p50"] = out["p50_ms"] / out["embed_p50_ms"]
@@ -216,20 +189,12 @@ def _summary(values: list[float]) -> dict:
 
 def _prepare(workdir: Path) -> tuple[str, str]:
     """A saved engine index and a persisted LlamaIndex index of the seed article."""
-    import faiss
-    from llama_index.core import Document, StorageContext, VectorStoreIndex
-    from llama_index.vector_stores.faiss import FaissVectorStore
-
-    from index.embed import llama_embedding
+    from eval.systems import plain_llamaindex
     from qa.service import QAService
 
     svc = QAService.from_seeds()
     engine_dir = svc.save(workdir / "engine")
-    store = FaissVectorStore(faiss_index=faiss.IndexFlatIP(svc.config.dimension))
-    ctx = StorageContext.from_defaults(vector_store=store)
-    index = VectorStoreIndex.from_documents(
-        [Document(text=d.text, id_=d.doc_id) for d in svc.documents()],
-        storage_context=ctx, embed_model=llama_embedding(svc.index.embedder))
+    index = plain_llamaindex({d.doc_id: d.text for d in svc.documents()}, svc.index.embedder)
     li_dir = workdir / "llamaindex"
     index.storage_context.persist(persist_dir=str(li_dir))
     return str(engine_dir), str(li_dir)

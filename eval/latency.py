@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -18,21 +19,27 @@ from eval.seed_set import load_seed_set
 from qa.service import QAService
 
 
-def measure(svc: QAService, questions: list[str], repeats: int) -> dict[str, float]:
-    embedder = svc.index.embedder
-    for q in questions[:5]:  # warm up: first calls allocate
-        svc.ask(q)
+def interleaved_ms(run: Callable[[str], object], embedder, questions: list[str],
+                   repeats: int) -> tuple[np.ndarray, np.ndarray]:
+    """Milliseconds of ``run(q)`` and of embedding ``q`` alone, question by question, after a
+    warm-up of five (first calls allocate)."""
+    for q in questions[:5]:
+        run(q)
         embedder.encode_one(q)
-    ask_ms, embed_ms = [], []
+    run_ms, embed_ms = [], []
     for _ in range(repeats):
         for q in questions:
             t = time.perf_counter()
             embedder.encode_one(q)
             embed_ms.append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
-            svc.ask(q)
-            ask_ms.append((time.perf_counter() - t) * 1000)
-    a, e = np.array(ask_ms), np.array(embed_ms)
+            run(q)
+            run_ms.append((time.perf_counter() - t) * 1000)
+    return np.array(run_ms), np.array(embed_ms)
+
+
+def measure(svc: QAService, questions: list[str], repeats: int) -> dict[str, float]:
+    a, e = interleaved_ms(svc.ask, svc.index.embedder, questions, repeats)
     return {
         "questions": len(questions),
         "calls": len(a),

@@ -74,25 +74,33 @@ class SentenceBaseline:
         }
 
 
+def plain_llamaindex(texts: dict[str, str], embedder: Any) -> Any:
+    """LlamaIndex with its defaults: ``VectorStoreIndex`` (default ``SentenceSplitter``) over a
+    FAISS ``IndexFlatIP``, embedding with the same bundled model."""
+    import faiss
+    from llama_index.core import Document, StorageContext, VectorStoreIndex
+    from llama_index.vector_stores.faiss import FaissVectorStore
+
+    from index.embed import llama_embedding
+
+    store = FaissVectorStore(faiss_index=faiss.IndexFlatIP(embedder.dimension))
+    return VectorStoreIndex.from_documents(
+        [Document(text=t, id_=d) for d, t in texts.items()],
+        storage_context=StorageContext.from_defaults(vector_store=store),
+        embed_model=llama_embedding(embedder),
+    )
+
+
 class LlamaIndexDefault:
     """``VectorStoreIndex`` (default ``SentenceSplitter``) over FAISS, ``similarity_top_k=2``."""
 
     name = "llamaindex_default"
 
     def __init__(self, texts: dict[str, str], embedder: Any, query_embedder: Any = None) -> None:
-        import faiss
-        from llama_index.core import Document, StorageContext, VectorStoreIndex
-        from llama_index.vector_stores.faiss import FaissVectorStore
-
         from index.embed import llama_embedding
 
         self.texts = texts
-        store = FaissVectorStore(faiss_index=faiss.IndexFlatIP(embedder.dimension))
-        index = VectorStoreIndex.from_documents(
-            [Document(text=t, id_=d) for d, t in texts.items()],
-            storage_context=StorageContext.from_defaults(vector_store=store),
-            embed_model=llama_embedding(embedder),
-        )
+        index = plain_llamaindex(texts, embedder)
         self.retriever = index.as_retriever(
             similarity_top_k=2, embed_model=llama_embedding(query_embedder or embedder)
         )
