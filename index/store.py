@@ -477,8 +477,12 @@ class ArticleIndex:
                     written.append(target / fname)
                     vectors["files"][fname] = file_sha256(target / fname)
             config_text = self.config.to_json()
-            (target / f"{CONFIG}.tmp").write_text(config_text, encoding="utf-8")
-            written.append(target / f"{CONFIG}.tmp")
+            # Rewritten only when it changes (a new index over another one): the usual save then
+            # leaves no moment where config.json and the manifest disagree.
+            config_changed = _read_or_empty(target / CONFIG) != config_text
+            if config_changed:
+                (target / f"{CONFIG}.tmp").write_text(config_text, encoding="utf-8")
+                written.append(target / f"{CONFIG}.tmp")
             manifest = {
                 "format": FORMAT,
                 "generation": gen,
@@ -490,7 +494,8 @@ class ArticleIndex:
             }
             for f in written:
                 fsync(f)
-            os.replace(target / f"{CONFIG}.tmp", target / CONFIG)
+            if config_changed:
+                os.replace(target / f"{CONFIG}.tmp", target / CONFIG)
             tmp = target / f"{MANIFEST}.tmp"
             tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
             fsync(tmp)
@@ -678,6 +683,13 @@ class ArticleIndex:
         fresh._append(_Batch([d.record for d in live], s_cols, p_cols,
                              self.sentence_table.vectors[s_rows], self.passage_table.vectors[p_rows]))
         return fresh
+
+
+def _read_or_empty(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 class _NoVectors:
