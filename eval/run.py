@@ -4,7 +4,7 @@
     python -m eval.run ...            (the same)
 
 ``seed``: the seed article's question set (eval/data/seed_questions.json), conversations included.
-``squad``: the SQuAD 2.0 dev split in ../shared/datasets, one index per article (``--limit``
+``squad``: the SQuAD 2.0 dev split in eval/data, one index per article (``--limit``
 articles). Every system answers the same questions on the same machine in the same run.
 """
 

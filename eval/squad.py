@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
-SQUAD2_DEV = SHARED / "squad2-dev-public.json"
-SQUAD11_TRAIN = SHARED / "squad11-train.json"
+# The data ships in the repository, gzipped (eval/data/README.md: source and licence).
+# QA_DATA_DIR points at another folder holding files of the same names (plain or gzipped),
+# e.g. a larger copy of the data.
+DATA_DIR = Path(os.environ.get("QA_DATA_DIR") or Path(__file__).resolve().parent / "data")
+SQUAD2_DEV = DATA_DIR / "squad2-dev-public.json.gz"
+SQUAD11_TRAIN = DATA_DIR / "squad11-train.json.gz"
 CACHE = Path(__file__).resolve().parent / "cache"
 
 
@@ -45,10 +50,21 @@ def contains_answer(quote: str, answers: tuple[str, ...] | list[str]) -> bool:
     return any(n and f" {n} " in q for n in (normalize_answer(a) for a in answers))
 
 
-def load_articles(path: Path, limit: int | None = None) -> list[SquadArticle]:
+def read_json(path: Path) -> dict:
+    """A JSON file, read directly from its gzipped form when its name ends in ``.gz``; a plain
+    ``.json`` beside a missing ``.json.gz`` is read instead."""
+    if not path.exists() and path.suffix == ".gz" and path.with_suffix("").exists():
+        path = path.with_suffix("")
     if not path.exists():
-        raise FileNotFoundError(f"{path} not found (see ../shared/README.md)")
-    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+        raise FileNotFoundError(f"{path} not found (see eval/data/README.md)")
+    if path.suffix == ".gz":
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            return json.load(f)
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load_articles(path: Path, limit: int | None = None) -> list[SquadArticle]:
+    data = read_json(path)["data"]
     out = []
     for art in data[:limit]:
         spans, parts, questions, cursor = [], [], [], 0

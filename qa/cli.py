@@ -195,6 +195,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return bench.main(args.eval_args)
 
 
+def _log_to_stderr() -> None:
+    """One ``qa: ...`` line on stderr for what the library did by itself (e.g. seeding a new
+    library with the bundled article), in every command and in the server's log."""
+    import logging
+
+    logger = logging.getLogger("qa")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("qa: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -203,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.index_dir = (args.index_dir or default_index_dir()).expanduser()
+    _log_to_stderr()
     try:
         return int(args.func(args))
     except QAError as exc:

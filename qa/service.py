@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
 import unicodedata
@@ -30,6 +31,7 @@ from qa.retrieve import Candidates, retrieve
 from qa.types import Answer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("qa")
 
 
 def seeds_dir() -> Path:
@@ -166,6 +168,8 @@ class QAService:
             for f in _seed_files(seeds_dir()):
                 svc.add_file(f, doc_id=f.stem)
         svc.save(path)
+        names = ", ".join(d.doc_id for d in svc.documents())
+        log.warning("new library at %s, seeded with the bundled article(s): %s", path, names)
         return svc
 
     def save(self, path: str | os.PathLike[str]) -> Path:
