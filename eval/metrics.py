@@ -12,6 +12,8 @@ system's evidence (citations, then related passages) whether or not it abstained
      "abstained": bool, "confidence": float,      # confidence: higher = more sure it is answerable
      "evidence": [{"doc_id", "start", "end", "quote"}, ...],  # ranked: citations, then related
      "n_citations": int,                          # how many of ``evidence`` support ``text``
+     "short": str | None,                         # the short answer given, if any
+     "short_golds": [str, ...],                   # optional: gold short answers
      "doc_texts": {doc_id: text},                 # to check quote == text[start:end]
      "latency_ms": float}
 
@@ -27,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.squad import contains_answer
+from eval.squad import contains_answer, normalize_answer
 
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 
@@ -60,6 +62,25 @@ def answer_parts(text: str) -> list[tuple[str, int]]:
     return parts
 
 
+def squad_f1(prediction: str, golds: list[str]) -> tuple[float, float]:
+    """SQuAD's exact match and token F1 of ``prediction`` against the best of ``golds``
+    (official normalisation: lower case, no punctuation or articles)."""
+    from collections import Counter
+
+    best_em = best_f1 = 0.0
+    pred = normalize_answer(prediction).split()
+    for gold in golds:
+        g = normalize_answer(gold).split()
+        best_em = max(best_em, float(pred == g))
+        common = sum((Counter(pred) & Counter(g)).values())
+        if common:
+            p, r = common / len(pred), common / len(g)
+            best_f1 = max(best_f1, 2 * p * r / (p + r))
+        elif not pred and not g:
+            best_f1 = max(best_f1, 1.0)
+    return best_em, best_f1
+
+
 def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
     """Probability that a random positive scores above a random negative (ties count half)."""
     labels, scores = np.asarray(labels, dtype=int), np.asarray(scores, dtype=float)
@@ -90,6 +111,12 @@ def score_record(r: dict) -> dict[str, Any]:
     ]
     facts = r.get("key_facts") or []
     said = r.get("text", "").lower()
+    golds = r.get("short_golds") or []
+    short_em = short_f1 = None
+    if golds and r["answerable"]:
+        # What the reader is given as the answer: the short answer, else the first citation.
+        shown = "" if r["abstained"] else (r.get("short") or (citations[0]["quote"] if citations else ""))
+        short_em, short_f1 = squad_f1(shown, golds)
     return {
         "id": r["id"],
         "answerable": bool(r["answerable"]),
@@ -113,6 +140,9 @@ def score_record(r: dict) -> dict[str, Any]:
         "citations_supporting": sum(cit_support),
         "citations_used": len(used & set(range(1, len(citations) + 1))),
         "evidence_valid": all(valid),
+        "short_given": bool(r.get("short")),
+        "short_em": short_em,
+        "short_f1": short_f1,
         "latency_ms": float(r.get("latency_ms", 0.0)),
     }
 
@@ -127,6 +157,7 @@ def grounding_metrics(records: list[dict]) -> tuple[dict[str, float], list[dict[
     sentences = sum(x["sentences"] for x in rows)
     citations = sum(x["citations"] for x in rows)
     facts = [x["key_fact_recall"] for x in ans if x["key_fact_recall"] is not None]
+    shorts = [x for x in ans if x["short_f1"] is not None]
     lat = np.array([x["latency_ms"] for x in rows]) if rows else np.zeros(1)
     labels = np.array([x["answerable"] for x in rows], dtype=int)
     conf = np.array([x["confidence"] for x in rows])
@@ -144,6 +175,9 @@ def grounding_metrics(records: list[dict]) -> tuple[dict[str, float], list[dict[
         "mrr": mean([x["rr"] for x in ans]),
         "key_fact_recall": mean(facts),
         "answer_contains_gold": mean([x["answer_has_gold"] for x in ans]),
+        "short_em": mean([x["short_em"] for x in shorts]),
+        "short_f1": mean([x["short_f1"] for x in shorts]),
+        "short_given": mean([x["short_given"] for x in answered]),
         "cited_chars_per_answer": mean([x["cited_chars"] for x in answered]),
         "first_citation_chars": mean([x["first_citation_chars"] for x in answered]),
         "citation_recall": (sum(x["sentences_supported"] for x in rows) / sentences)

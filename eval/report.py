@@ -19,6 +19,9 @@ TABLE_METRICS = (
     "answered_hit@1",
     "key_fact_recall",
     "answer_contains_gold",
+    "short_em",
+    "short_f1",
+    "short_given",
     "first_citation_chars",
     "cited_chars_per_answer",
     "citation_recall",
@@ -156,7 +159,7 @@ def _plots(results: dict, out: Path) -> list[Path]:
     return paths
 
 
-def write_report(results: dict, out: Path, run_info: dict) -> list[Path]:
+def write_report(results: dict, out: Path, run_info: dict, extra_md: list[str] | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     info = {
         **run_info,
@@ -181,6 +184,8 @@ def write_report(results: dict, out: Path, run_info: dict) -> list[Path]:
         *table_lines(results, markdown=True),
     ]
     md += [f"![{p.stem}]({p.name})" for p in plots]
+    if extra_md:
+        md += ["", *extra_md, "", "![reader-k](reader-k.png)"]
     md_path = out / "report.md"
     md_path.write_text("\n".join(md) + "\n", encoding="utf-8")
     return [json_path, md_path, *plots]

@@ -54,14 +54,16 @@ class Progress:
             print(file=sys.stderr)
 
 
-def seed_records(svc: QAService, progress: bool = True) -> dict[str, list[dict]]:
+def seed_records(svc: QAService, progress: bool = True, part: str = "seed") -> dict[str, list[dict]]:
+    """``part``: "seed" (the team's questions and conversations) or "paraphrase" (the same
+    facts asked in other words than the article's)."""
     data = load_seed_set()
     doc_id = data["article"]
     text = svc.document_text(doc_id)
     systems = build_systems(svc, {doc_id: text})
     records: dict[str, list[dict]] = {s.name: [] for s in systems}
-    items = data["questions"] + data["conversations"]
-    bar = Progress("seed", len(items), progress)
+    items = data["paraphrases"] if part == "paraphrase" else data["questions"] + data["conversations"]
+    bar = Progress(part[:6], len(items), progress)
     for q in items:
         gold = []
         if q["answerable"]:
@@ -72,13 +74,15 @@ def seed_records(svc: QAService, progress: bool = True) -> dict[str, list[dict]]
             first, question = q["turns"]
             history = [(first, svc.ask(first).text)]
         for system in systems:
-            out = system.answer(question, history if system.name == "engine" else None)
+            engine = system.name.startswith("engine")
+            out = system.answer(question, history if engine else None)
             records[system.name].append(
                 {
                     "id": q["id"],
                     "answerable": q["answerable"],
                     "gold_spans": gold,
                     "key_facts": q.get("key_facts", []),
+                    "short_golds": q.get("short_answers", []),
                     "doc_texts": {doc_id: text},
                     **out,
                 }
@@ -86,6 +90,22 @@ def seed_records(svc: QAService, progress: bool = True) -> dict[str, list[dict]]
         bar.step()
     bar.close()
     return records
+
+
+def use_cross_fitted(svc: QAService, title: str) -> None:
+    """When the shipped abstention model was fitted on the public SQuAD 2.0 split too, the
+    engine answers a question of that split with the model (and threshold) fitted without the
+    question's half of it (``eval/train.py``, ``--squad2-abstain``): every figure on the split is
+    cross-fitted by article."""
+    from eval.fit_reading import article_half
+    from eval.train import XFIT_DIR
+    from qa.models import load_model
+    from qa.service import ABSTAIN_WITH_READER
+
+    if svc.reader is None or not svc.abstainer.info.get("squad2_public"):
+        return
+    svc.abstainer = load_model(f"abstainer-xfit-{article_half(title)}", ABSTAIN_WITH_READER, XFIT_DIR)
+    svc.threshold = float(svc.abstainer.info["threshold"])
 
 
 def squad_records(limit: int | None, progress: bool = True) -> dict[str, list[dict]]:
@@ -98,6 +118,7 @@ def squad_records(limit: int | None, progress: bool = True) -> dict[str, list[di
     bar = Progress("squad", sum(len(a.questions) for a in articles), progress)
     for art in articles:
         svc = QAService()
+        use_cross_fitted(svc, art.title)
         svc.index.embedder = embedder
         doc_id = svc.add_document(art.text, doc_id=art.title[:200].replace("/", "_"))
         svc.index.embedder = plain  # questions are embedded fresh: honest latency
@@ -109,6 +130,7 @@ def squad_records(limit: int | None, progress: bool = True) -> dict[str, list[di
                         "id": q.qid,
                         "answerable": not q.impossible,
                         "gold_answers": list(q.answers),
+                        "short_golds": list(q.answers),
                         "doc_texts": {doc_id: art.text},
                         **out,
                     }
@@ -122,11 +144,12 @@ def squad_records(limit: int | None, progress: bool = True) -> dict[str, list[di
 
 def run_suites(suites: list[str], limit: int | None, progress: bool = True) -> Results:
     results: Results = {}
-    if "seed" in suites:
-        recs = seed_records(QAService.from_seeds(), progress)
-        results["seed"] = {
-            name: dict(zip(("metrics", "rows"), grounding_metrics(r))) for name, r in recs.items()
-        }
+    for part in ("seed", "paraphrase"):
+        if part in suites:
+            recs = seed_records(QAService.from_seeds(), progress, part)
+            results[part] = {
+                name: dict(zip(("metrics", "rows"), grounding_metrics(r))) for name, r in recs.items()
+            }
     if "squad" in suites:
         recs = squad_records(limit, progress)
         results["squad"] = {
@@ -137,7 +160,7 @@ def run_suites(suites: list[str], limit: int | None, progress: bool = True) -> R
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="qa eval", description=__doc__.splitlines()[0])
-    ap.add_argument("--suite", choices=["seed", "squad", "all"], default="all")
+    ap.add_argument("--suite", choices=["seed", "paraphrase", "squad", "all"], default="all")
     ap.add_argument("--limit", type=int, default=None, help="SQuAD articles to use (default: all 18)")
     ap.add_argument(
         "--out",
@@ -145,15 +168,28 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("eval/out"),
         help="directory for report.json, report.md and the plots",
     )
+    ap.add_argument("--no-curve", action="store_true", help="skip the reader's k curve (SQuAD suite)")
+    ap.add_argument("--curve-limit", type=int, default=6, help="SQuAD articles for the k curve")
     args = ap.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         raise QAError("--limit must be at least 1")
-    suites = ["seed", "squad"] if args.suite == "all" else [args.suite]
+    suites = ["seed", "paraphrase", "squad"] if args.suite == "all" else [args.suite]
     from eval.report import print_table, write_report
 
     results = run_suites(suites, args.limit)
     print_table(results)
-    paths = write_report(results, args.out, {"suites": suites, "limit": args.limit})
+    extra: list[str] = []
+    curve_png = []
+    if "squad" in suites and not args.no_curve:
+        from eval.reader_curve import curve_lines, plot_curve, reader_curve
+
+        curve = reader_curve(min(args.limit or 18, args.curve_limit))
+        title = "### The reader: quality and latency against candidates read (SQuAD)"
+        extra = [title, "", *curve_lines(curve)]
+        print("\n".join(extra))
+        args.out.mkdir(parents=True, exist_ok=True)
+        curve_png = [plot_curve(curve, args.out / "reader-k.png")]
+    paths = write_report(results, args.out, {"suites": suites, "limit": args.limit}, extra) + curve_png
     print("\nwrote " + ", ".join(str(p) for p in paths))
     return 0
 

@@ -1,6 +1,8 @@
 """The systems an eval compares, each turning a question into one metrics record.
 
 * ``engine``: this project's ``QAService.ask``.
+* ``engine_no_reader``: the same without its reading model (``reader_top_k=0``): the re-ranker
+  and the lexical abstention model only, as the engine was before the reader.
 * ``bm25_sentence`` / ``dense_sentence``: plain sentence retrieval with the same splitter and
   model, top sentence as the answer.
 * ``llamaindex_default``: the pipeline a user builds first: ``VectorStoreIndex`` with its
@@ -19,7 +21,7 @@ from index.store import ArticleIndex
 from index.text import content_stems
 from qa.service import QAService
 
-SYSTEMS = ("engine", "bm25_sentence", "dense_sentence", "llamaindex_default")
+SYSTEMS = ("engine", "engine_no_reader", "bm25_sentence", "dense_sentence", "llamaindex_default")
 
 
 def _ev(doc_id: str, start: int, end: int, text: str) -> dict[str, Any]:
@@ -27,10 +29,8 @@ def _ev(doc_id: str, start: int, end: int, text: str) -> dict[str, Any]:
 
 
 class Engine:
-    name = "engine"
-
-    def __init__(self, svc: QAService) -> None:
-        self.svc = svc
+    def __init__(self, svc: QAService, name: str = "engine") -> None:
+        self.svc, self.name = svc, name
 
     def answer(self, question: str, history: list | None = None) -> dict[str, Any]:
         t = time.perf_counter()
@@ -43,6 +43,7 @@ class Engine:
             "confidence": ans.confidence,
             "evidence": evidence,
             "n_citations": len(ans.citations),
+            "short": ans.short.quote if ans.short is not None else None,
             "latency_ms": ms,
         }
 
@@ -133,6 +134,7 @@ def build_systems(svc: QAService, texts: dict[str, str], index_embedder: Any = N
     ``index_embedder`` embeds the LlamaIndex baseline's chunks (default: the service's)."""
     return [
         Engine(svc),
+        Engine(QAService(svc.index, reader_top_k=0), "engine_no_reader"),
         SentenceBaseline(svc.index, "bm25"),
         SentenceBaseline(svc.index, "dense"),
         LlamaIndexDefault(texts, index_embedder or svc.index.embedder, svc.index.embedder),

@@ -1,6 +1,9 @@
-"""Fit the re-ranker and the abstention model on SQuAD v1.1 *train* articles only.
+"""Fit the re-ranker, the final ranker and the abstention models on SQuAD v1.1 *train* articles.
 
-    python -m eval.train [--articles 200]
+    python -m eval.train [--articles 200] [--reader]
+
+``--reader`` first fine-tunes the reading model itself (``eval.train_reader``, on other train
+articles; about an hour on 2 cores); without it the shipped ``qa/models/reader.*`` is used.
 
 Nothing is fitted on the SQuAD 2.0 dev articles (the benchmark) or on the seed article.
 Each train article is indexed with 30 % of its paragraphs removed; questions about removed
@@ -10,7 +13,11 @@ threshold on 20 %, and both are reported on the last 20 %.
 
 * Re-ranker: candidates come from the engine's own hybrid retrieval; a candidate is positive
   when it lies in the question's paragraph and holds a gold answer.
-* Abstention: logistic regression on question-level evidence; label = answerable.
+* Final ranker (``eval/fit_reading.py``): the reader reads each question's best candidates;
+  a small model combines the re-ranker's score with the reader's evidence.
+* Abstention: logistic regression on question-level evidence, with the reader's
+  (``abstainer.json``) and without (``abstainer-lexical.json``, for ``reader_top_k=0``);
+  label = answerable.
 """
 
 from __future__ import annotations
@@ -33,9 +40,10 @@ from eval.squad import (
     hold_out_paragraphs,
     load_articles,
 )
+from index.config import Config
 from index.embed import CachedEmbedder, Embedder
 from index.store import ArticleIndex
-from qa.abstain import ABSTAIN_FEATURES, abstention_features
+from qa.abstain import ABSTAIN_FEATURES
 from qa.answer import make_citation
 from qa.features import FEATURES
 from qa.models import MODEL_DIR, ScoringModel
@@ -192,24 +200,16 @@ def fit_reranker(train: list[ArticleRun], held_out: list[ArticleRun]) -> Scoring
     return best[1]
 
 
-def abstention_rows(runs: list[ArticleRun], reranker: ScoringModel) -> tuple[np.ndarray, np.ndarray]:
-    """Per question: the abstention features, and whether the indexed text answers it."""
-    xs, answerable = [], []
-    for run in runs:
-        for q, c in zip(run.questions, run.cands):
-            probs = reranker.predict(c.features) if len(c.rows) else np.zeros(0)
-            xs.append(abstention_features(c, probs))
-            answerable.append(not q.impossible)
-    return np.asarray(xs), np.asarray(answerable, dtype=int)
-
-
-def fit_abstainer(x: np.ndarray, y: np.ndarray) -> ScoringModel:
+def fit_abstainer(x: np.ndarray, y: np.ndarray, with_reader: bool = False) -> ScoringModel:
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
+    from eval.fit_reading import ABSTAIN_WITH_READER
+
+    names = list(ABSTAIN_WITH_READER if with_reader else ABSTAIN_FEATURES)
     scaler = StandardScaler().fit(x)
     clf = LogisticRegression(C=1.0, max_iter=2000).fit(scaler.transform(x), y)
-    return ScoringModel.from_sklearn(scaler, clf, list(ABSTAIN_FEATURES), {"kind": "logistic"})
+    return ScoringModel.from_sklearn(scaler, clf, names, {"kind": "logistic"})
 
 
 MAX_FALSE_ABSTENTION = 0.10
@@ -243,8 +243,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--questions", type=int, default=60, help="answerable questions per article")
     ap.add_argument("--hold-out", type=float, default=0.3, help="share of paragraphs removed")
     ap.add_argument("--out", type=Path, default=MODEL_DIR, help="where to write the model files")
+    ap.add_argument("--reader", action="store_true", help="first fine-tune the reading model")
+    ap.add_argument("--reader-steps", type=int, default=2400)
+    ap.add_argument("--squad2-abstain", action="store_true",
+                    help="also fit abstention on the public SQuAD 2.0 split, cross-fitted by article")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.reader:
+        from eval import train_reader
+
+        train_reader.main(["--steps", str(args.reader_steps), "--out", str(args.out)])
     embedder = CachedEmbedder(CACHE / "embeddings.npz")
 
     t = time.time()
@@ -265,35 +273,102 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  re-ranker hit@1 on {len(report)} report articles = {reranker.info['report_hit_at_1']}")
     (args.out / "reranker.json").write_text(reranker.to_json(), encoding="utf-8")
 
-    x, answerable = abstention_rows(select, reranker)
-    abstainer = fit_abstainer(x, answerable)
-    threshold = best_threshold(abstainer.predict(x), answerable)
-    xr, ar = abstention_rows(report, reranker)
-    conf = abstainer.predict(xr)
-    auroc = float(roc_auc_score(ar, conf))
-    abstained = float(np.mean(conf[ar == 0] < threshold))
-    false_abst = float(np.mean(conf[ar == 1] < threshold))
-    print(
-        f"  abstention on report articles: AUROC {auroc:.3f}, threshold {threshold:.2f}, "
-        f"unanswerable abstained {abstained:.3f}, false abstention {false_abst:.3f}"
-    )
-    abstainer.info.update(
-        {
-            "fitted_on": f"SQuAD v1.1 train, {len(select)} articles with {args.hold_out:.0%} of "
-            "paragraphs removed; label = the indexed text holds the answer",
-            "threshold": threshold,
-            "threshold_rule": f"highest with at most {MAX_FALSE_ABSTENTION:.0%} false abstentions "
-            "on the fitting articles",
-            "report_threshold_table": threshold_table(conf, ar),
-            "report_articles": len(report),
-            "report_auroc": round(auroc, 4),
-            "report_unanswerable_abstained": round(abstained, 4),
-            "report_false_abstention": round(false_abst, 4),
-        }
-    )
-    (args.out / "abstainer.json").write_text(abstainer.to_json(), encoding="utf-8")
-    print(f"  wrote {args.out}/reranker.json and abstainer.json")
+    from eval.fit_reading import abstention_rows as reading_rows
+    from eval.fit_reading import final_hit_at_1, fit_final, fixed, policy_of, read_runs
+    from qa.reader import Reader
+
+    reader = Reader(args.out) if (args.out / "reader.json").exists() else Reader()
+    k = policy_of(Config())
+    t = time.time()
+    rr_select, rr_fit, rr_report = (read_runs(r, reranker, reader, k) for r in (select, fit, report))
+    print(f"  read as {k} (top_k, first_k, more_below) ({time.time() - t:.0f}s)")
+    final = fit_final(rr_fit, rr_select, k)
+    curve = {"re-ranker only": round(final_hit_at_1(rr_report, None, fixed(0)), 4),
+             "with the reader": round(final_hit_at_1(rr_report, final, k), 4)}
+    print(f"  hit@1 on {len(report)} report articles: {curve}")
+    final.info.update({"report_hit_at_1": curve, "report_articles": len(report)})
+    (args.out / "final.json").write_text(final.to_json(), encoding="utf-8")
+
+    for name, model in (("abstainer-lexical", None), ("abstainer", final)):
+        x, answerable = reading_rows(rr_select, model, k)
+        abstainer = fit_abstainer(x, answerable, model is not None)
+        threshold = best_threshold(abstainer.predict(x), answerable)
+        xr, ar = reading_rows(rr_report, model, k)
+        conf = abstainer.predict(xr)
+        auroc = float(roc_auc_score(ar, conf))
+        abstained = float(np.mean(conf[ar == 0] < threshold))
+        false_abst = float(np.mean(conf[ar == 1] < threshold))
+        print(
+            f"  {name} on report articles: AUROC {auroc:.3f}, threshold {threshold:.2f}, "
+            f"unanswerable abstained {abstained:.3f}, false abstention {false_abst:.3f}"
+        )
+        abstainer.info.update(
+            {
+                "fitted_on": f"SQuAD v1.1 train, {len(select)} articles with {args.hold_out:.0%} of "
+                "paragraphs removed; label = the indexed text holds the answer",
+                "threshold": threshold,
+                "threshold_rule": f"highest with at most {MAX_FALSE_ABSTENTION:.0%} false abstentions "
+                "on the fitting articles",
+                "report_threshold_table": threshold_table(conf, ar),
+                "report_articles": len(report),
+                "report_auroc": round(auroc, 4),
+                "report_unanswerable_abstained": round(abstained, 4),
+                "report_false_abstention": round(false_abst, 4),
+            }
+        )
+        (args.out / f"{name}.json").write_text(abstainer.to_json(), encoding="utf-8")
+    if args.squad2_abstain:
+        x_sel, y_sel = reading_rows(rr_select, final, k)
+        fit_abstainer_with_squad2(x_sel, y_sel, reranker, final, reader, embedder, args.out)
+    embedder.save()
+    print(f"  wrote {args.out}/reranker.json, final.json, abstainer.json and abstainer-lexical.json")
     return 0
+
+
+XFIT_DIR = Path(__file__).resolve().parent / "models"
+
+
+def fit_abstainer_with_squad2(x_sel, y_sel, reranker, final, reader, embedder, out: Path) -> None:
+    """The abstention model fitted on the train articles' questions *and* the public SQuAD 2.0
+    split's (whose unanswerable questions were written to look answerable), cross-fitted by
+    article: the model for each half of the split is fitted without that half
+    (``eval/models/abstainer-xfit-<half>.json``, used by ``qa eval`` on that half), and every
+    figure reported on the split comes from those. The shipped model is fitted on all of it."""
+    from sklearn.metrics import roc_auc_score
+
+    from eval.fit_reading import squad2_rows
+
+    x2, y2, h2 = squad2_rows(reranker, final, reader, embedder)
+    XFIT_DIR.mkdir(exist_ok=True)
+    figures = {}
+    for h in (0, 1):
+        xa, ya = np.vstack([x_sel, x2[h2 != h]]), np.concatenate([y_sel, y2[h2 != h]])
+        model = fit_abstainer(xa, ya, True)
+        threshold = best_threshold(model.predict(xa), ya)
+        conf, yy = model.predict(x2[h2 == h]), y2[h2 == h]
+        figures[f"half_{h}"] = {
+            "questions": int(len(yy)),
+            "auroc": round(float(roc_auc_score(yy, conf)), 4),
+            "unanswerable_abstained": round(float(np.mean(conf[yy == 0] < threshold)), 4),
+            "false_abstention": round(float(np.mean(conf[yy == 1] < threshold)), 4),
+        }
+        model.info.update({"threshold": threshold, "for_half": h,
+                           "fitted_on": "train select articles + the other half of the public SQuAD 2.0"})
+        (XFIT_DIR / f"abstainer-xfit-{h}.json").write_text(model.to_json(), encoding="utf-8")
+        print(f"  SQuAD 2.0 half {h}, abstainer fitted without it: {figures[f'half_{h}']}")
+    xa, ya = np.vstack([x_sel, x2]), np.concatenate([y_sel, y2])
+    model = fit_abstainer(xa, ya, True)
+    threshold = best_threshold(model.predict(xa), ya)
+    model.info.update({
+        "fitted_on": f"SQuAD v1.1 train select articles ({len(y_sel)} questions) + the public SQuAD 2.0 "
+        f"split ({len(y2)} questions); label = the indexed text holds the answer",
+        "threshold": threshold,
+        "threshold_rule": f"highest with at most {MAX_FALSE_ABSTENTION:.0%} false abstentions on the "
+        "fitting questions",
+        "squad2_public": True,
+        "squad2_cross_fitted": figures,
+    })
+    (out / "abstainer.json").write_text(model.to_json(), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -30,16 +30,17 @@ ABSTAIN_FEATURES = (
 _F = {name: i for i, name in enumerate(FEATURES)}
 
 
-def abstention_features(cands: Candidates, probs: np.ndarray) -> list[float]:
-    """One row, in the order of :data:`ABSTAIN_FEATURES`; all zeros when nothing was found."""
+def abstention_features(cands: Candidates, probs: np.ndarray) -> dict[str, float]:
+    """The question-level features by name (the keys are :data:`ABSTAIN_FEATURES`); all zeros
+    when nothing was found."""
     if len(probs) == 0:
-        return [0.0] * len(ABSTAIN_FEATURES)
+        return dict.fromkeys(ABSTAIN_FEATURES, 0.0)
     order = np.argsort(-probs, kind="stable")
     top = cands.features[order[0]]
     second = float(probs[order[1]]) if len(order) > 1 else 0.0
     type_match = max(top[_F[f"match_{t}"]] for t in QTYPES)
     typed = max(top[_F[f"q_{t}"]] for t in QTYPES)
-    return [
+    values = (
         float(probs[order[0]]),
         float(probs[order[0]]) - second,
         float(np.mean(probs[order[:3]])),
@@ -56,4 +57,5 @@ def abstention_features(cands: Candidates, probs: np.ndarray) -> list[float]:
         float(top[_F["missing_number"]]),
         float(top[_F["missing_idf"]]),
         float(cands.features[:, _F["missing_idf"]].min()),
-    ]
+    )
+    return dict(zip(ABSTAIN_FEATURES, values, strict=True))

@@ -3,12 +3,14 @@ with its citation, or an abstention that lists the closest passages only as rela
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
 
 from index.config import Config
 from index.store import ArticleIndex
+from qa.rerank import ReadCandidates
 from qa.types import Citation
 
 ABSTAIN_TEXT = "The article does not say. The closest passages are listed as related, not as support."
@@ -20,6 +22,55 @@ _NEEDS_CONTEXT = re.compile(
     r"|[,.!?][”\"’']?\s+(he|she|they)\s+(said|added|told|says|continued|warned)\b",
     re.IGNORECASE,
 )
+
+
+# Questions whose answer is a whole sentence, not a short span: why/for what reason, and yes/no.
+_WHOLE_SENTENCE = re.compile(
+    r"^\W*(why|how come|for what reason|what (caused|causes|led to|was the reason|is the reason)"
+    r"|(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must)\s)",
+    re.IGNORECASE,
+)
+_EDGE = " \t\n.,;:!?“”\"‘’'()[]—–-"
+
+
+def wants_short(question: str) -> bool:
+    """Whether a short answer (a name, number, date, phrase) fits the question."""
+    return not _WHOLE_SENTENCE.search(question)
+
+
+def short_answer(
+    index: ArticleIndex,
+    rows: np.ndarray,
+    probs: np.ndarray,
+    read: ReadCandidates,
+    question: str,
+    config: Config,
+) -> Citation | None:
+    """The reader's span in the best candidate, as a citation of its exact characters (trimmed
+    of surrounding punctuation and quotation marks); None when the question wants a whole
+    sentence, when the best candidate was not read, when the reader's evidence is below
+    ``config.short_min_evidence``, or when the span is most of its sentence."""
+    if not len(probs) or not wants_short(question):
+        return None
+    top = int(np.argmax(probs))
+    where = [j for j, p in enumerate(read.positions) if int(p) == top]
+    if not where:
+        return None
+    reading = read.readings[where[0]]
+    if reading.evidence < config.short_min_evidence:
+        return None
+    sent = index.sentences[int(rows[top])]
+    lo, hi = reading.start, reading.end
+    while lo < hi and sent.text[lo] in _EDGE:
+        lo += 1
+    while hi > lo and sent.text[hi - 1] in _EDGE:
+        hi -= 1
+    if hi <= lo or hi - lo > config.short_max_share * len(sent.text):
+        return None
+    start, end = sent.start + lo, sent.start + hi
+    text = index.document_text(sent.doc_id)
+    score = 1.0 / (1.0 + math.exp(-max(min(reading.evidence, 30.0), -30.0)))
+    return Citation(sent.doc_id, start, end, text[start:end], round(score, 4))
 
 
 def citation_span(index: ArticleIndex, first: int, last: int) -> tuple[int, int]:
@@ -81,9 +132,11 @@ def compose(
     probs: np.ndarray,
     abstained: bool,
     config: Config,
+    short: Citation | None = None,
 ) -> tuple[str, list[Citation], list[Citation]]:
     """Answer text, its citations (best first) and related passages: the next best sentences,
-    or, when abstaining, the passages the answer would have cited."""
+    or, when abstaining, the passages the answer would have cited. The text leads with the
+    short answer when there is one (cited [1]: it lies inside the first citation)."""
     picked = _without_overlaps(
         [
             make_citation(index, first, score, last)
@@ -95,4 +148,5 @@ def compose(
     if abstained:
         return ABSTAIN_TEXT, [], pool[: config.related_count]
     parts = [f"{' '.join(c.quote.split())} [{n}]" for n, c in enumerate(picked, 1)]
-    return " ".join(parts), picked, pool[len(picked) :][: config.related_count]
+    lead = f"{' '.join(short.quote.split())} [1]\n\n" if short is not None else ""
+    return lead + " ".join(parts), picked, pool[len(picked) :][: config.related_count]

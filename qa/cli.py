@@ -45,6 +45,9 @@ def format_answer(ans: Answer) -> str:
             lines.append("Related passages (not support):")
     else:
         lines.append(f"(confidence {ans.confidence:.2f})")
+    if ans.short is not None:
+        lines.append(f'Short answer, in [1]: {ans.short.doc_id}, chars {ans.short.start}–{ans.short.end}: '
+                     f'"{" ".join(ans.short.quote.split())}"')
     for n, c in enumerate(ans.citations or ans.related, 1):
         quote = " ".join(c.quote.split())
         lines.append(f'[{n}] {c.doc_id}, chars {c.start}–{c.end}: "{quote}"')
@@ -200,9 +203,13 @@ def _log_to_stderr() -> None:
     library with the bundled article), in every command and in the server's log."""
     import logging
 
+    class Stderr(logging.Handler):  # whatever sys.stderr is at the time (tests capture it)
+        def emit(self, record: logging.LogRecord) -> None:
+            print(self.format(record), file=sys.stderr)
+
     logger = logging.getLogger("qa")
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = Stderr()
         handler.setFormatter(logging.Formatter("qa: %(message)s"))
         logger.addHandler(handler)
         logger.propagate = False

@@ -260,8 +260,8 @@ def sentence_features(
     passage_bm25: float,
     context_dense: float,
     rrf: float,
-) -> list[float]:
-    """One row of features, in the order of :data:`FEATURES`."""
+) -> dict[str, float]:
+    """The features of one candidate by name (the keys are :data:`FEATURES`)."""
     stems = {t.stem for t in tokens if t.stem}
     total_w = sum(q.weights.values()) or 1.0
     matched = stems & q.stems
@@ -274,7 +274,7 @@ def sentence_features(
     around = stems | context_stems
     missing = q.stems - around
     top_idf = max(q.weights.values(), default=1.0) or 1.0
-    return [
+    values = (
         dense,
         dense - best_dense,
         1.0 / (1 + dense_rank),
@@ -303,7 +303,8 @@ def sentence_features(
         max((q.weights[s] for s in missing), default=0.0) / top_idf,
         reason * (qt == "reason"),
         float(qt == "reason"),
-    ]
+    )
+    return dict(zip(FEATURES, values, strict=True))
 
 
 def ranks(values: np.ndarray) -> np.ndarray:

@@ -28,12 +28,30 @@ class ScoringModel:
     weights: list[np.ndarray]
     biases: list[np.ndarray]
     info: dict[str, Any] = field(default_factory=dict)
+    _columns: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def bind(self, names: tuple[str, ...] | list[str]) -> ScoringModel:
+        """Check the model against the feature columns the code produces, by name: every
+        feature the model was fitted on must be among ``names``; :meth:`predict` then takes
+        matrices whose columns are ``names`` in that order and picks the model's own."""
+        missing = [f for f in self.features if f not in names]
+        if missing:
+            raise QAError(
+                f"model {self.info.get('name', '')!r} needs features the code does not produce: "
+                f"{', '.join(missing)}; run `python -m eval.train`"
+            )
+        self._columns = np.asarray([list(names).index(f) for f in self.features], dtype=np.int64)
+        return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Probability of the positive class for each row of ``x``."""
+        """Probability of the positive class for each row of ``x`` (columns as bound by
+        :meth:`bind`, else the model's own feature order)."""
         if len(x) == 0:
             return np.zeros(0, dtype=np.float64)
-        h = (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
+        x = np.asarray(x, dtype=np.float64)
+        if self._columns is not None:
+            x = x[:, self._columns]
+        h = (x - self.mean) / self.scale
         for w, b in zip(self.weights[:-1], self.biases[:-1]):
             h = np.maximum(h @ w + b, 0.0)
         logit = (h @ self.weights[-1] + self.biases[-1]).reshape(-1)
@@ -74,9 +92,13 @@ class ScoringModel:
         return cls(list(features), scaler.mean_.copy(), scale, weights, biases, info)
 
 
-def load_model(name: str) -> ScoringModel:
-    path = MODEL_DIR / f"{name}.json"
+def load_model(name: str, features: tuple[str, ...] | list[str], directory: Path = MODEL_DIR) -> ScoringModel:
+    """The model ``name`` from ``directory``, bound to the named feature columns the code
+    produces (an error names any feature the model needs and the code does not make)."""
+    path = directory / f"{name}.json"
     try:
-        return ScoringModel.from_json(path.read_text(encoding="utf-8"))
+        model = ScoringModel.from_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise QAError(f"model file {path} is missing; run `python -m eval.train`") from None
+    model.info.setdefault("name", name)
+    return model.bind(features)

@@ -9,12 +9,13 @@ import numpy as np
 
 from index.store import ArticleIndex
 from index.text import content_stems
-from qa.features import QuestionInfo, analyse_question, ranks, sentence_features
+from qa.features import FEATURES, QuestionInfo, analyse_question, ranks, sentence_features
 
 
 @dataclass(frozen=True)
 class Candidates:
-    """Candidate sentences (rows of ``index.sentences``) with their feature matrix."""
+    """Candidate sentences (rows of ``index.sentences``) with their feature matrix, whose
+    columns are :data:`qa.features.FEATURES` by name."""
 
     question: QuestionInfo
     rows: np.ndarray
@@ -94,7 +95,7 @@ def retrieve(
         ctx_stems = {s for x in neighbours for s in index.sentence_stems(x)}
         ctx_dense = max((float(index.sentence_vectors[x] @ query_vector) for x in neighbours), default=0.0)
         passages = passages_of[int(r)]
-        feats.append(
+        named = (
             sentence_features(
                 q,
                 index.sentence_tokens(int(r)),
@@ -113,4 +114,5 @@ def retrieve(
                 sentence_rrf.get(int(r), 0.0) * cfg.rrf_k,
             )
         )
+        feats.append([named[name] for name in FEATURES])
     return Candidates(q, rows, np.asarray(feats, dtype=np.float32), dense, bm25)

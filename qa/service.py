@@ -8,6 +8,8 @@ import os
 import time
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +25,20 @@ from index.errors import (
 )
 from index.loaders import load_path
 from index.store import ArticleIndex, DocumentRecord
-from qa.abstain import abstention_features
-from qa.answer import compose
+from qa.abstain import ABSTAIN_FEATURES, abstention_features
+from qa.answer import compose, short_answer
+from qa.features import FEATURES
 from qa.followup import resolve
 from qa.models import ScoringModel, load_model
+from qa.reader import Reader, load_reader
+from qa.rerank import (
+    FINAL_FEATURES,
+    READER_ABSTAIN_FEATURES,
+    ReadCandidates,
+    final_probs,
+    read_top,
+    reader_abstain_features,
+)
 from qa.retrieve import Candidates, retrieve
 from qa.types import Answer
 
@@ -86,6 +98,22 @@ def _seed_files(folder: Path) -> list[Path]:
     return files
 
 
+@dataclass(frozen=True)
+class Scored:
+    """The scores of one question's candidates: the re-ranker's, the final ones (after the
+    reader, where it read), what the reader found, and the calibrated confidence."""
+
+    rerank: np.ndarray
+    final: np.ndarray
+    read: ReadCandidates | None
+    confidence: float
+    features: dict[str, float] = field(default_factory=dict)  # the abstention model's input
+
+
+ABSTAIN_WITH_READER = ABSTAIN_FEATURES + READER_ABSTAIN_FEATURES
+_LOADER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-load")
+
+
 class QAService:
     """Grounded question answering over a set of articles."""
 
@@ -95,16 +123,44 @@ class QAService:
         config: Config | None = None,
         reranker: ScoringModel | None = None,
         abstainer: ScoringModel | None = None,
+        reader: Reader | None = None,
+        final: ScoringModel | None = None,
+        reader_top_k: int | None = None,
+        overrides: Mapping[str, object] | None = None,
     ) -> None:
+        """``overrides`` replace answering settings of the library's ``Config`` for this
+        service only (e.g. ``{"reader_first_k": 4}``); ``reader_top_k=0`` is short for
+        answering without the reading model, as before it existed."""
         self.index = index or ArticleIndex(config)
         self.config = self.index.config
-        self.reranker = reranker or load_model("reranker")
-        self.abstainer = abstainer or load_model("abstainer")
+        changes = dict(overrides or {})
+        if reader_top_k is not None:
+            changes["reader_top_k"] = reader_top_k
+        if changes:
+            self.config = replace(self.config, **changes)
+        self.reranker = reranker or load_model("reranker", FEATURES)
+        self._reader: Reader | Future[Reader] | None = None
+        self.final: ScoringModel | None = None
+        if self.config.reader_top_k > 0:
+            # Loaded in the background (half a second) while the index opens and the embedding
+            # model loads: a cold start waits for the slower of the two, not for both.
+            self._reader = reader or _LOADER.submit(load_reader, quantize=self.config.reader_int8)
+            self.final = final or load_model("final", FINAL_FEATURES)
+            self.abstainer = abstainer or load_model("abstainer", ABSTAIN_WITH_READER)
+        else:  # the engine without its reading model (for comparison, or the fastest answers)
+            self.abstainer = abstainer or load_model("abstainer-lexical", ABSTAIN_FEATURES)
         self.threshold = (
             self.config.abstain_threshold
             if self.config.abstain_threshold is not None
             else float(self.abstainer.info.get("threshold", 0.5))
         )
+
+    @property
+    def reader(self) -> Reader | None:
+        """The reading model (None when ``reader_top_k`` is 0)."""
+        if isinstance(self._reader, Future):
+            self._reader = self._reader.result()
+        return self._reader
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -221,25 +277,47 @@ class QAService:
         t1 = time.perf_counter()
         with self.index.lock:
             cands = retrieve(self.index, vector, query, selected)
-            probs, confidence = self.score(cands)
-            abstained = confidence < self.threshold or not len(probs)
-            text, citations, related = compose(self.index, cands.rows, probs, abstained, self.config)
-        t2 = time.perf_counter()
+            t2 = time.perf_counter()
+            scored = self.score(query, cands)
+            abstained = scored.confidence < self.threshold or not len(cands.rows)
+            short = None
+            if not abstained and scored.read is not None:
+                short = short_answer(self.index, cands.rows, scored.final, scored.read, query, self.config)
+            text, citations, related = compose(
+                self.index, cands.rows, scored.final, abstained, self.config, short
+            )
+        t3 = time.perf_counter()
         return Answer(
             question=question,
             text=text,
             abstained=abstained,
-            confidence=round(confidence, 4),
+            confidence=round(scored.confidence, 4),
             citations=citations,
             related=related,
             resolved_question=query,
-            timings_ms={"embed": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000},
+            short=short,
+            timings_ms={
+                "embed": (t1 - t0) * 1000,
+                "retrieve": (t2 - t1) * 1000,
+                "read": (t3 - t2) * 1000,
+            },
         )
 
-    def score(self, cands: Candidates) -> tuple[np.ndarray, float]:
-        """Re-ranker probability per candidate, and the calibrated confidence of the best."""
+    def score(self, question: str, cands: Candidates) -> Scored:
+        """Re-ranker probability per candidate; the reader's reading of the best
+        ``config.reader_top_k`` of them and the final scores; the calibrated confidence."""
         if not len(cands.rows):
-            return np.zeros(0), 0.0
+            return Scored(np.zeros(0), np.zeros(0), None, 0.0)
         probs = self.reranker.predict(cands.features)
-        feats = np.asarray([abstention_features(cands, probs)])
-        return probs, float(self.abstainer.predict(feats)[0])
+        feats = abstention_features(cands, probs)
+        if self.reader is None or self.final is None:
+            conf = self.abstainer.predict(np.asarray([[feats[n] for n in ABSTAIN_FEATURES]]))
+            return Scored(probs, probs, None, float(conf[0]), feats)
+        sentences, rows = self.index.sentences, cands.rows
+        cfg = self.config
+        read = read_top(self.reader, question, lambda i: sentences[int(rows[i])].text, probs,
+                        cfg.reader_top_k, cfg.reader_first_k, cfg.reader_more_below)
+        final = final_probs(probs, read, self.final.predict(read.features))
+        feats.update(zip(READER_ABSTAIN_FEATURES, reader_abstain_features(final, read), strict=True))
+        conf = self.abstainer.predict(np.asarray([[feats[n] for n in ABSTAIN_WITH_READER]]))
+        return Scored(probs, final, read, float(conf[0]), feats)

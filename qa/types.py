@@ -23,7 +23,11 @@ class Citation:
 @dataclass(frozen=True)
 class Answer:
     """An extractive answer. When ``abstained`` is true, ``citations`` is empty and ``related``
-    lists the closest passages, which are shown as related reading, not as support."""
+    lists the closest passages, which are shown as related reading, not as support.
+
+    ``short`` is the shortest span of the article that answers (a name, a number, a date, a
+    phrase), inside citation [1]; ``None`` when abstaining and for questions whose answer is the
+    whole sentence (why, how, yes/no)."""
 
     question: str
     text: str
@@ -32,6 +36,7 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     related: list[Citation] = field(default_factory=list)
     resolved_question: str = ""
+    short: Citation | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

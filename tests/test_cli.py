@@ -30,9 +30,13 @@ def test_ask_prints_answer_and_numbered_citations(capsys, index_dir, seed_text, 
     )
     assert code == 0, err
     start = seed_text.index("On Sunday, Hamas fired about 10 rockets")
-    assert out.startswith("On Sunday, Hamas fired about 10 rockets")
+    short, _, rest = out.partition(" [1]\n\n")
+    assert short in ("about 10", "10") and rest.startswith("On Sunday, Hamas fired about 10 rockets")
     assert f"[1] {SEED_ID}, chars {start}–" in out
+    at = seed_text.index(f"{short} rockets")
+    assert f'Short answer, in [1]: {SEED_ID}, chars {at}–{at + len(short)}: "{short}"' in out
     assert (index_dir / "manifest.json").exists()  # a new library starts from the seeds
+    assert "new library at" in err and "seeded with the bundled article(s)" in err
 
 
 def test_ask_json_is_machine_readable(capsys, index_dir, seed_text, embedder):
@@ -42,8 +46,9 @@ def test_ask_json_is_machine_readable(capsys, index_dir, seed_text, embedder):
     assert code == 0
     data = json.loads(out)
     assert data["abstained"] is False and 0 <= data["confidence"] <= 1
-    for c in data["citations"]:
+    for c in [*data["citations"], data["short"]]:
         assert seed_text[c["start"] : c["end"]] == c["quote"]
+    assert "Al Thani" in data["short"]["quote"]
 
 
 def test_index_add_list_remove(capsys, index_dir, tmp_path, embedder):

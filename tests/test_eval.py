@@ -30,8 +30,26 @@ def test_seed_set_is_written_from_the_article(seed_text):
         assert seed_text.count(q["evidence"]) == 1, q["id"]  # verbatim and unambiguous
         for fact in q["key_facts"]:
             assert fact.lower() in seed_text.lower(), (q["id"], fact)
-    ids = [q["id"] for q in data["questions"] + data["conversations"]]
+    ids = [q["id"] for q in data["questions"] + data["conversations"] + data["paraphrases"]]
     assert len(set(ids)) == len(ids)
+
+
+def test_paraphrases_and_short_answers_are_written_from_the_article(seed_text):
+    from index.text import tokenize
+
+    data = load_seed_set()
+    paraphrases = data["paraphrases"]
+    assert len(paraphrases) >= 40
+    shared = []
+    for q in paraphrases:
+        assert seed_text.count(q["evidence"]) == 1, q["id"]
+        gold = {t.stem for t in tokenize(q["evidence"]) if t.stem}
+        shared.append(len({t.stem for t in tokenize(q["question"]) if t.stem} & gold))
+    # in other words than the article's: most share no content word with their gold evidence
+    assert sum(n == 0 for n in shared) >= len(shared) // 2, shared
+    for q in data["questions"] + paraphrases:
+        if q["answerable"] and q["short_answers"]:
+            assert q["short_answers"][0] in q["evidence"], q["id"]
 
 
 def _ev(start: int, end: int, doc: str = "d", text: str = TEXT) -> dict:
@@ -113,7 +131,7 @@ def test_auroc_counts_ties_half():
 def quick(embedder):
     from eval.run import run_suites
 
-    return run_suites(["seed", "squad"], limit=2, progress=False)
+    return run_suites(["seed", "paraphrase", "squad"], limit=2, progress=False)
 
 
 def test_quick_suite_seed(quick):

@@ -27,6 +27,9 @@ def test_ask_returns_json_with_exact_citations(client):
     assert first["doc_id"] == SEED_ID
     assert text[first["start"] : first["end"]] == first["quote"]
     assert first["quote"].startswith("On Sunday, Hamas fired about 10 rockets")
+    short = ans["short"]
+    assert text[short["start"] : short["end"]] == short["quote"] in ("about 10", "10")
+    assert first["start"] <= short["start"] and short["end"] <= first["end"]
 
 
 def test_follow_up_uses_the_history(client):

@@ -99,8 +99,16 @@ def test_question_gets_answer_and_highlight_in_the_article(page, seed_text):
     start = seed_text.index("On Sunday, Hamas fired about 10 rockets")
     assert mark.get_attribute("title").startswith(f"[1] characters {start}–")
     assert "On Sunday, Hamas fired about 10 rockets" in mark.inner_text()
+    assert chat.index("about 10") < chat.index("On Sunday, Hamas fired")  # the short answer leads
     assert mark.evaluate("m => m.classList.contains('qa-selected')")
     assert "score" in page.inner_text("#qa-sources")
+    # the short answer: bold inside the cited sentence's highlight, and first in the sources
+    short = page.locator("#qa-article mark.qa-cite strong.qa-short")
+    assert short.count() == 1 and short.inner_text() in ("about 10", "10")
+    start = seed_text.index(f"{short.inner_text()} rockets")
+    end = start + len(short.inner_text())
+    assert short.get_attribute("title") == f"short answer, characters {start}–{end}"
+    assert page.inner_text("#qa-short-text") == short.inner_text()
     # the highlighted span is in view inside the article pane
     page.wait_for_function(
         "() => { const m = document.querySelector('#qa-article mark.qa-cite');"

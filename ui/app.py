@@ -72,6 +72,8 @@ class App:
             self.svc.document_text(doc_id),
             shown,
             related=bool(answer and answer.abstained),
+            short=answer.short if answer is not None and answer.short is not None
+            and answer.short.doc_id == doc_id else None,
         )
 
     def add(

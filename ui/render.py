@@ -15,8 +15,22 @@ def _esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def article_html(title: str, text: str, citations: list[Citation], related: bool = False) -> str:
-    """The article text with each citation's exact characters wrapped in a numbered ``<mark>``.
+def _marked(text: str, start: int, end: int, short: Citation | None) -> str:
+    """``text[start:end]`` escaped, with the short answer's characters in bold when inside."""
+    if short is None or not (start <= short.start and short.end <= end):
+        return _esc(text[start:end])
+    return (
+        f"{_esc(text[start:short.start])}"
+        f'<strong class="qa-short" id="qa-short" title="short answer, characters {short.start}–{short.end}">'
+        f"{_esc(text[short.start:short.end])}</strong>{_esc(text[short.end:end])}"
+    )
+
+
+def article_html(
+    title: str, text: str, citations: list[Citation], related: bool = False, short: Citation | None = None
+) -> str:
+    """The article text with each citation's exact characters wrapped in a numbered ``<mark>``,
+    and the short answer (when given) in bold inside its citation's mark.
 
     Overlapping citations are merged into one mark that names every citation it carries."""
     spans = sorted((c.start, c.end, n) for n, c in enumerate(citations, 1))
@@ -35,7 +49,7 @@ def article_html(title: str, text: str, citations: list[Citation], related: bool
         out.append(
             f'<mark class="qa-{kind}" id="qa-cite-{numbers[0]}" data-cite="{label}" '
             f'title="[{label}] characters {start}–{end}">'
-            f'<sup class="qa-marker">[{label}]</sup>{_esc(text[start:end])}</mark>'
+            f'<sup class="qa-marker">[{label}]</sup>{_marked(text, start, end, short)}</mark>'
         )
         cursor = end
     out.append(_esc(text[cursor:]))
@@ -59,7 +73,16 @@ def sources_html(answer: Answer | None, doc_titles: dict[str, str]) -> str:
             f"characters {c.start}–{c.end} · score {c.score:.2f}</div></li>"
         )
     kind = "qa-related-list" if answer.abstained else "qa-cite-list"
-    return f'<div class="qa-sources {kind}"><div class="qa-head">{head}</div><ol>{"".join(rows)}</ol></div>'
+    lead = ""
+    if answer.short is not None and not answer.abstained:
+        lead = (
+            f'<div class="qa-short-answer">Answer: <b id="qa-short-text">{_esc(answer.short.quote)}</b> '
+            f'<span class="qa-num">[1]</span></div>'
+        )
+    return (
+        f'<div class="qa-sources {kind}">{lead}<div class="qa-head">{head}</div>'
+        f'<ol>{"".join(rows)}</ol></div>'
+    )
 
 
 def chat_text(answer: Answer) -> str:
@@ -96,6 +119,9 @@ mark.qa-related.qa-selected { background: #cfdcf0; box-shadow: 0 0 0 2px #5d7fb3
 .qa-source { margin: 0.4rem 0; padding: 0.4rem 0.6rem; border-left: 3px solid #e6c200;
   background: var(--background-fill-secondary); border-radius: 4px; overflow-wrap: anywhere; }
 .qa-num { font-weight: 700; }
+strong.qa-short { font-weight: 800; text-decoration: underline; text-decoration-color: #c99700;
+  text-decoration-thickness: 2px; }
+.qa-short-answer { font-size: 1.05rem; margin-bottom: 0.5rem; }
 .qa-meta { font-size: 0.8rem; opacity: 0.75; margin-top: 0.2rem; }
 .qa-head { font-weight: 600; margin-bottom: 0.3rem; }
 .qa-empty { opacity: 0.6; }

@@ -1,0 +1,125 @@
+"""Training examples for the reader, made from SQuAD v1.1 train articles (never the benchmark
+articles, never the seed article).
+
+One example is a question and one sentence of the article, as the engine will show them to the
+reader: the sentence split by the engine's own splitter. Its label is the answer's character
+span inside the sentence, or ``None`` (no answer). Per question:
+
+* the sentence that holds the answer (first occurrence in the question's paragraph), labelled
+  with the span;
+* hard negatives: the sentences of the article that share most idf-weighted words with the
+  question but do not hold the answer (what lexical retrieval puts first), labelled ``None``;
+* for a share of questions, an *adversarial* copy of the question that the answer sentence no
+  longer answers, as SQuAD 2.0's writers made them: a name, number or year of the question
+  swapped for another of the same kind from the article that the sentence does not contain;
+  labelled ``None`` on the answer sentence. These are the near-miss questions that raw
+  similarity cannot tell apart. (Common words are not swapped: a question in other words than
+  its sentence must stay answerable, and a swapped common word would teach the opposite.)
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from eval.squad import SquadArticle, contains_answer
+from index.split import split_sentences
+from index.text import tokenize
+
+_YEAR = re.compile(r"^(1[0-9]{3}|20[0-9]{2})s?$")
+
+
+@dataclass(frozen=True)
+class ReaderExample:
+    question: str
+    sentence: str
+    answer: tuple[int, int] | None  # character span in ``sentence``; None = no answer
+    kind: str  # "positive", "hard_negative" or "adversarial"
+
+
+def _kind_of(surface: str) -> str:
+    if _YEAR.match(surface):
+        return "year"
+    if surface[:1].isdigit():
+        return "number"
+    if surface[:1].isupper():
+        return "name"
+    return "word"
+
+
+def _swap(question: str, sentence: str, vocab: dict[str, list[str]], rng: random.Random) -> str | None:
+    """``question`` with one name, number or year replaced by another of the same kind from the
+    article that ``sentence`` does not contain; None if there is none."""
+    sent_lower = sentence.lower()
+    toks = [
+        t
+        for t in tokenize(question)[1:]
+        if t.stem and _kind_of(t.surface) != "word" and t.surface.lower() in sent_lower
+    ]
+    rng.shuffle(toks)
+    for t in toks[:3]:
+        kind = _kind_of(t.surface)
+        options = [w for w in vocab.get(kind, ()) if w.lower() not in sent_lower and w != t.surface]
+        if options:
+            new = rng.choice(options)
+            return question[: t.start] + new + question[t.end :]
+    return None
+
+
+def article_examples(
+    article: SquadArticle,
+    rng: random.Random,
+    hard_negatives: int = 2,
+    adversarial_share: float = 0.5,
+    max_questions: int | None = None,
+) -> list[ReaderExample]:
+    sentences = split_sentences("a", article.text)
+    if not sentences:
+        return []
+    toks = [tokenize(s.text) for s in sentences]
+    stems = [{t.stem for t in ts if t.stem} for ts in toks]
+    df = Counter(s for ss in stems for s in ss)
+    n = len(sentences)
+    idf = {s: math.log(1 + n / c) for s, c in df.items()}
+    vocab: dict[str, list[str]] = {}
+    for ts in toks:
+        for t in ts:
+            if t.stem:
+                vocab.setdefault(_kind_of(t.surface), []).append(t.surface)
+    vocab = {k: sorted(set(v)) for k, v in vocab.items()}
+
+    out: list[ReaderExample] = []
+    questions = list(article.questions)
+    rng.shuffle(questions)
+    for q in questions[:max_questions]:
+        if q.impossible or not q.answers:
+            continue
+        lo, hi = article.paragraph_spans[q.paragraph]
+        answer = q.answers[0]
+        pos = article.text.find(answer, lo, hi)
+        if pos < 0:
+            continue
+        gold = [i for i, s in enumerate(sentences) if s.start <= pos and pos + len(answer) <= s.end]
+        if not gold:
+            continue  # the answer crosses a sentence boundary
+        g = gold[0]
+        sent = sentences[g]
+        out.append(ReaderExample(q.question, sent.text, (pos - sent.start, pos - sent.start + len(answer)),
+                                 "positive"))
+        q_stems = {t.stem for t in tokenize(q.question) if t.stem}
+        scored = sorted((-sum(idf.get(s, 0.0) for s in q_stems & stems[i]), i) for i in range(n) if i != g)
+        taken = 0
+        for _, i in scored:
+            if taken == hard_negatives:
+                break
+            if not contains_answer(sentences[i].text, q.answers):
+                out.append(ReaderExample(q.question, sentences[i].text, None, "hard_negative"))
+                taken += 1
+        if rng.random() < adversarial_share:
+            swapped = _swap(q.question, sent.text, vocab, rng)
+            if swapped:
+                out.append(ReaderExample(swapped, sent.text, None, "adversarial"))
+    return out

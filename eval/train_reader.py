@@ -1,0 +1,268 @@
+"""Fine-tune the reading model (``qa/reader.py``) from the bundled MiniLM weights.
+
+    python -m eval.train_reader [--steps 4000] [--batch 32] [--layers 6]
+
+Data: SQuAD v1.1 train articles 200.. of the fixed shuffle that ``eval.train`` uses (its first
+200 articles fit and report the re-ranker and the abstention model, so the reader's scores
+are features there on articles it never saw). Examples from ``eval/reader_data.py``: the
+answer sentence with its span, hard negatives and adversarial questions with no answer.
+Nothing from the SQuAD 2.0 benchmark or the seed article.
+
+Long on 2 cores: it checkpoints to ``artifacts/reader/`` every ``--save-every`` steps and
+resumes from there when started again with the same settings. At the end it writes
+``qa/models/reader.safetensors`` (half precision, no word embeddings) and ``reader.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from eval.reader_data import ReaderExample, article_examples
+from eval.squad import SQUAD11_TRAIN, load_articles
+from qa.reader import MODEL_DIR, WORD_EMBEDDINGS, build_model, encode_pairs
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "reader"
+FIRST_ARTICLE = 200  # articles before this one belong to eval.train (re-ranker, abstainer)
+VALIDATION_ARTICLES = 8
+MAX_LENGTH = 128
+MAX_QUESTION_TOKENS = 40
+MAX_ANSWER_TOKENS = 30
+CHECK_PAIR = (
+    "How many rockets did Hamas fire on Sunday?",
+    "On Sunday, Hamas fired about 10 rockets from the Rafah border crossing area, the IDF said.",
+)
+
+
+def articles() -> tuple[list, list]:
+    pool = load_articles(SQUAD11_TRAIN)
+    random.Random(0).shuffle(pool)  # the shuffle of eval.train
+    mine = pool[FIRST_ARTICLE:]
+    return mine[VALIDATION_ARTICLES:], mine[:VALIDATION_ARTICLES]
+
+
+def examples(arts: list, seed: int) -> list[ReaderExample]:
+    rng = random.Random(seed)
+    out: list[ReaderExample] = []
+    for art in arts:
+        out.extend(article_examples(art, rng))
+    rng.shuffle(out)
+    return out
+
+
+def tensorize(tokenizer, batch: list[ReaderExample]) -> dict | None:
+    """Inputs and start/end token labels; [CLS] (0) for no answer. Examples whose answer was cut
+    off by truncation are labelled by their [CLS] too would be wrong, so they are dropped."""
+    import torch
+
+    enc = encode_pairs(tokenizer, [e.question for e in batch], [e.sentence for e in batch],
+                       MAX_LENGTH, MAX_QUESTION_TOKENS)
+    offsets = enc.pop("offset_mapping")
+    starts, ends, keep = [], [], []
+    for i, ex in enumerate(batch):
+        if ex.answer is None:
+            starts.append(0)
+            ends.append(0)
+            keep.append(i)
+            continue
+        seq = enc.sequence_ids(i)
+        a, b = ex.answer
+        st = en = None
+        for t, (s_id, (lo, hi)) in enumerate(zip(seq, offsets[i])):
+            if s_id != 1:
+                continue
+            if st is None and lo <= a < hi or st is None and lo >= a:
+                st = t
+            if lo < b:
+                en = t
+        if st is None or en is None or en < st or offsets[i][en][1] < b:
+            continue
+        starts.append(st)
+        ends.append(en)
+        keep.append(i)
+    if not keep:
+        return None
+    return {
+        "input_ids": torch.as_tensor(enc["input_ids"][keep]),
+        "attention_mask": torch.as_tensor(enc["attention_mask"][keep]),
+        "token_type_ids": torch.as_tensor(enc["token_type_ids"][keep]),
+        "start_positions": torch.as_tensor(starts),
+        "end_positions": torch.as_tensor(ends),
+    }
+
+
+def batches(data: list[ReaderExample], size: int, seed: int) -> list[list[ReaderExample]]:
+    """Batches of similar length (less padding), in random order."""
+    rng = random.Random(seed)
+    order = sorted(range(len(data)), key=lambda i: (len(data[i].question) + len(data[i].sentence)) // 40
+                   + rng.random())
+    out = [[data[i] for i in order[k : k + size]] for k in range(0, len(order), size)]
+    rng.shuffle(out)
+    return out
+
+
+def evaluate(model, tokenizer, data: list[ReaderExample]) -> dict[str, float]:
+    """Span exact match on positives, and AUROC of (span - null) between positives and the rest."""
+    import torch
+    from sklearn.metrics import roc_auc_score
+
+    from qa.reader import Reader
+
+    reader = Reader.__new__(Reader)
+    reader.max_answer_tokens = MAX_ANSWER_TOKENS
+    model.eval()
+    ev, lab, exact = [], [], []
+    for k in range(0, len(data), 64):
+        batch = data[k : k + 64]
+        enc = encode_pairs(tokenizer, [e.question for e in batch], [e.sentence for e in batch],
+                           MAX_LENGTH, MAX_QUESTION_TOKENS)
+        offsets = enc.pop("offset_mapping")
+        ctx = np.asarray([[s == 1 for s in enc.sequence_ids(i)] for i in range(len(batch))])
+        with torch.inference_mode():
+            out = model(**{k2: torch.as_tensor(v) for k2, v in enc.items()})
+        readings = reader.decode(out.start_logits.numpy(), out.end_logits.numpy(), ctx, offsets)
+        for ex, r in zip(batch, readings):
+            ev.append(r.evidence)
+            lab.append(ex.answer is not None)
+            if ex.answer is not None:
+                exact.append((r.start, r.end) == ex.answer)
+    model.train()
+    return {"span_exact": float(np.mean(exact)), "has_answer_auroc": float(roc_auc_score(lab, ev))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+
+    from index.embed import bundled_model_path
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--layers", type=int, default=6)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--save-every", type=int, default=100)
+    ap.add_argument("--work", type=Path, default=ARTIFACTS, help="checkpoint folder")
+    ap.add_argument("--out", type=Path, default=MODEL_DIR)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    args.work.mkdir(parents=True, exist_ok=True)
+
+    t0 = time.time()
+    train_arts, val_arts = articles()
+    train = examples(train_arts, seed=1)
+    val = examples(val_arts, seed=2)[:1500]
+    kinds = {k: sum(e.kind == k for e in train) for k in ("positive", "hard_negative", "adversarial")}
+    print(f"{len(train_arts)} articles, {len(train)} examples {kinds}; {len(val)} validation "
+          f"({time.time() - t0:.0f}s)", flush=True)
+
+    tokenizer = AutoTokenizer.from_pretrained(bundled_model_path(), local_files_only=True)
+    model = build_model(args.layers)
+    model.bert.embeddings.word_embeddings.weight.requires_grad_(False)  # shipped by the package
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    sched = get_linear_schedule_with_warmup(opt, int(0.06 * args.steps), args.steps)
+    step, epoch, done, seconds = 0, 0, 0, 0.0
+    ckpt = args.work / "checkpoint.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        step, epoch, done, seconds = state["step"], state["epoch"], state["done"], state["seconds"]
+        print(f"resumed at step {step} (epoch {epoch}, {seconds / 60:.1f} min trained)", flush=True)
+    model.train()
+    log = open(args.work / "log.jsonl", "a")  # noqa: SIM115 - appended to across the whole run
+    while step < args.steps:
+        plan = batches(train, args.batch, seed=100 + epoch)
+        for batch in plan[done:]:
+            if step >= args.steps:
+                break
+            done += 1
+            t = time.time()
+            inputs = tensorize(tokenizer, batch)
+            if inputs is None:
+                continue
+            loss = model(**inputs).loss
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            seconds += time.time() - t
+            log.write(json.dumps({"step": step, "loss": round(float(loss), 4)}) + "\n")
+            if step % 20 == 0:
+                log.flush()
+                print(f"step {step}/{args.steps} loss {float(loss):.3f} "
+                      f"{seconds / step:.2f}s/step", flush=True)
+            if step % args.save_every == 0 or step == args.steps:
+                torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
+                            "sched": sched.state_dict(), "step": step, "epoch": epoch,
+                            "done": done, "seconds": seconds}, args.work / "checkpoint.tmp")
+                (args.work / "checkpoint.tmp").replace(ckpt)
+            if step % 1000 == 0 or step == args.steps:
+                scores = evaluate(model, tokenizer, val)
+                print(f"  validation at step {step}: {scores}", flush=True)
+                log.write(json.dumps({"step": step, **scores}) + "\n")
+        else:
+            epoch, done = epoch + 1, 0
+    scores = evaluate(model, tokenizer, val)
+    save(model, tokenizer, args, scores, seconds, len(train_arts), len(train), kinds)
+    from qa.reader import Reader
+
+    shipped = Reader(args.out)  # as served: half-precision weights, int8 linear layers
+    scores_int8 = evaluate(shipped.model, tokenizer, val)
+    info = json.loads((args.out / "reader.json").read_text(encoding="utf-8"))
+    info["validation_fp32"] = info.pop("validation")
+    info["validation"] = {k: round(v, 4) for k, v in scores_int8.items()}
+    (args.out / "reader.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    print(f"as served (int8): {info['validation']}; fp32: {info['validation_fp32']}", flush=True)
+    return 0
+
+
+def save(model, tokenizer, args, scores, seconds, n_articles, n_examples, kinds) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    from qa.reader import Reader
+
+    state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()
+             if k != WORD_EMBEDDINGS and not k.endswith("position_ids")}
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(args.out / "reader.safetensors"))
+    info = {
+        "layers": args.layers,
+        "max_length": MAX_LENGTH,
+        "max_question_tokens": MAX_QUESTION_TOKENS,
+        "max_answer_tokens": MAX_ANSWER_TOKENS,
+        "fitted_on": f"SQuAD v1.1 train, {n_articles} articles ({FIRST_ARTICLE}.. of eval.train's "
+        f"shuffle), {n_examples} examples {kinds}",
+        "training": f"{args.steps} steps of {args.batch}, AdamW lr {args.lr}, word embeddings frozen, "
+        f"{seconds / 60:.0f} min on {args.threads} CPU threads",
+        "command": f"python -m eval.train_reader --steps {args.steps} --batch {args.batch} "
+        f"--layers {args.layers} --lr {args.lr}",
+        "validation": {k: round(v, 4) for k, v in scores.items()},
+    }
+    (args.out / "reader.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    # The fixed pair's scores as the saved (half-precision) weights give them: the load test
+    # checks that a fresh load reproduces them.
+    with torch.inference_mode():
+        reading = Reader(args.out).read(CHECK_PAIR[0], [CHECK_PAIR[1]])[0]
+    info["check"] = {"question": CHECK_PAIR[0], "sentence": CHECK_PAIR[1], "start": reading.start,
+                     "end": reading.end, "span_score": round(reading.span_score, 4),
+                     "null_score": round(reading.null_score, 4)}
+    (args.out / "reader.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    print(f"wrote {args.out}/reader.safetensors and reader.json: {info['validation']}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

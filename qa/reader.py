@@ -1,0 +1,197 @@
+"""The reading model: for a question and a few candidate sentences, where the short answer lies
+in each sentence and how much more likely "the answer is here" is than "no answer here".
+
+A span-extraction head (start/end logits, the [CLS] position meaning "no answer", as SQuAD 2.0
+readers are trained) on the bundled all-MiniLM-L6-v2 encoder, fine-tuned here by
+``python -m eval.train_reader`` on SQuAD v1.1 train articles with hard and adversarial
+negatives (``eval/reader_data.py``). The weights ship in ``qa/models/reader.safetensors``
+without the word-embedding matrix (it was frozen in training and is read from the bundled
+model package), in half precision; ``reader.json`` beside it records the settings and a fixed
+(question, sentence) pair with the scores it gave when saved.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.embed import bundled_model_path
+from index.errors import QAError
+
+MODEL_DIR = Path(__file__).parent / "models"
+WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the reader found in one sentence: the best span (character offsets inside the
+    sentence), its score, the no-answer score and their difference (the answer evidence)."""
+
+    start: int
+    end: int
+    span_score: float
+    null_score: float
+
+    @property
+    def evidence(self) -> float:
+        return self.span_score - self.null_score
+
+
+def build_model(layers: int, pretrained: bool = True) -> Any:
+    """A ``BertForQuestionAnswering`` of the bundled encoder's first ``layers`` layers: with its
+    pretrained weights and a fresh head (for training), or empty on torch's "meta" device, to
+    be filled by ``load_state_dict(..., assign=True)`` (for loading a trained reader quickly)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForQuestionAnswering, logging
+
+    logging.set_verbosity_error()
+    path = bundled_model_path()
+    config = AutoConfig.from_pretrained(path, local_files_only=True)
+    if not pretrained:
+        config.num_hidden_layers = layers
+        with torch.device("meta"):
+            return AutoModelForQuestionAnswering.from_config(config)
+    model = AutoModelForQuestionAnswering.from_pretrained(path, config=config, local_files_only=True)
+    if layers < config.num_hidden_layers:
+        model.bert.encoder.layer = model.bert.encoder.layer[:layers]
+        model.config.num_hidden_layers = layers
+    return model
+
+
+def bundled_word_embeddings() -> Any:
+    """The bundled model's word-embedding matrix (frozen in training, so not shipped)."""
+    from safetensors import safe_open
+
+    with safe_open(str(Path(bundled_model_path()) / "model.safetensors"), "pt") as f:
+        return f.get_tensor(WORD_EMBEDDINGS.removeprefix("bert."))
+
+
+def encode_pairs(
+    tokenizer: Any, questions: list[str], sentences: list[str], max_length: int, max_question_tokens: int
+) -> Any:
+    """Token ids for ``[CLS] question [SEP] sentence [SEP]`` pairs, the question cut to its first
+    ``max_question_tokens`` tokens and the sentence to what fits, with character offsets; the
+    one encoding used in training and in serving."""
+    cut = []
+    for q in questions:
+        ids = tokenizer(q, add_special_tokens=False)["input_ids"]
+        cut.append(q if len(ids) <= max_question_tokens else tokenizer.decode(ids[:max_question_tokens]))
+    return tokenizer(
+        cut,
+        sentences,
+        truncation="only_second",
+        max_length=max_length,
+        padding=True,
+        return_offsets_mapping=True,
+        return_tensors="np",
+    )
+
+
+def quantize_int8(model: Any) -> Any:
+    """The model with its linear layers in int8 (dynamic quantization): 2.5x faster on this CPU
+    (one question, 3 sentences: 16 ms against 42 ms) for the same span and evidence (see
+    ``reader.json``, "validation" against "validation_fp32")."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated but kept in 2.13
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+class Reader:
+    """Reads (question, sentence) pairs with the shipped reading model; safe from many threads
+    (one forward pass at a time: torch modules are not re-entrant)."""
+
+    def __init__(self, directory: Path = MODEL_DIR, name: str = "reader", quantize: bool = True) -> None:
+        import torch
+        from safetensors.torch import load_file
+        from transformers import AutoTokenizer
+
+        meta_path = directory / f"{name}.json"
+        weights_path = directory / f"{name}.safetensors"
+        if not meta_path.exists() or not weights_path.exists():
+            raise QAError(f"reading model {weights_path} is missing; run `python -m eval.train_reader`")
+        self.info: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
+        self.max_length = int(self.info["max_length"])
+        self.max_question_tokens = int(self.info["max_question_tokens"])
+        self.max_answer_tokens = int(self.info["max_answer_tokens"])
+        self.tokenizer = AutoTokenizer.from_pretrained(bundled_model_path(), local_files_only=True)
+        self.model = build_model(int(self.info["layers"]), pretrained=False)
+        state = {k: v.float() for k, v in load_file(str(weights_path)).items()}
+        state[WORD_EMBEDDINGS] = bundled_word_embeddings().float()
+        try:
+            self.model.load_state_dict(state, strict=True, assign=True)
+        except RuntimeError as exc:
+            raise QAError(f"{weights_path} does not fit the reader: {str(exc).splitlines()[0]}") from None
+        # The embeddings' non-persistent buffers are not in any state dict: made here as BERT does.
+        emb = self.model.bert.embeddings
+        n = self.model.config.max_position_embeddings
+        emb.register_buffer("position_ids", torch.arange(n).expand((1, -1)), persistent=False)
+        emb.register_buffer("token_type_ids", torch.zeros((1, n), dtype=torch.long), persistent=False)
+        tensors = [*self.model.named_parameters(), *self.model.named_buffers()]
+        meta = [name for name, t in tensors if t.is_meta]
+        if meta:
+            raise QAError(f"{weights_path} does not fit the reader: no values for {', '.join(meta)}")
+        self.model.eval()
+        if quantize:
+            self.model = quantize_int8(self.model)
+        self._torch = torch
+        self._lock = threading.Lock()
+
+    def read(self, question: str, sentences: list[str]) -> list[Reading]:
+        """One :class:`Reading` per sentence (an empty list for none)."""
+        if not sentences:
+            return []
+        enc = encode_pairs(
+            self.tokenizer, [question] * len(sentences), sentences, self.max_length, self.max_question_tokens
+        )
+        offsets = enc.pop("offset_mapping")
+        seq_ids = np.asarray([[-1 if s is None else s for s in enc.sequence_ids(i)]
+                              for i in range(len(sentences))])
+        torch = self._torch
+        inputs = {k: torch.as_tensor(v) for k, v in enc.items()}
+        with self._lock, torch.inference_mode():
+            out = self.model(**inputs)
+        start = out.start_logits.float().numpy()
+        end = out.end_logits.float().numpy()
+        return self.decode(start, end, seq_ids == 1, offsets)
+
+    def decode(
+        self, start: np.ndarray, end: np.ndarray, in_context: np.ndarray, offsets: np.ndarray
+    ) -> list[Reading]:
+        readings = []
+        for row in range(len(start)):
+            s = np.where(in_context[row], start[row], -np.inf)
+            e = np.where(in_context[row], end[row], -np.inf)
+            n = len(s)
+            i, j = np.indices((n, n))
+            total = np.where((j >= i) & (j < i + self.max_answer_tokens), s[:, None] + e[None, :], -np.inf)
+            a, b = divmod(int(np.argmax(total)), n)
+            best = float(total[a, b])
+            null = float(start[row, 0] + end[row, 0])
+            if not np.isfinite(best):  # no context token survived truncation
+                readings.append(Reading(0, 0, -1e4, null))
+                continue
+            readings.append(Reading(int(offsets[row, a, 0]), int(offsets[row, b, 1]), best, null))
+        return readings
+
+
+_READERS: dict[str, Reader] = {}
+_READERS_LOCK = threading.Lock()
+
+
+def load_reader(directory: Path = MODEL_DIR, name: str = "reader", quantize: bool = True) -> Reader:
+    """The shipped reader (int8 linear layers unless ``quantize`` is false), loaded once per
+    process."""
+    key = f"{directory / name}:{quantize}"
+    with _READERS_LOCK:
+        if key not in _READERS:
+            _READERS[key] = Reader(directory, name, quantize)
+        return _READERS[key]

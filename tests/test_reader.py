@@ -1,0 +1,90 @@
+"""The reading model as shipped: its file, its scores, and what it adds to answers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from qa.models import ScoringModel
+from qa.reader import MODEL_DIR, WORD_EMBEDDINGS, load_reader
+
+ROCKETS = "On Sunday, Hamas fired about 10 rockets from the Rafah border crossing area, the IDF said."
+
+
+def test_shipped_weights_are_compact_and_without_word_embeddings():
+    from safetensors import safe_open
+
+    path = MODEL_DIR / "reader.safetensors"
+    assert path.stat().st_size <= 25 * 1024 * 1024
+    with safe_open(str(path), "pt") as f:
+        keys = list(f.keys())
+        assert WORD_EMBEDDINGS not in keys
+        assert all(str(f.get_tensor(k).dtype) == "torch.float16" for k in keys)
+
+
+def test_shipped_reader_scores_the_fixed_pair_as_when_saved():
+    info = json.loads((MODEL_DIR / "reader.json").read_text(encoding="utf-8"))
+    check = info["check"]
+    reading = load_reader().read(check["question"], [check["sentence"]])[0]
+    assert (reading.start, reading.end) == (check["start"], check["end"])
+    assert reading.span_score == pytest.approx(check["span_score"], abs=0.05)
+    assert reading.null_score == pytest.approx(check["null_score"], abs=0.05)
+
+
+def test_reader_finds_the_span_and_knows_when_a_sentence_does_not_answer():
+    reader = load_reader()
+    hit, miss = reader.read("How many rockets did Hamas fire on Sunday?", [ROCKETS, "The mayor resigned."])
+    assert ROCKETS[hit.start : hit.end] in ("about 10", "10")
+    assert hit.evidence > miss.evidence
+    swapped = reader.read("How many rockets did Hezbollah fire on Sunday?", [ROCKETS])[0]
+    assert hit.evidence > swapped.evidence  # a near-miss question is weaker evidence
+    assert reader.read("Anything?", []) == []
+
+
+def test_models_are_bound_to_feature_names():
+    model = ScoringModel(["b", "a"], np.zeros(2), np.ones(2), [np.array([[1.0], [-1.0]])], [np.zeros(1)])
+    x = np.array([[0.0, 2.0, 9.0]])  # columns a, b, c
+    p = model.bind(("a", "b", "c")).predict(x)
+    assert p[0] == pytest.approx(1 / (1 + np.exp(-(2.0 - 0.0))))  # b - a, whatever the order
+    with pytest.raises(Exception, match="needs features the code does not produce: b"):
+        model.bind(("a", "c"))
+
+
+def test_shipped_models_match_the_features_the_code_makes():
+    from qa.abstain import ABSTAIN_FEATURES
+    from qa.features import FEATURES
+    from qa.models import load_model
+    from qa.rerank import FINAL_FEATURES, READER_ABSTAIN_FEATURES
+
+    load_model("reranker", FEATURES)
+    load_model("final", FINAL_FEATURES)
+    load_model("abstainer", ABSTAIN_FEATURES + READER_ABSTAIN_FEATURES)
+    load_model("abstainer-lexical", ABSTAIN_FEATURES)
+
+
+def test_why_question_cites_the_main_obstacle_first(seed_service):
+    ans = seed_service.ask("Why did the ceasefire talks stall?")
+    assert not ans.abstained
+    assert "The main obstacle in the talks has been the length of the ceasefire" in ans.citations[0].quote
+    assert ans.short is None  # a "why" is answered by the sentence, not a span
+
+
+def test_short_answer_is_an_exact_span_inside_citation_one(seed_service):
+    ans = seed_service.ask("How many rockets did Hamas fire on Sunday?")
+    s, first = ans.short, ans.citations[0]
+    assert s is not None and s.quote in ("about 10", "10")
+    assert s.quote == seed_service.document_text(s.doc_id)[s.start : s.end]
+    assert s.doc_id == first.doc_id and first.start <= s.start and s.end <= first.end
+    assert ans.text.startswith(f"{s.quote} [1]\n\n")
+    assert ans.to_dict()["short"]["quote"] == s.quote
+
+
+def test_without_the_reader_there_is_no_short_answer(seed_service):
+    import qa
+
+    plain = qa.QAService(seed_service.index, reader_top_k=0)
+    ans = plain.ask("How many rockets did Hamas fire on Sunday?")
+    assert ans.short is None and plain.reader is None
+    assert "about 10 rockets" in ans.citations[0].quote
