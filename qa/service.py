@@ -8,7 +8,6 @@ import os
 import time
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -111,7 +110,6 @@ class Scored:
 
 
 ABSTAIN_WITH_READER = ABSTAIN_FEATURES + READER_ABSTAIN_FEATURES
-_LOADER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-load")
 
 
 class QAService:
@@ -139,12 +137,12 @@ class QAService:
         if changes:
             self.config = replace(self.config, **changes)
         self.reranker = reranker or load_model("reranker", FEATURES)
-        self._reader: Reader | Future[Reader] | None = None
+        self.reader: Reader | None = None
         self.final: ScoringModel | None = None
         if self.config.reader_top_k > 0:
-            # Loaded in the background (half a second) while the index opens and the embedding
-            # model loads: a cold start waits for the slower of the two, not for both.
-            self._reader = reader or _LOADER.submit(load_reader, quantize=self.config.reader_int8)
+            # Loaded here, not in a background thread: transformers' lazy imports are not safe
+            # while another thread imports it (seen: "cannot import name 'AutoTokenizer'").
+            self.reader = reader or load_reader(quantize=self.config.reader_int8)
             self.final = final or load_model("final", FINAL_FEATURES)
             self.abstainer = abstainer or load_model("abstainer", ABSTAIN_WITH_READER)
         else:  # the engine without its reading model (for comparison, or the fastest answers)
@@ -154,13 +152,6 @@ class QAService:
             if self.config.abstain_threshold is not None
             else float(self.abstainer.info.get("threshold", 0.5))
         )
-
-    @property
-    def reader(self) -> Reader | None:
-        """The reading model (None when ``reader_top_k`` is 0)."""
-        if isinstance(self._reader, Future):
-            self._reader = self._reader.result()
-        return self._reader
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
