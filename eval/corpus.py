@@ -14,14 +14,13 @@ The seed article is added as one more article, so its questions measure quality 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from eval.squad import CACHE, SQUAD11_TRAIN
+from eval.squad import CACHE, SQUAD11_TRAIN, read_json
 from index.config import Config
 from index.split import make_passages, split_sentences
 
@@ -46,7 +45,7 @@ class CorpusQuestion:
 @lru_cache(maxsize=1)
 def _pool() -> list[tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]]]:
     """(title, paragraph, questions) for every SQuAD v1.1 train paragraph, in a fixed shuffle."""
-    data = json.loads(SQUAD11_TRAIN.read_text(encoding="utf-8"))["data"]
+    data = read_json(SQUAD11_TRAIN)["data"]
     pool = []
     for art in data:
         title = art["title"].replace("_", " ")
