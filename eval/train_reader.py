@@ -112,10 +112,8 @@ def evaluate(model, tokenizer, data: list[ReaderExample]) -> dict[str, float]:
     import torch
     from sklearn.metrics import roc_auc_score
 
-    from qa.reader import Reader
+    from qa.reader import decode_readings
 
-    reader = Reader.__new__(Reader)
-    reader.max_answer_tokens = MAX_ANSWER_TOKENS
     model.eval()
     ev, lab, exact = [], [], []
     for k in range(0, len(data), 64):
@@ -126,7 +124,8 @@ def evaluate(model, tokenizer, data: list[ReaderExample]) -> dict[str, float]:
         ctx = np.asarray([[s == 1 for s in enc.sequence_ids(i)] for i in range(len(batch))])
         with torch.inference_mode():
             out = model(**{k2: torch.as_tensor(v) for k2, v in enc.items()})
-        readings = reader.decode(out.start_logits.numpy(), out.end_logits.numpy(), ctx, offsets)
+        readings = decode_readings(out.start_logits.numpy(), out.end_logits.numpy(), ctx, offsets,
+                                   MAX_ANSWER_TOKENS)
         for ex, r in zip(batch, readings):
             ev.append(r.evidence)
             lab.append(ex.answer is not None)

@@ -105,6 +105,28 @@ def quantize_int8(model: Any) -> Any:
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
+def decode_readings(
+    start: np.ndarray, end: np.ndarray, in_context: np.ndarray, offsets: np.ndarray, max_answer_tokens: int
+) -> list[Reading]:
+    """Per row of start/end logits: the best span with both ends in the context (``in_context``)
+    and at most ``max_answer_tokens`` long, as character offsets; the null score is [CLS]'s."""
+    readings = []
+    for row in range(len(start)):
+        s = np.where(in_context[row], start[row], -np.inf)
+        e = np.where(in_context[row], end[row], -np.inf)
+        n = len(s)
+        i, j = np.indices((n, n))
+        total = np.where((j >= i) & (j < i + max_answer_tokens), s[:, None] + e[None, :], -np.inf)
+        a, b = divmod(int(np.argmax(total)), n)
+        best = float(total[a, b])
+        null = float(start[row, 0] + end[row, 0])
+        if not np.isfinite(best):  # no context token survived truncation
+            readings.append(Reading(0, 0, -1e4, null))
+            continue
+        readings.append(Reading(int(offsets[row, a, 0]), int(offsets[row, b, 1]), best, null))
+    return readings
+
+
 class Reader:
     """Reads (question, sentence) pairs with the shipped reading model; safe from many threads
     (one forward pass at a time: torch modules are not re-entrant)."""
@@ -166,21 +188,7 @@ class Reader:
     def decode(
         self, start: np.ndarray, end: np.ndarray, in_context: np.ndarray, offsets: np.ndarray
     ) -> list[Reading]:
-        readings = []
-        for row in range(len(start)):
-            s = np.where(in_context[row], start[row], -np.inf)
-            e = np.where(in_context[row], end[row], -np.inf)
-            n = len(s)
-            i, j = np.indices((n, n))
-            total = np.where((j >= i) & (j < i + self.max_answer_tokens), s[:, None] + e[None, :], -np.inf)
-            a, b = divmod(int(np.argmax(total)), n)
-            best = float(total[a, b])
-            null = float(start[row, 0] + end[row, 0])
-            if not np.isfinite(best):  # no context token survived truncation
-                readings.append(Reading(0, 0, -1e4, null))
-                continue
-            readings.append(Reading(int(offsets[row, a, 0]), int(offsets[row, b, 1]), best, null))
-        return readings
+        return decode_readings(start, end, in_context, offsets, self.max_answer_tokens)
 
 
 _READERS: dict[str, Reader] = {}

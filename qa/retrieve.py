@@ -95,24 +95,22 @@ def retrieve(
         ctx_stems = {s for x in neighbours for s in index.sentence_stems(x)}
         ctx_dense = max((float(index.sentence_vectors[x] @ query_vector) for x in neighbours), default=0.0)
         passages = passages_of[int(r)]
-        named = (
-            sentence_features(
-                q,
-                index.sentence_tokens(int(r)),
-                ctx_stems,
-                float(dense[i]),
-                best_dense,
-                int(dense_rank[i]),
-                float(bm25[i]),
-                best_bm25,
-                int(bm25_rank[i]),
-                max((passage_dense_all[p] for p in passages), default=0.0),
-                max((float(pbm25_all[p]) for p in passages), default=0.0) / pbm25_max
-                if pbm25_max > 0
-                else 0.0,
-                ctx_dense,
-                sentence_rrf.get(int(r), 0.0) * cfg.rrf_k,
-            )
+        named = sentence_features(
+            q,
+            index.sentence_tokens(int(r)),
+            ctx_stems,
+            float(dense[i]),
+            best_dense,
+            int(dense_rank[i]),
+            float(bm25[i]),
+            best_bm25,
+            int(bm25_rank[i]),
+            max((passage_dense_all[p] for p in passages), default=0.0),
+            max((float(pbm25_all[p]) for p in passages), default=0.0) / pbm25_max
+            if pbm25_max > 0
+            else 0.0,
+            ctx_dense,
+            sentence_rrf.get(int(r), 0.0) * cfg.rrf_k,
         )
         feats.append([named[name] for name in FEATURES])
     return Candidates(q, rows, np.asarray(feats, dtype=np.float32), dense, bm25)
