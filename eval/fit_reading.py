@@ -18,15 +18,13 @@ from qa.models import ScoringModel
 from qa.reader import Reader
 from qa.rerank import (
     FINAL_FEATURES,
-    READER_ABSTAIN_FEATURES,
     ReadCandidates,
     as_if_read,
     final_probs,
     read_top,
     reader_abstain_features,
 )
-
-ABSTAIN_WITH_READER = ABSTAIN_FEATURES + READER_ABSTAIN_FEATURES
+from qa.service import ABSTAIN_WITH_READER
 
 
 @dataclass
@@ -154,7 +152,7 @@ def abstention_rows(
                 names = ABSTAIN_WITH_READER
                 rk = as_if_read(read, *policy)
                 scores = final_probs(p, rk, final.predict(rk.features)) if len(p) else p
-                feats.update(zip(READER_ABSTAIN_FEATURES, reader_abstain_features(scores, rk), strict=True))
+                feats.update(reader_abstain_features(scores, rk))
             xs.append([feats[n] for n in names])
             ys.append(not q.impossible)
     return np.asarray(xs), np.asarray(ys, dtype=int)

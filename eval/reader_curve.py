@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eval.fit_reading import policy_of
 from eval.metrics import auroc
 from eval.run import use_cross_fitted
 from eval.squad import CACHE, SQUAD2_DEV, contains_answer, load_articles
@@ -25,14 +26,14 @@ from index.config import Config
 from index.embed import CachedEmbedder, Embedder
 from qa.abstain import abstention_features
 from qa.answer import make_citation
-from qa.rerank import READER_ABSTAIN_FEATURES, as_if_read, final_probs, read_top, reader_abstain_features
+from qa.rerank import as_if_read, final_probs, read_top, reader_abstain_features
 from qa.retrieve import retrieve
 from qa.service import ABSTAIN_WITH_READER, QAService
 
 # Fixed k (read the best k), and the default of Config (read 2, and up to 16 when neither of
 # those holds an answer), keyed by name.
 POLICIES: dict[str, tuple[int, int, float]] = {str(k): (k, k, 0.0) for k in (0, 1, 2, 4, 8, 16)}
-POLICIES["default"] = (Config().reader_top_k, Config().reader_first_k, Config().reader_more_below)
+POLICIES["default"] = policy_of(Config())
 KS = tuple(POLICIES)
 SETTINGS = ("reader_top_k", "reader_first_k", "reader_more_below")
 
@@ -75,8 +76,7 @@ def reader_curve(limit: int | None, latency_questions: int = 40, progress: bool 
                     reads[k].append(len(rk.positions))
                     final = final_probs(probs, rk, svc.final.predict(rk.features))
                     feats = dict(base)
-                    more = reader_abstain_features(final, rk)
-                    feats.update(zip(READER_ABSTAIN_FEATURES, more, strict=True))
+                    feats.update(reader_abstain_features(final, rk))
                     row = np.asarray([[feats[f] for f in ABSTAIN_WITH_READER]])
                     conf[k].append(float(svc.abstainer.predict(row)[0]))
                 top = int(c.rows[int(np.argmax(final))])

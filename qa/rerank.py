@@ -110,20 +110,21 @@ def final_probs(probs: np.ndarray, read: ReadCandidates, read_probs: np.ndarray)
     return out
 
 
-def reader_abstain_features(final: np.ndarray, read: ReadCandidates) -> list[float]:
-    """One row in the order of :data:`READER_ABSTAIN_FEATURES`."""
+def reader_abstain_features(final: np.ndarray, read: ReadCandidates) -> dict[str, float]:
+    """The reader's abstention features by name (the keys are :data:`READER_ABSTAIN_FEATURES`)."""
     if not len(read.positions):
-        return [0.0, 0.0, -10.0, -10.0, 10.0, -10.0]
+        return dict(zip(READER_ABSTAIN_FEATURES, (0.0, 0.0, -10.0, -10.0, 10.0, -10.0), strict=True))
     order = np.argsort(-final, kind="stable")
     top = int(order[0])
     second = float(final[order[1]]) if len(order) > 1 else 0.0
     where = {int(p): j for j, p in enumerate(read.positions)}
     r = read.readings[where.get(top, 0)]
-    return [
+    values = (
         float(final[top]),
         float(final[top]) - second,
         r.evidence,
         max(x.evidence for x in read.readings),
         r.null_score,
         r.span_score,
-    ]
+    )
+    return dict(zip(READER_ABSTAIN_FEATURES, values, strict=True))

@@ -309,6 +309,6 @@ class QAService:
         read = read_top(self.reader, question, lambda i: sentences[int(rows[i])].text, probs,
                         cfg.reader_top_k, cfg.reader_first_k, cfg.reader_more_below)
         final = final_probs(probs, read, self.final.predict(read.features))
-        feats.update(zip(READER_ABSTAIN_FEATURES, reader_abstain_features(final, read), strict=True))
+        feats.update(reader_abstain_features(final, read))
         conf = self.abstainer.predict(np.asarray([[feats[n] for n in ABSTAIN_WITH_READER]]))
         return Scored(probs, final, read, float(conf[0]), feats)
