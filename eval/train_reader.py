@@ -168,16 +168,30 @@ def main(argv: list[str] | None = None) -> int:
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)  # shipped by the package
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    sched = get_linear_schedule_with_warmup(opt, int(0.06 * args.steps), args.steps)
     step, epoch, done, seconds = 0, 0, 0, 0.0
+    runs: list[list] = []  # [steps, lr] of each schedule: one, or more when extended
+    start, state = 0, None  # start: the step the current learning-rate schedule began at
     ckpt = args.work / "checkpoint.pt"
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
         step, epoch, done, seconds = state["step"], state["epoch"], state["done"], state["seconds"]
+        # (the first checkpoints did not record their schedule: they ran 2400 steps at 1e-4)
+        runs, start = state.get("runs") or [[step, 1e-4]], state.get("schedule_start", 0)
         print(f"resumed at step {step} (epoch {epoch}, {seconds / 60:.1f} min trained)", flush=True)
+        if runs[-1][0] != args.steps and step < args.steps:
+            # More steps than the checkpoint planned: carry on through the same data order
+            # with a fresh schedule (short warm-up, linear decay) over the remaining steps.
+            for group in opt.param_groups:
+                group["lr"] = group["initial_lr"] = args.lr
+            runs, start, state = [*runs, [args.steps, args.lr]], step, None
+            print(f"extended to {args.steps} steps: new schedule from lr {args.lr}", flush=True)
+    runs = runs or [[args.steps, args.lr]]
+    length = args.steps - start
+    sched = get_linear_schedule_with_warmup(opt, int((0.06 if start == 0 else 0.03) * length), length)
+    if state is not None:
+        sched.load_state_dict(state["sched"])
     model.train()
     log = open(args.work / "log.jsonl", "a")  # noqa: SIM115 - appended to across the whole run
     while step < args.steps:
@@ -206,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
             if step % args.save_every == 0 or step == args.steps:
                 torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
                             "sched": sched.state_dict(), "step": step, "epoch": epoch,
-                            "done": done, "seconds": seconds}, args.work / "checkpoint.tmp")
+                            "done": done, "seconds": seconds, "runs": runs,
+                            "schedule_start": start}, args.work / "checkpoint.tmp")
                 (args.work / "checkpoint.tmp").replace(ckpt)
             if step % 1000 == 0 or step == args.steps:
                 scores = evaluate(model, tokenizer, val)
@@ -215,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             epoch, done = epoch + 1, 0
     scores = evaluate(model, tokenizer, val)
-    save(model, tokenizer, args, scores, seconds, len(train_arts), len(train), kinds)
+    save(model, tokenizer, args, runs, scores, seconds, len(train_arts), len(train), kinds)
     from qa.reader import Reader
 
     shipped = Reader(args.out)  # as served: half-precision weights, int8 linear layers
@@ -228,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def save(model, tokenizer, args, scores, seconds, n_articles, n_examples, kinds) -> None:
+def save(model, tokenizer, args, runs, scores, seconds, n_articles, n_examples, kinds) -> None:
     import torch
     from safetensors.torch import save_file
 
@@ -245,10 +260,12 @@ def save(model, tokenizer, args, scores, seconds, n_articles, n_examples, kinds)
         "max_answer_tokens": MAX_ANSWER_TOKENS,
         "fitted_on": f"SQuAD v1.1 train, {n_articles} articles ({FIRST_ARTICLE}.. of eval.train's "
         f"shuffle), {n_examples} examples {kinds}",
-        "training": f"{args.steps} steps of {args.batch}, AdamW lr {args.lr}, word embeddings frozen, "
-        f"{seconds / 60:.0f} min on {args.threads} CPU threads",
-        "command": f"python -m eval.train_reader --steps {args.steps} --batch {args.batch} "
-        f"--layers {args.layers} --lr {args.lr}",
+        "training": f"{args.steps} steps of {args.batch} ("
+        + ", then ".join(f"to step {n} at lr {lr}" for n, lr in runs)
+        + f", AdamW, linear decay), word embeddings frozen, {seconds / 60:.0f} min on "
+        f"{args.threads} CPU threads",
+        "command": " && ".join(f"python -m eval.train_reader --steps {n} --batch {args.batch} "
+                               f"--layers {args.layers} --lr {lr}" for n, lr in runs),
         "validation": {k: round(v, 4) for k, v in scores.items()},
     }
     (args.out / "reader.json").write_text(json.dumps(info, indent=1), encoding="utf-8")

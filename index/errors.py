@@ -38,5 +38,14 @@ class OutdatedIndexError(CorruptIndexError):
     """A saved index of an older format: ``qa index rebuild`` re-creates it from its texts."""
 
 
+class IndexExistsError(QAError, FileExistsError):
+    """Saving a new library where one already is (open it instead)."""
+
+
+class StorageError(QAError, OSError):
+    """The library could not be written (disk full, read-only, locked by another process too
+    long); nothing was changed, in memory or on disk."""
+
+
 class EmptyIndexError(QAError):
     """A question asked of an index with no documents in it."""

@@ -38,6 +38,22 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def write_config_copy(root: Path, config) -> None:
+    """``config.json`` beside the store, for people to read (the store keeps the one used)."""
+    text = config.to_json()
+    try:
+        if (root / CONFIG).read_text(encoding="utf-8") == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    tmp = root / f"{CONFIG}.tmp"
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, root / CONFIG)
+    except OSError:  # only a copy: the store keeps the config that counts
+        tmp.unlink(missing_ok=True) if tmp.is_file() else None
+
+
 def read_manifest(root: Path) -> dict | None:
     try:
         manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))

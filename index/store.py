@@ -4,31 +4,27 @@ Rows are appended and never renumbered while the index lives: adding an article 
 rows to the tables, the vector index and BM25; removing one marks its rows dead and takes them
 out of the vector index and BM25 in place. Nothing is rebuilt or re-embedded for a change.
 
-A saved index is a directory of immutable segments named in one manifest:
+A saved index is a directory (see ``index/library.py`` and ``index/cache.py``):
 
-    config.json              the Config it was built with
-    manifest.json            segments, removed documents, vector files, sha256 of each file
-    seg-<gen>.jsonl          the documents a save added: id, title, source, hash, text
-    seg-<gen>.npz            their sentence/passage offsets, vectors and BM25 term frequencies
-    sentences-<gen>.faiss    FAISS index over sentence vectors (FAISS backend)
-    passages-<gen>.faiss     FAISS index over passage vectors
+    library.sqlite           the store of record: articles, offsets, vectors, removals, config
+    config.json              a copy of the config, for people (the store holds the truth)
+    cache.json, seg-*.npz, sentences-*.faiss, passages-*.faiss
+                             derived from the store, for a fast open; rebuilt when stale
     milvus.db                (Milvus Lite backend only)
 
-A save writes the new segment and the FAISS files under fresh names, fsyncs them, then replaces
-``manifest.json`` atomically; files no manifest names are deleted afterwards. A crash at any
-point leaves the previous manifest and every file it names intact.
+An index opened from a directory is *bound* to it: every add and remove is one SQLite
+transaction, durable when the call returns, and another process's commits are picked up by
+:meth:`ArticleIndex.refresh`. An index made in memory writes nothing until ``save(path)``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
+import logging
 import os
-import secrets
 import threading
+import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,24 +34,20 @@ from index.config import Config
 from index.embed import Embedder
 from index.errors import (
     CorruptIndexError,
-    IndexNotFoundError,
+    IndexExistsError,
     InvalidDocumentError,
-    OutdatedIndexError,
     UnknownDocumentError,
 )
-from index.files import (
-    CONFIG,
-    FORMAT,
-    MANIFEST,
-    clear_manifest,
-    content_hash,
-    delete_unreferenced,
-    file_sha256,
-    fsync,
-    fsync_dir,
-    read_manifest,
-)
+from index.files import content_hash
 from index.lexical import LexicalIndex
+from index.library import (
+    DATABASE,
+    LibraryDB,
+    StoredDocument,
+    pack_units,
+    unpack_units,
+    unpack_vectors,
+)
 from index.split import Passage, Sentence, make_passages, split_sentences
 from index.text import content_stems, tokenize
 from index.vectors import (
@@ -74,6 +66,7 @@ _S_COLS = ("doc", "index", "start", "end", "paragraph")
 _P_COLS = ("doc", "index", "start", "end", "first", "last")
 
 __all__ = ["ArticleIndex", "DocumentRecord", "Hit", "content_hash"]
+log = logging.getLogger("qa")
 
 
 @dataclass(frozen=True)
@@ -95,6 +88,7 @@ class _Doc:
     p_lo: int
     p_hi: int
     alive: bool = True
+    code: int = 0  # its row in the store (0: not stored)
 
 
 @dataclass
@@ -109,6 +103,47 @@ class _Batch:
     p_vecs: np.ndarray
     s_lex: dict[str, np.ndarray] | None = None  # saved BM25 rows (when loading)
     p_lex: dict[str, np.ndarray] | None = None
+    codes: list[int] | None = None  # the records' rows in the store
+
+    @classmethod
+    def of_stored(cls, docs: list[StoredDocument], dimension: int) -> _Batch:
+        """Stored rows (with their blobs) as a batch: nothing is split or embedded again."""
+        records, s_rows, p_rows, s_vecs, p_vecs = [], [], [], [], []
+        for d, doc in enumerate(docs):
+            records.append(DocumentRecord(doc.doc_id, doc.title, doc.text or "", doc.content_hash,
+                                          doc.source))
+            s, p = unpack_units(doc)
+            sv, pv = unpack_vectors(doc, dimension)
+            s_rows.append(np.column_stack([np.full(len(s), d), s]))
+            p_rows.append(np.column_stack([np.full(len(p), d), p]))
+            s_vecs.append(sv)
+            p_vecs.append(pv)
+        def stack(rows: list[np.ndarray], width: int) -> np.ndarray:
+            return np.concatenate(rows) if rows else np.zeros((0, width), dtype=np.int64)
+        s_all, p_all = stack(s_rows, len(_S_COLS)), stack(p_rows, len(_P_COLS))
+        return cls(records, {n: s_all[:, i] for i, n in enumerate(_S_COLS)},
+                   {n: p_all[:, i] for i, n in enumerate(_P_COLS)},
+                   stack(s_vecs, dimension).astype(np.float32), stack(p_vecs, dimension).astype(np.float32),
+                   codes=[d.code for d in docs])
+
+    def subset(self, keep: list[int]) -> _Batch:
+        """The batch with only documents ``keep`` (renumbered in order)."""
+        position = np.full(len(self.records), -1, dtype=np.int64)
+        position[keep] = np.arange(len(keep))
+        s_sel, p_sel = position[self.s_cols["doc"]] >= 0, position[self.p_cols["doc"]] >= 0
+        s_cols = {n: c[s_sel] for n, c in self.s_cols.items()}
+        p_cols = {n: c[p_sel] for n, c in self.p_cols.items()}
+        s_cols["doc"], p_cols["doc"] = position[s_cols["doc"]], position[p_cols["doc"]]
+        return _Batch([self.records[d] for d in keep], s_cols, p_cols,
+                      self.s_vecs[s_sel], self.p_vecs[p_sel])
+
+    def stored(self, d: int) -> tuple[int, int, bytes, bytes]:
+        """Document ``d``'s rows as the store keeps them: counts, offsets blob, vectors blob."""
+        s_sel, p_sel = self.s_cols["doc"] == d, self.p_cols["doc"] == d
+        s = np.column_stack([self.s_cols[n][s_sel] for n in _S_COLS[1:]])
+        p = np.column_stack([self.p_cols[n][p_sel] for n in _P_COLS[1:]])
+        vecs = np.concatenate([self.s_vecs[s_sel], self.p_vecs[p_sel]]).astype("<f4")
+        return len(s), len(p), pack_units(s, p), vecs.tobytes()
 
     @classmethod
     def of_units(cls, records: list[DocumentRecord], sentences: list[list[Sentence]],
@@ -211,7 +246,12 @@ class ArticleIndex:
         self.sentences = _UnitView(self, "s")
         self.passages = _UnitView(self, "p")
         self._token_cache: dict[int, list] = {}
-        self._saved: tuple[Path, str, int] | None = None  # (dir, manifest generation, docs saved)
+        self._db: LibraryDB | None = None  # the store this index is bound to (None: memory only)
+        self._generation = 0  # the store's generation these rows reflect
+        self._max_code = 0  # the highest store row held
+        self._by_code: dict[int, int] = {}  # store row -> position in ``_docs``
+        self._write_lock = threading.Lock()  # one writer per process; SQLite orders processes
+        self._cache: tuple[str, int] | None = None  # (derived files' name, docs they hold)
         self.sentence_index: VectorBackend
         self.passage_index: VectorBackend
         if _connect:
@@ -336,47 +376,94 @@ class ArticleIndex:
 
     def add_documents(self, items: Iterable[tuple[str, str | None, str | None, str]]) -> list[str]:
         """Index several ``(text, doc_id, title, source)`` at once (one embedding batch).
-        All are checked first: one bad item raises and nothing is added."""
-        with self.lock:
-            by_hash = {d.content_hash: d.doc_id for d in self.documents.values()}
-            ids: list[str] = []
-            new: list[tuple[DocumentRecord, list[Sentence], list[Passage]]] = []
-            taken: set[str] = set()
-            for text, doc_id, title, source in items:
-                text = validate_document_text(text, self.config.max_document_chars)
-                digest = content_hash(text)
-                if doc_id is not None:
-                    doc_id = validate_doc_id(doc_id)
-                existing = by_hash.get(digest)
-                if existing is not None and (doc_id is None or doc_id == existing):
-                    ids.append(existing)
-                    continue
-                doc_id = doc_id or digest[:16]
-                if doc_id in self.documents or doc_id in taken:
-                    raise InvalidDocumentError(
-                        f"document id {doc_id!r} already holds a different text; remove it first"
-                    )
-                sentences = split_sentences(doc_id, text)
-                if not sentences:
-                    raise InvalidDocumentError(
-                        f"document {doc_id!r} has no citable sentences (empty or only boilerplate)"
-                    )
-                passages = make_passages(
-                    sentences, text, self.config.passage_sentences, self.config.passage_overlap
-                )
-                title = (title or "").strip() or _default_title(sentences)
-                new.append((DocumentRecord(doc_id, title, text, digest, source or ""), sentences, passages))
-                by_hash[digest] = doc_id
-                taken.add(doc_id)
-                ids.append(doc_id)
-            if new:
-                texts = [s.text for _, ss, _ in new for s in ss]
-                n_s = len(texts)
-                texts += [p.text for _, _, ps in new for p in ps]
-                vectors = self.embedder.encode(texts)
-                self._append(_Batch.of_units([r for r, _, _ in new], [s for _, s, _ in new],
-                                             [p for _, _, p in new], vectors[:n_s], vectors[n_s:]))
+        All are checked first: one bad item raises and nothing is added. Embedding happens
+        before any lock is taken, so questions are answered meanwhile; a bound index commits
+        the batch as one transaction before it changes memory."""
+        checked = [(validate_document_text(text, self.config.max_document_chars),
+                    None if doc_id is None else validate_doc_id(doc_id), validate_title(title),
+                    validate_source(source)) for text, doc_id, title, source in items]
+        requested = {doc_id for _, doc_id, _, _ in checked if doc_id is not None}
+        with self._write_lock:  # writers wait for each other, never questions
+            with self.lock:
+                ids, new = self._plan(checked)
+            if not new:
+                return ids
+            texts = [s.text for _, ss, _ in new for s in ss]
+            n_s = len(texts)
+            texts += [p.text for _, _, ps in new for p in ps]
+            vectors = self.embedder.encode(texts)
+            batch = _Batch.of_units([r for r, _, _ in new], [s for _, s, _ in new],
+                                    [p for _, _, p in new], vectors[:n_s], vectors[n_s:])
+            if self._db is None:
+                with self.lock:
+                    self._append(batch)
+                return ids
+            asked = {r.doc_id: r.doc_id if r.doc_id in requested else None for r, _, _ in new}
+            with self._db.writing() as w:
+                with self.lock:
+                    self._sync()  # another process may have added or removed some meanwhile
+                    ids, batch = self._recheck(ids, batch, asked)
+                batch.codes = []
+                for d, record in enumerate(batch.records):
+                    n_s, n_p, units, vecs = batch.stored(d)
+                    batch.codes.append(w.insert(record.doc_id, record.title, record.source,
+                                                record.content_hash, record.text, n_s, n_p, units, vecs))
+            with self.lock:
+                if batch.records:
+                    self._append(batch)
+                self._generation = max(self._generation, w.generation)
             return ids
+
+    def _recheck(self, ids: list[str], batch: _Batch, asked: dict[str, str | None]
+                 ) -> tuple[list[str], _Batch]:
+        """The plan again after a sync: a text another process added meanwhile is not added
+        twice; an id it took for another text is refused."""
+        by_hash = {d.content_hash: d.doc_id for d in self.documents.values()}
+        keep, rename = [], {}
+        for d, r in enumerate(batch.records):
+            existing = by_hash.get(r.content_hash)
+            if existing is not None and (existing == r.doc_id or asked.get(r.doc_id) is None):
+                rename[r.doc_id] = existing
+            elif r.doc_id in self.documents:
+                raise InvalidDocumentError(
+                    f"document id {r.doc_id!r} already holds a different text; remove it first")
+            else:
+                keep.append(d)
+        if not rename:
+            return ids, batch
+        return [rename.get(i, i) for i in ids], batch.subset(keep)
+
+    def _plan(self, checked: list[tuple[str, str | None, str, str]]
+              ) -> tuple[list[str], list[tuple[DocumentRecord, list[Sentence], list[Passage]]]]:
+        """Which items are new (split, not embedded) and every item's id; raises for an id
+        that holds another text. Runs under ``self.lock`` against the rows held now."""
+        by_hash = {d.content_hash: d.doc_id for d in self.documents.values()}
+        ids: list[str] = []
+        new: list[tuple[DocumentRecord, list[Sentence], list[Passage]]] = []
+        for text, doc_id, title, source in checked:
+            digest = content_hash(text)
+            existing = by_hash.get(digest)
+            if existing is not None and (doc_id is None or doc_id == existing):
+                ids.append(existing)
+                continue
+            doc_id = doc_id or digest[:16]
+            if doc_id in self.documents or doc_id in ids:
+                raise InvalidDocumentError(
+                    f"document id {doc_id!r} already holds a different text; remove it first"
+                )
+            sentences = split_sentences(doc_id, text)
+            if not sentences:
+                raise InvalidDocumentError(
+                    f"document {doc_id!r} has no citable sentences (empty or only boilerplate)"
+                )
+            passages = make_passages(
+                sentences, text, self.config.passage_sentences, self.config.passage_overlap
+            )
+            title = title or _default_title(sentences)
+            new.append((DocumentRecord(doc_id, title, text, digest, source), sentences, passages))
+            by_hash[digest] = doc_id
+            ids.append(doc_id)
+        return ids, new
 
     def _append(self, batch: _Batch) -> None:
         records, base = batch.records, len(self._docs)
@@ -384,11 +471,15 @@ class ArticleIndex:
         p_counts = np.bincount(batch.p_cols["doc"], minlength=len(records))
         s_starts = len(self._s) + np.concatenate([[0], np.cumsum(s_counts)])
         p_starts = len(self._p) + np.concatenate([[0], np.cumsum(p_counts)])
+        codes = batch.codes or [0] * len(records)
         for i, record in enumerate(records):
             self._docs.append(_Doc(record, int(s_starts[i]), int(s_starts[i + 1]),
-                                   int(p_starts[i]), int(p_starts[i + 1])))
+                                   int(p_starts[i]), int(p_starts[i + 1]), code=codes[i]))
             self._code[record.doc_id] = base + i
             self.documents[record.doc_id] = record
+            if codes[i]:
+                self._by_code[codes[i]] = base + i
+                self._max_code = max(self._max_code, codes[i])
         self._s.extend({**batch.s_cols, "doc": batch.s_cols["doc"] + base})
         self._p.extend({**batch.p_cols, "doc": batch.p_cols["doc"] + base})
         s_rows = self.sentence_table.append(batch.s_vecs)
@@ -410,20 +501,74 @@ class ArticleIndex:
         self.passage_index.add(p_rows, batch.p_vecs, p_docs)
 
     def remove_document(self, doc_id: str) -> None:
-        """Drop a document: its rows are taken out of the vector index and BM25 in place."""
-        with self.lock:
-            self.get_document(doc_id)
-            code = self._code.pop(doc_id)
-            doc = self._docs[code]
-            doc.alive = False
-            del self.documents[doc_id]
-            s_rows, p_rows = np.arange(doc.s_lo, doc.s_hi), np.arange(doc.p_lo, doc.p_hi)
-            self.sentence_table.kill(s_rows)
-            self.passage_table.kill(p_rows)
-            self.sentence_bm25.remove(s_rows)
-            self.passage_bm25.remove(p_rows)
+        """Drop a document: its rows are taken out of the vector index and BM25 in place (and,
+        when bound, it is marked removed in the store, by id and hash, in one transaction)."""
+        with self._write_lock:
+            if self._db is None:
+                with self.lock:
+                    self._kill(self._code[self.get_document(doc_id).doc_id])
+                return
+            with self._db.writing() as w:
+                with self.lock:
+                    self._sync()
+                    position = self._code[self.get_document(doc_id).doc_id]
+                w.remove(self._docs[position].code)
+            with self.lock:
+                self._kill(position)
+                self._generation = max(self._generation, w.generation)
+
+    def _kill(self, position: int, backends: bool = True) -> None:
+        doc = self._docs[position]
+        if not doc.alive:
+            return
+        doc.alive = False
+        if self._code.get(doc.record.doc_id) == position:  # not a later copy of the same id
+            del self._code[doc.record.doc_id]
+            del self.documents[doc.record.doc_id]
+        s_rows, p_rows = np.arange(doc.s_lo, doc.s_hi), np.arange(doc.p_lo, doc.p_hi)
+        self.sentence_table.kill(s_rows)
+        self.passage_table.kill(p_rows)
+        self.sentence_bm25.remove(s_rows)
+        self.passage_bm25.remove(p_rows)
+        if backends:
             self.sentence_index.remove(s_rows)
             self.passage_index.remove(p_rows)
+
+    # -- other processes ---------------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Take in what other processes committed to the store since; cheap when nothing did
+        (one ``PRAGMA data_version``). Returns whether anything was read."""
+        if self._db is None or not self._db.changed():
+            return False
+        if not self._write_lock.acquire(blocking=False):
+            return False  # a writer of this process is syncing anyway
+        try:
+            with self.lock:
+                return self._sync()
+        finally:
+            self._write_lock.release()
+
+    def _sync(self) -> bool:
+        """Under ``self.lock``: apply the store's removals and additions since our generation."""
+        assert self._db is not None
+        gen, added, removed = self._db.since(self._max_code, self._generation)
+        if gen == self._generation:
+            return False
+        for code in removed:
+            if code in self._by_code:
+                self._kill(self._by_code[code])
+        damaged = [d.doc_id for d in added if not d.intact()]
+        if damaged:
+            log.warning("qa: skipped damaged article(s) written by another process: %s "
+                        "(run `qa index rebuild`)", ", ".join(damaged))
+        for doc in added:
+            if doc.doc_id in self.documents:  # removed and re-added under the same id
+                self._kill(self._code[doc.doc_id])
+        good = [d for d in added if d.intact()]
+        if good:
+            self._append(_Batch.of_stored(good, self.config.dimension))
+        self._generation = gen
+        return True
 
     # -- search ------------------------------------------------------------------------------
     def search_sentences(self, query: np.ndarray, k: int, doc_ids: Iterable[str] | None = None) -> list[Hit]:
@@ -445,251 +590,160 @@ class ArticleIndex:
         return backend.search(query, k, rows=rows, doc_ids=docs)
 
     # -- persistence -------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write what changed since the last save to ``path`` (all of it for a new path);
-        the manifest is replaced atomically, so readers see the old or the new index."""
+    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Bound to ``path`` (or no path given): refresh the derived files (segments, FAISS)
+        from what is committed; the articles themselves are durable since their add returned.
+        An index in memory: write it as a new library at ``path`` and bind to it.
+        Bound elsewhere: write a copy (a new library) at ``path``."""
+        from index import cache
+
+        if path is None:
+            if self.root is None or self._db is None:
+                raise InvalidDocumentError("this index lives in memory: save(path) names where")
+            path = self.root
         target = Path(path).expanduser().resolve()
-        with self.lock:
-            if is_milvus(self.config.vector_uri) and self.root is not None and target != self.root:
-                raise InvalidDocumentError(
-                    f"this index keeps its vectors in Milvus for {self.root}; save it there"
-                )
-            target.mkdir(parents=True, exist_ok=True)
-            old = read_manifest(target)
-            incremental = (
-                self._saved is not None
-                and self._saved[0] == target
-                and old is not None
-                and old.get("generation") == self._saved[1]
-            )
-            first_doc = self._saved[2] if incremental else 0
-            number = int(old["generation"].split("-")[0]) + 1 if old else 1
-            gen = f"{number:06d}-{secrets.token_hex(3)}"  # fresh names: never overwrite a live file
-            segments = list(old["segments"]) if incremental else []
-            written: list[Path] = []
-            if first_doc < len(self._docs) or not segments:
-                segments.append(self._write_segment(target, gen, first_doc, written))
-            vectors = {"kind": self.sentence_index.kind, "files": {}}
-            if isinstance(self.sentence_index, FaissVectors):
-                for name, backend in (("sentences", self.sentence_index), ("passages", self.passage_index)):
-                    fname = f"{name}-{gen}.faiss"
-                    backend.save(target / fname)
-                    written.append(target / fname)
-                    vectors["files"][fname] = file_sha256(target / fname)
-            config_text = self.config.to_json()
-            # Rewritten only when it changes (a new index over another one): the usual save then
-            # leaves no moment where config.json and the manifest disagree.
-            config_changed = _read_or_empty(target / CONFIG) != config_text
-            if config_changed:
-                (target / f"{CONFIG}.tmp").write_text(config_text, encoding="utf-8")
-                written.append(target / f"{CONFIG}.tmp")
-            manifest = {
-                "format": FORMAT,
-                "generation": gen,
-                "segments": segments,
-                "removed": [c for c, d in enumerate(self._docs) if not d.alive],
-                "rows": [len(self._s), len(self._p)],
-                "vectors": vectors,
-                "config": hashlib.sha256(config_text.encode()).hexdigest(),
-            }
-            for f in written:
-                fsync(f)
-            if config_changed:
-                os.replace(target / f"{CONFIG}.tmp", target / CONFIG)
-            tmp = target / f"{MANIFEST}.tmp"
-            tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-            fsync(tmp)
-            os.replace(tmp, target / MANIFEST)
-            fsync_dir(target)
-            self._saved = (target, gen, len(self._docs))
-            if self.root is None:
-                self.root = target
-            delete_unreferenced(target, manifest)
+        if self._db is not None and target == self.root:
+            with self._write_lock, self._db.writing(), self.lock:
+                self._sync()
+                if cache.wants_compaction(self):
+                    self._compact_in_place()
+                cache.write(self, target)
+            return target
+        if is_milvus(self.config.vector_uri) and self.root is not None and target != self.root:
+            raise InvalidDocumentError(
+                f"this index keeps its vectors in Milvus for {self.root.name}/; save it there")
+        with self._write_lock, self.lock:
+            db = self._new_store(target)
+            if self._db is None:
+                self._bind(db, target)
+                with self._db.writing():
+                    cache.write(self, target)
+            else:
+                db.close()
         return target
 
-    def _write_segment(self, target: Path, gen: str, first_doc: int, written: list[Path]) -> dict:
-        docs = self._docs[first_doc:]
-        s_lo = docs[0].s_lo if docs else len(self._s)
-        p_lo = docs[0].p_lo if docs else len(self._p)
-        arrays: dict[str, np.ndarray] = {}
-        for prefix, cols, lo in (("s_", self._s, s_lo), ("p_", self._p, p_lo)):
-            for n, col in cols.data.items():
-                arrays[prefix + n] = col[lo:] - (first_doc if n == "doc" else 0)
-        arrays["s_vectors"] = self.sentence_table.vectors[s_lo:]
-        arrays["p_vectors"] = self.passage_table.vectors[p_lo:]
-        for prefix, lex, lo in (("ls_", self.sentence_bm25, s_lo), ("lp_", self.passage_bm25, p_lo)):
-            for n, a in lex.to_arrays(lo).items():
-                arrays[prefix + n] = a
-        name = f"seg-{gen}"
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        (target / f"{name}.npz").write_bytes(buf.getvalue())
-        with (target / f"{name}.jsonl").open("w", encoding="utf-8") as fh:
-            for d in docs:
+    def _new_store(self, target: Path) -> LibraryDB:
+        """A new library at ``target`` holding the live documents (made under a temporary name
+        and linked into place: never over an existing library)."""
+        from index.files import fsync, fsync_dir, write_config_copy
+
+        target.mkdir(parents=True, exist_ok=True)
+        final = target / DATABASE
+        if final.exists():
+            raise IndexExistsError(f"{target.name}/ already holds a library: open it instead")
+        tmp = target / f"{DATABASE}.new-{os.getpid()}-{threading.get_ident()}"
+        tmp.unlink(missing_ok=True)
+        db = LibraryDB.create(tmp, self.config.to_json())
+        live = [(pos, d) for pos, d in enumerate(self._docs) if d.alive]
+        codes = []
+        with db.writing() as w:
+            for _, d in live:
+                s_rows = np.column_stack([self._s.data[n][d.s_lo:d.s_hi] for n in _S_COLS[1:]])
+                p_rows = np.column_stack([self._p.data[n][d.p_lo:d.p_hi] for n in _P_COLS[1:]])
+                vecs = np.concatenate([self.sentence_table.vectors[d.s_lo:d.s_hi],
+                                       self.passage_table.vectors[d.p_lo:d.p_hi]]).astype("<f4")
                 r = d.record
-                fh.write(json.dumps({"doc_id": r.doc_id, "title": r.title, "source": r.source,
-                                     "content_hash": r.content_hash, "text": r.text},
-                                    ensure_ascii=False) + "\n")
-        written += [target / f"{name}.npz", target / f"{name}.jsonl"]
-        return {
-            "name": name,
-            "docs": len(docs),
-            "files": {f"{name}.npz": file_sha256(target / f"{name}.npz"),
-                      f"{name}.jsonl": file_sha256(target / f"{name}.jsonl")},
-        }
+                codes.append(w.insert(r.doc_id, r.title, r.source, r.content_hash, r.text,
+                                      d.s_hi - d.s_lo, d.p_hi - d.p_lo, pack_units(s_rows, p_rows),
+                                      vecs.tobytes()))
+        db.close()
+        fsync(tmp)
+        try:
+            os.link(tmp, final)  # fails if another process made one meanwhile: never replaced
+        except FileExistsError:
+            raise IndexExistsError(f"{target.name}/ already holds a library: open it instead") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        fsync_dir(target)
+        write_config_copy(target, self.config)
+        self._pending_codes = {pos: code for (pos, _), code in zip(live, codes, strict=True)}
+        return LibraryDB.open(target)
+
+    def _bind(self, db: LibraryDB, root: Path) -> None:
+        """Tie this in-memory index to the store just written from it."""
+        pending = getattr(self, "_pending_codes", {})
+        for pos, doc in enumerate(self._docs):
+            doc.code = pending.get(pos, 0)
+            if doc.code:
+                self._by_code[doc.code] = pos
+        self._max_code = max(pending.values(), default=0)
+        self._generation = int(db.meta("generation") or 0)
+        self._db, self.root, self._cache = db, root, None
+        self._pending_codes = {}
+        db.changed()
+
+    def detach(self) -> ArticleIndex:
+        """Stop writing to the store: from now on changes stay in memory (e.g. a shared cache
+        of the bundled articles that callers may change freely)."""
+        with self._write_lock, self.lock:
+            if self._db is not None:
+                self._db.close()
+            self._db = None
+            for doc in self._docs:
+                doc.code = 0
+            self._by_code, self._max_code, self._cache = {}, 0, None
+        return self
+
+    @property
+    def generation(self) -> int:
+        """The store's generation these rows reflect (0 for an index in memory)."""
+        return self._generation
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], embedder: Embedder | None = None) -> ArticleIndex:
         """Load a saved index without re-embedding; say exactly what is wrong if it is broken."""
-        root = Path(path).expanduser().resolve()
-        if not root.is_dir():
-            raise IndexNotFoundError(f"no index at {root} (directory does not exist)")
-        if not (root / MANIFEST).exists():
-            raise IndexNotFoundError(f"no index at {root} (no {MANIFEST} in it)")
-        try:
-            manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
-            config_text = (root / CONFIG).read_text(encoding="utf-8")
-            config = Config.from_dict(json.loads(config_text))
-        except (OSError, ValueError, TypeError) as exc:
-            raise CorruptIndexError(f"index at {root} is corrupt: cannot read {exc}") from None
-        current = Config()
-        current_format = isinstance(manifest, dict) and manifest.get("format") == FORMAT
-        if not current_format or config.version != current.version:
-            raise OutdatedIndexError(
-                f"index at {root} has an older format (version {config.version}), this program "
-                f"reads {current.version}: run `qa index rebuild`"
-            )
-        if (config.model_name, config.dimension) != (current.model_name, current.dimension):
-            raise CorruptIndexError(
-                f"index at {root} was embedded with {config.model_name} ({config.dimension} "
-                f"dimensions); this program uses {current.model_name}: run `qa index rebuild`"
-            )
-        if hashlib.sha256(config_text.encode()).hexdigest() != manifest.get("config"):
-            raise CorruptIndexError(f"index at {root} is corrupt: {CONFIG} does not match its checksum")
-        files = {n: h for seg in manifest["segments"] for n, h in seg["files"].items()}
-        files.update(manifest["vectors"]["files"])
-        for name, digest in files.items():
-            file = root / name
-            if not file.exists():
-                raise CorruptIndexError(f"index at {root} is corrupt: {name} is missing")
-            if file_sha256(file) != digest:
-                raise CorruptIndexError(f"index at {root} is corrupt: {name} does not match its checksum")
-        self = cls(config, embedder, root=root, _connect=False)
-        try:
-            self._load(root, manifest)
-        except (KeyError, ValueError, TypeError, RuntimeError, IndexError, OSError) as exc:
-            raise CorruptIndexError(f"index at {root} is corrupt: {exc!r}") from None
-        self._saved = (root, manifest["generation"], len(self._docs))
-        return self
+        from index import cache
 
-    def _load(self, root: Path, manifest: dict) -> None:
-        cfg = self.config
-        milvus = is_milvus(cfg.vector_uri)
-        for seg in manifest["segments"]:
-            records, problems = _read_texts(root / f"{seg['name']}.jsonl")
-            if problems:
-                raise ValueError("; ".join(problems))
-            with np.load(root / f"{seg['name']}.npz") as z:
-                a = {k: z[k] for k in z.files}
-            base = len(self._docs)
-            self._append(_Batch(records,
-                                {n: a[f"s_{n}"] for n in _S_COLS}, {n: a[f"p_{n}"] for n in _P_COLS},
-                                a["s_vectors"], a["p_vectors"],
-                                {k[3:]: v for k, v in a.items() if k.startswith("ls_")},
-                                {k[3:]: v for k, v in a.items() if k.startswith("lp_")}))
-            if len(self._docs) != base + seg["docs"]:
-                raise ValueError(f"segment {seg['name']} holds {len(self._docs) - base} documents, "
-                                 f"the manifest says {seg['docs']}")
-        if [len(self._s), len(self._p)] != manifest["rows"]:
-            raise ValueError("row counts do not match the manifest")
-        for code in manifest["removed"]:
-            d = self._docs[code]
-            d.alive = False
-            if self._code.get(d.record.doc_id) == code:  # not a later copy of the same id
-                del self.documents[d.record.doc_id]
-                del self._code[d.record.doc_id]
-            s_rows, p_rows = np.arange(d.s_lo, d.s_hi), np.arange(d.p_lo, d.p_hi)
-            self.sentence_table.kill(s_rows)
-            self.passage_table.kill(p_rows)
-            self.sentence_bm25.remove(s_rows)
-            self.passage_bm25.remove(p_rows)
-        if milvus:
-            self.sentence_index, self.passage_index = self._new_backends(overwrite=False)
-            for table, backend, kind in ((self.sentence_table, self.sentence_index, "s"),
-                                         (self.passage_table, self.passage_index, "p")):
-                if len(backend) != int(table.alive.sum()):  # a crash between Milvus and manifest
-                    backend.reset(table, self._doc_of_rows(kind))
-            return
-        files = manifest["vectors"]["files"]
-        s_file = next(root / n for n in files if n.startswith("sentences-"))
-        p_file = next(root / n for n in files if n.startswith("passages-"))
-        ann = (cfg.ann_threshold, cfg.ann_nprobe)
-        self.sentence_index = FaissVectors.load(s_file, self.sentence_table, *ann)
-        self.passage_index = FaissVectors.load(p_file, self.passage_table, *ann)
-        if (len(self.sentence_index), len(self.passage_index)) != (
-            int(self.sentence_table.alive.sum()), int(self.passage_table.alive.sum())):
-            raise ValueError("vector index size does not match the live rows")
-
-    def _doc_of_rows(self, kind: str) -> list[str]:
-        col = (self._s if kind == "s" else self._p).data["doc"]
-        return [self._docs[int(c)].record.doc_id for c in col]
+        return cache.open_index(cls, Path(path).expanduser().resolve(), embedder)
 
     @classmethod
     def rebuild(
         cls, path: str | os.PathLike[str], embedder: Embedder | None = None
     ) -> tuple[ArticleIndex, list[str], list[str]]:
-        """Re-create the index at ``path`` from its stored source texts (the segments' ``.jsonl``
-        files, or an older format's ``texts.jsonl``), re-embedding them.
-        Returns (index, recovered ids, problems)."""
-        root = Path(path).expanduser().resolve()
-        if not root.is_dir():
-            raise IndexNotFoundError(f"no index at {root} (directory does not exist)")
-        try:
-            config = Config.from_dict(json.loads((root / CONFIG).read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
-            config = Config()
-        current = Config()  # keep the saved splitter settings, but embed with this model
-        config = replace(config, model_name=current.model_name, dimension=current.dimension,
-                         version=current.version)
-        records, problems = _stored_texts(root)
-        if not records:
-            raise CorruptIndexError(
-                f"cannot rebuild {root}: no readable source texts ({'; '.join(problems) or 'none found'})"
-            )
-        fresh = cls(config, embedder, root=root) if is_milvus(config.vector_uri) else cls(config, embedder)
-        recovered = []
-        for r in records:
-            try:
-                fresh.add_document(r.text, doc_id=r.doc_id, title=r.title, source=r.source)
-                recovered.append(r.doc_id)
-            except InvalidDocumentError as exc:
-                problems.append(f"{r.doc_id}: {exc}")
-        clear_manifest(root)
-        fresh.save(root)
-        return fresh, recovered, problems
+        """Repair the library at ``path``: keep every intact article, re-embed those whose
+        vectors are damaged, report each article that cannot be restored, re-make the derived
+        files; a library of an older format is re-made from its stored texts. Nothing is
+        deleted before its replacement is durable; nothing removed comes back.
+        Returns (index, restored ids, problems)."""
+        from index import repair
+
+        return repair.rebuild(cls, Path(path).expanduser().resolve(), embedder)
 
     def compact(self) -> ArticleIndex:
         """A copy holding only the live documents, rows renumbered, vectors reused (no
-        re-embedding). Worth it after removing a large part of the index."""
+        re-embedding); bound to the same store. Saving it rewrites the derived files whole."""
         fresh = ArticleIndex(self.config, self._embedder, root=self.root)
-        live = [d for d in self._docs if d.alive]
-        position = np.full(len(self._docs), -1, dtype=np.int64)
-        position[[self._code[d.record.doc_id] for d in live]] = np.arange(len(live))
-        s_rows = np.flatnonzero(self.sentence_table.alive)
-        p_rows = np.flatnonzero(self.passage_table.alive)
-        s_cols = {n: c[s_rows] for n, c in self._s.data.items()}
-        p_cols = {n: c[p_rows] for n, c in self._p.data.items()}
-        s_cols["doc"], p_cols["doc"] = position[s_cols["doc"]], position[p_cols["doc"]]
-        fresh._append(_Batch([d.record for d in live], s_cols, p_cols,
-                             self.sentence_table.vectors[s_rows], self.passage_table.vectors[p_rows]))
+        with self.lock:
+            live = [d for d in self._docs if d.alive]
+            position = np.full(len(self._docs), -1, dtype=np.int64)
+            position[[self._code[d.record.doc_id] for d in live]] = np.arange(len(live))
+            s_rows = np.flatnonzero(self.sentence_table.alive)
+            p_rows = np.flatnonzero(self.passage_table.alive)
+            s_cols = {n: c[s_rows] for n, c in self._s.data.items()}
+            p_cols = {n: c[p_rows] for n, c in self._p.data.items()}
+            s_cols["doc"], p_cols["doc"] = position[s_cols["doc"]], position[p_cols["doc"]]
+            fresh._append(_Batch([d.record for d in live], s_cols, p_cols,
+                                 self.sentence_table.vectors[s_rows], self.passage_table.vectors[p_rows],
+                                 codes=[d.code for d in live]))
+            fresh._db, fresh._generation = self._db, self._generation
         return fresh
 
+    def _doc_of_rows(self, kind: str) -> list[str]:
+        col = (self._s if kind == "s" else self._p).data["doc"]
+        return [self._docs[int(c)].record.doc_id for c in col]
 
-def _read_or_empty(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return ""
+    def _compact_in_place(self) -> None:
+        """Under both locks: drop dead rows from memory (the derived files follow at the next
+        write of them)."""
+        fresh = self.compact()
+        keep = {"lock", "_write_lock"}
+        for name, value in vars(fresh).items():
+            if name not in keep:
+                setattr(self, name, value)
+        self.sentences, self.passages = _UnitView(self, "s"), _UnitView(self, "p")
+        self._cache = None
+        if self._db is not None:
+            self._db.vacuum()
 
 
 class _NoVectors:
@@ -727,60 +781,61 @@ def _default_title(sentences: list[Sentence]) -> str:
     return first if len(first) <= 120 else first[:117] + "…"
 
 
-def _stored_texts(root: Path) -> tuple[list[DocumentRecord], list[str]]:
-    """Every readable stored document, minus those the manifest says were removed."""
-    problems: list[str] = []
-    manifest = read_manifest(root)
-    if manifest is not None:
-        files = [root / f"{s['name']}.jsonl" for s in manifest["segments"]]
-        removed = set(manifest.get("removed", []))
-    else:
-        files = sorted(root.glob("seg-*.jsonl")) + [p for p in [root / "texts.jsonl"] if p.exists()]
-        removed = set()
-        if files and (root / MANIFEST).exists():
-            problems.append(f"{MANIFEST} unreadable: articles removed since their save may return")
-    records: list[DocumentRecord] = []
-    code = 0
-    for f in files:
-        found, more = _read_texts(f)
-        problems += more
-        for r in found:
-            if code not in removed:
-                records.append(r)
-            code += 1
-    unique = {r.doc_id: r for r in records}  # a later copy of an id wins
-    return list(unique.values()), problems
-
-
-def _read_texts(path: Path) -> tuple[list[DocumentRecord], list[str]]:
-    """Records from a ``.jsonl`` file whose text still matches its hash, and what was skipped."""
-    records: list[DocumentRecord] = []
-    problems: list[str] = []
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        return [], [f"{path.name}: {exc.strerror or exc}"]
-    for n, line in enumerate(lines, 1):
-        try:
-            d = json.loads(line)
-            if content_hash(d["text"]) != d["content_hash"]:
-                raise ValueError("text does not match its hash")
-            records.append(DocumentRecord(d["doc_id"], d["title"], d["text"],
-                                          d["content_hash"], d.get("source", "")))
-        except (ValueError, KeyError, TypeError) as exc:
-            problems.append(f"{path.name} line {n}: {exc}")
-    return records, problems
+# Document ids: letters and digits of any script, and these; at most MAX_ID_CHARS. Enough for
+# file names, slugs and SQuAD titles; nothing that means something in a path, a shell or HTML.
+ID_PUNCTUATION = "_-.:,()%@+~ "
+MAX_ID_CHARS = 128
+MAX_TITLE_CHARS = 300
+MAX_SOURCE_CHARS = 1000
 
 
 def validate_doc_id(doc_id: object) -> str:
+    """The id, stripped, if it is one we accept; otherwise an ``InvalidDocumentError``."""
     if not isinstance(doc_id, str) or not doc_id.strip():
-        raise InvalidDocumentError(f"document id must be a non-empty string, got {doc_id!r}")
+        raise InvalidDocumentError(f"document id must be a non-empty string, got {_shown(doc_id)}")
     doc_id = doc_id.strip()
-    if len(doc_id) > 200 or any(ch in doc_id for ch in "/\\\x00") or doc_id in {".", ".."}:
+    bad = sorted({c for c in doc_id if not (c.isalnum() or c in ID_PUNCTUATION)})
+    if bad or len(doc_id) > MAX_ID_CHARS or doc_id in {".", ".."}:
         raise InvalidDocumentError(
-            f"document id {doc_id[:50]!r} is not allowed (at most 200 characters, no slashes)"
+            f"document id {_shown(doc_id)} is not allowed: at most {MAX_ID_CHARS} letters, digits "
+            f"and {ID_PUNCTUATION.strip()!r} or spaces"
+            + (f" (found {_shown(''.join(bad[:5]))})" if bad else "")
         )
     return doc_id
+
+
+def validate_title(title: object) -> str:
+    """The title, stripped ("" for none), if printable text of at most MAX_TITLE_CHARS."""
+    if title is None:
+        return ""
+    if not isinstance(title, str):
+        raise InvalidDocumentError(f"title must be text, got {type(title).__name__}")
+    title = title.strip()
+    _printable(title, "title", MAX_TITLE_CHARS)
+    return title
+
+
+def validate_source(source: object) -> str:
+    if source is None:
+        return ""
+    if not isinstance(source, str):
+        raise InvalidDocumentError(f"source must be text, got {type(source).__name__}")
+    _printable(source.strip(), "source", MAX_SOURCE_CHARS)
+    return source.strip()
+
+
+def _printable(value: str, what: str, limit: int) -> None:
+    if len(value) > limit:
+        raise InvalidDocumentError(f"{what} has {len(value):,} characters; the limit is {limit}")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in value):
+        raise InvalidDocumentError(f"{what} contains control or invalid characters")
+
+
+def _shown(value: object) -> str:
+    """A short, printable rendering of a bad value for an error message."""
+    text = repr(value)
+    text = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+    return text[:60] + ("…" if len(text) > 60 else "")
 
 
 def validate_document_text(text: object, max_chars: int) -> str:

@@ -72,13 +72,9 @@ def _cmd_add(args: argparse.Namespace) -> int:
     svc = open_library(args.index_dir)
     if args.id and len(args.paths) > 1:
         raise QAError("--id names one document; give one path with it")
-    added = []
-    for path in args.paths:
-        before = len(svc.documents())
-        doc_id = svc.add_file(path, doc_id=args.id)
-        added.append((path, doc_id, len(svc.documents()) > before))
-    svc.save(args.index_dir)  # only after every file was read: a bad file adds nothing
-    for path, doc_id, new in added:
+    added = svc.add_files(args.paths, doc_id=args.id)  # one transaction: all or nothing
+    svc.save()  # the adds are committed; this refreshes the derived files
+    for path, (doc_id, new) in zip(args.paths, added, strict=True):
         print(f"{'added' if new else 'already indexed'}: {path} as {doc_id}")
     return 0
 
@@ -102,7 +98,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_remove(args: argparse.Namespace) -> int:
     svc = open_library(args.index_dir)
     svc.remove_document(args.doc_id)
-    svc.save(args.index_dir)
+    svc.save()
     print(f"removed: {args.doc_id}")
     return 0
 
@@ -110,10 +106,11 @@ def _cmd_remove(args: argparse.Namespace) -> int:
 def _cmd_rebuild(args: argparse.Namespace) -> int:
     from index.store import ArticleIndex
 
-    _, recovered, problems = ArticleIndex.rebuild(args.index_dir)
-    print(f"rebuilt {args.index_dir}: {len(recovered)} document(s) from their stored texts")
+    _, restored, problems = ArticleIndex.rebuild(args.index_dir)
+    print(f"rebuilt {args.index_dir}: {len(restored)} article(s) restored")
     for p in problems:
-        print(f"  skipped: {p}")
+        lost = p.endswith("; not restored")
+        print(f"  {'not restored' if lost else 'note'}: {p.removesuffix('; not restored')}")
     return 0
 
 
@@ -122,7 +119,7 @@ def _cmd_compact(args: argparse.Namespace) -> int:
 
     index = ArticleIndex.open(args.index_dir)
     before = len(index.sentences)
-    index.compact().save(args.index_dir)
+    index.compact().save()
     print(f"compacted {args.index_dir}: {before:,} sentence rows -> {index.live_sentences:,} "
           "(vectors reused, nothing re-embedded)")
     return 0

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
+import shutil
 import time
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -170,15 +172,18 @@ class QAService:
         for f in files:
             digest.update(f.name.encode() + b"\0" + f.read_bytes())
         cached = cache_dir() / f"seeds-{digest.hexdigest()[:16]}"
-        if (cached / "manifest.json").exists():
-            try:
-                return cls.open(cached)
-            except QAError:
-                pass  # a broken cache is rebuilt below
+        if cached.exists():
+            try:  # detached: callers may change it without touching the shared cache
+                return cls(ArticleIndex.open(cached).detach())
+            except QAError as exc:
+                log.warning("seed cache %s unusable (%s); made again", cached.name, exc)
+                shutil.rmtree(cached, ignore_errors=True)
         svc = cls()
         for f in files:
             svc.add_file(f, doc_id=f.stem)
-        svc.save(cached)
+        with contextlib.suppress(QAError):  # another process made it meanwhile
+            svc.save(cached)
+        svc.index.detach()
         return svc
 
     @classmethod
@@ -214,12 +219,15 @@ class QAService:
             svc = cls.create(path, Config(vector_uri=uri))
             for f in _seed_files(seeds_dir()):
                 svc.add_file(f, doc_id=f.stem)
-        svc.save(path)
+        svc.save(path)  # an index in memory (the seeds) is bound to the new library
         names = ", ".join(d.doc_id for d in svc.documents())
         log.warning("new library at %s, seeded with the bundled article(s): %s", path, names)
         return svc
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Refresh the library's derived files (no path: where it was opened), or write an
+        index held in memory as a new library at ``path``. Adds and removes of a library
+        opened from disk are durable without it."""
         return self.index.save(path)
 
     # -- documents ---------------------------------------------------------------------------
@@ -234,6 +242,15 @@ class QAService:
             article.text, doc_id=doc_id, title=article.title or None, source=article.source
         )
 
+    def add_files(self, paths: Sequence[str | os.PathLike[str]], doc_id: str | None = None
+                  ) -> list[tuple[str, bool]]:
+        """Add several files in one transaction (every file is read first: a bad one adds
+        nothing). Returns each file's (doc_id, whether it is new)."""
+        articles = [load_path(p) for p in paths]
+        before = set(self.index.documents)
+        ids = self.index.add_documents([(a.text, doc_id, a.title or None, a.source) for a in articles])
+        return [(i, i not in before) for i in ids]
+
     def remove_document(self, doc_id: str) -> None:
         self.index.remove_document(doc_id)
 
@@ -241,6 +258,7 @@ class QAService:
         return self.index.document_text(doc_id)
 
     def documents(self) -> list[DocumentRecord]:
+        self.index.refresh()
         return list(self.index.documents.values())
 
     # -- questions ---------------------------------------------------------------------------
@@ -255,12 +273,18 @@ class QAService:
         t0 = time.perf_counter()
         question = clean_question(question, self.config.max_question_chars)
         turns = _clean_history(history, self.config.max_question_chars)
+        self.index.refresh()  # another process may have changed the library
         selected = None
         if doc_ids is not None:
-            selected = set(doc_ids)
-            for d in selected:
+            if isinstance(doc_ids, str | bytes) or not isinstance(doc_ids, Iterable):
+                raise InvalidQuestionError("doc_ids must be a list of document ids")
+            selected = set()
+            for d in doc_ids:
+                if not isinstance(d, str):
+                    raise InvalidQuestionError("doc_ids must be a list of document ids (text)")
                 if d not in self.index.documents:
-                    raise UnknownDocumentError(f"unknown document id {d!r}")
+                    raise UnknownDocumentError(f"unknown document id {d[:130]!r}")
+                selected.add(d)
         query = resolve(question, turns)
         if not self.index.live_sentences or (selected is not None and not selected):
             raise EmptyIndexError("no articles to ask: add an article first")

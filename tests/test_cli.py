@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -35,7 +36,7 @@ def test_ask_prints_answer_and_numbered_citations(capsys, index_dir, seed_text, 
     assert f"[1] {SEED_ID}, chars {start}–" in out
     at = seed_text.index(f"{short} rockets")
     assert f'Short answer, in [1]: {SEED_ID}, chars {at}–{at + len(short)}: "{short}"' in out
-    assert (index_dir / "manifest.json").exists()  # a new library starts from the seeds
+    assert (index_dir / "library.sqlite").exists()  # a new library starts from the seeds
     assert "new library at" in err and "seeded with the bundled article(s)" in err
 
 
@@ -106,11 +107,19 @@ def test_bad_file_adds_nothing_and_keeps_the_library(capsys, index_dir, tmp_path
 
 def test_corrupt_index_dir_is_reported_not_overwritten(capsys, index_dir, embedder):
     run(capsys, "--index-dir", str(index_dir), "index", "list")
-    damaged = next(index_dir.glob("passages-*.faiss"))
-    damaged.write_bytes(b"broken")
+    store = index_dir / "library.sqlite"
+    store.write_bytes(b"broken" * 100)
     code, _, err = run(capsys, "--index-dir", str(index_dir), "ask", "Why did the talks stall?")
-    assert code == 2 and f"{damaged.name} does not match its checksum" in err
-    assert damaged.read_bytes() == b"broken"
+    assert code == 2 and "library.sqlite is damaged" in err and "qa index rebuild" in err
+    assert str(index_dir) not in err  # no server paths in messages
+    assert store.read_bytes() == b"broken" * 100
+
+
+def test_damaged_derived_file_is_remade_silently(capsys, index_dir, embedder):
+    run(capsys, "--index-dir", str(index_dir), "index", "list")
+    next(index_dir.glob("passages-*.faiss")).write_bytes(b"broken")
+    code, out, err = run(capsys, "--index-dir", str(index_dir), "ask", "Why did the talks stall?")
+    assert code == 0 and "[1]" in out and "re-made from the store" in err
 
 
 def test_console_script_runs_in_a_fresh_process(tmp_path):
@@ -120,16 +129,21 @@ def test_console_script_runs_in_a_fresh_process(tmp_path):
     assert proc.returncode == 2 and proc.stderr.strip() == "qa: error: question is empty"
 
 
-def test_index_rebuild_restores_a_damaged_library(capsys, index_dir, embedder):
-    run(capsys, "--index-dir", str(index_dir), "index", "list")
-    lost = next(index_dir.glob("seg-*.npz"))
-    lost.unlink()
+def test_index_rebuild_restores_a_damaged_library(capsys, index_dir, tmp_path, embedder):
+    other = tmp_path / "council.txt"
+    other.write_text("The city council approved a new budget on Tuesday. Critics said it ignores housing.")
+    run(capsys, "--index-dir", str(index_dir), "index", "add", "--id", "council", str(other))
+    conn = sqlite3.connect(index_dir / "library.sqlite")
+    with conn:
+        conn.execute("UPDATE documents SET text = 'tampered' WHERE doc_id = 'council'")
+    conn.close()
     code, _, err = run(capsys, "--index-dir", str(index_dir), "index", "list")
-    assert code == 2 and f"{lost.name} is missing" in err
+    assert code == 2 and "council damaged in the store" in err
     code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "rebuild")
-    assert code == 0 and "1 document(s)" in out
+    assert code == 0 and "1 article(s) restored" in out
+    assert "not restored: council: damaged: its text does not match its hash" in out
     code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "list")
-    assert code == 0 and SEED_ID in out
+    assert code == 0 and SEED_ID in out and "council" not in out
 
 
 def test_compact_after_removing(capsys, index_dir, tmp_path, embedder):

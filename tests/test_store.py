@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 
 import numpy as np
 import pytest
@@ -86,13 +87,12 @@ def test_save_and_open_round_trip_without_reembedding(fresh_service, embedder, t
     config = json.loads((path / "config.json").read_text())
     assert config["model_name"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert config["dimension"] == 384 and config["passage_sentences"] == 3
-    manifest = json.loads((path / "manifest.json").read_text())
-    gen = manifest["generation"]
-    assert [s["files"].keys() for s in manifest["segments"]] == [{f"seg-{gen}.npz", f"seg-{gen}.jsonl"}]
-    assert set(manifest["vectors"]["files"]) == {f"sentences-{gen}.faiss", f"passages-{gen}.faiss"}
-    assert {f.name for f in path.iterdir()} == {"manifest.json", "config.json",
-                                                *manifest["vectors"]["files"], f"seg-{gen}.npz",
-                                                f"seg-{gen}.jsonl"}
+    cache = json.loads((path / "cache.json").read_text())
+    name = cache["name"]
+    assert [s["files"].keys() for s in cache["segments"]] == [{f"seg-{name}.npz"}]
+    assert set(cache["vectors"]["files"]) == {f"sentences-{name}.faiss", f"passages-{name}.faiss"}
+    assert {f.name for f in path.iterdir()} == {"library.sqlite", "config.json", "cache.json",
+                                                *cache["vectors"]["files"], f"seg-{name}.npz"}
 
 
 def test_remove_takes_rows_out_in_place_without_re_embedding(fresh_service, embedder):
@@ -114,96 +114,112 @@ def test_remove_takes_rows_out_in_place_without_re_embedding(fresh_service, embe
 
 def test_incremental_save_writes_only_the_new_segment(fresh_service, tmp_path):
     path = fresh_service.save(tmp_path / "idx")
-    first = json.loads((path / "manifest.json").read_text())
+    first = json.loads((path / "cache.json").read_text())
     fresh_service.add_document(OTHER, doc_id="council")
-    fresh_service.save(path)
-    second = json.loads((path / "manifest.json").read_text())
+    fresh_service.save()  # bound since the first save: no path needed
+    second = json.loads((path / "cache.json").read_text())
     assert second["segments"][0] == first["segments"][0]  # the old segment is not rewritten
     assert [s["docs"] for s in second["segments"]] == [1, 1]
     fresh_service.remove_document("council")
-    fresh_service.save(path)
-    third = json.loads((path / "manifest.json").read_text())
-    assert third["segments"] == second["segments"] and third["removed"] == [1]
+    fresh_service.save()
+    third = json.loads((path / "cache.json").read_text())
+    assert third["segments"] == second["segments"] and third["dead"] == [2]  # by store code
     reopened = ArticleIndex.open(path)
     assert set(reopened.documents) == {"000_8d973b813353023c"}
     assert len(reopened.sentence_index) == 35
     # the same id can come back with another text, in new rows
     reopened.add_document(OTHER + " Updated.", doc_id="council")
-    reopened.save(path)
-    again = ArticleIndex.open(path)
+    again = ArticleIndex.open(path)  # durable without a save
     assert again.document_text("council").endswith("Updated.")
     assert len(again.sentence_index) == again.live_sentences
 
 
+def test_adds_and_removes_are_durable_without_save(fresh_service, tmp_path):
+    path = fresh_service.save(tmp_path / "idx")
+    fresh_service.add_document(OTHER, doc_id="council")
+    assert set(ArticleIndex.open(path).documents) == {"000_8d973b813353023c", "council"}
+    fresh_service.remove_document("000_8d973b813353023c")
+    assert set(ArticleIndex.open(path).documents) == {"council"}
+
+
 def test_missing_index_dir(tmp_path):
-    with pytest.raises(IndexNotFoundError, match="does not exist"):
+    with pytest.raises(IndexNotFoundError, match="not a directory"):
         ArticleIndex.open(tmp_path / "nope")
 
 
 @pytest.mark.parametrize(
-    "damage,message",
+    "damage",
     [
-        (
-            lambda p: next(p.glob("sentences-*.faiss")).write_bytes(b"garbage"),
-            r"sentences-.*\.faiss does not match",
-        ),
-        (lambda p: next(p.glob("seg-*.npz")).unlink(), r"seg-.*\.npz is missing"),
-        (lambda p: (p / "config.json").write_text("{}"), "config.json does not match"),
-        (lambda p: (p / "manifest.json").write_text("{not json"), "cannot read"),
+        lambda p: next(p.glob("sentences-*.faiss")).write_bytes(b"garbage"),
+        lambda p: next(p.glob("seg-*.npz")).unlink(),
+        lambda p: (p / "cache.json").write_text("{not json"),
+        lambda p: (p / "cache.json").unlink(),
+        lambda p: (p / "config.json").write_text("[]"),
     ],
+    ids=["faiss-garbage", "segment-deleted", "cache-garbage", "cache-deleted", "config-garbage"],
 )
-def test_corrupt_index_names_what_is_wrong(fresh_service, tmp_path, damage, message):
+def test_damaged_derived_files_are_remade_from_the_store(fresh_service, embedder, tmp_path, damage):
+    fresh_service.add_document(OTHER, doc_id="council")
     path = fresh_service.save(tmp_path / "idx")
     damage(path)
-    with pytest.raises(CorruptIndexError, match=message):
-        ArticleIndex.open(path)
+    counting = CountingEmbedder(embedder)
+    reopened = ArticleIndex.open(path, embedder=counting)
+    assert counting.calls == 0  # vectors come from the store: nothing is embedded again
+    assert set(reopened.documents) == {"000_8d973b813353023c", "council"}
+    np.testing.assert_array_equal(reopened.sentence_vectors, fresh_service.index.sentence_vectors)
+    assert len(reopened.sentence_index) == reopened.live_sentences
+    assert json.loads((path / "cache.json").read_text())["generation"] == reopened.generation
 
 
 def test_files_of_an_unfinished_save_are_ignored_then_cleaned(fresh_service, tmp_path):
     path = fresh_service.save(tmp_path / "idx")
-    # A writer killed before replacing the manifest leaves files no manifest names.
+    # A writer killed before replacing cache.json leaves files it does not name.
     (path / "seg-000009-dead00.npz").write_bytes(b"half")
-    (path / "manifest.json.tmp").write_text("{")
+    (path / "cache.json.tmp").write_text("{")
     (path / "notes.txt").write_text("mine")  # not ours: never deleted
     reopened = ArticleIndex.open(path)
     assert set(reopened.documents) == {"000_8d973b813353023c"}
     reopened.add_document(OTHER, doc_id="council")
-    reopened.save(path)
+    reopened.save()
     names = {f.name for f in path.iterdir()}
-    assert "seg-000009-dead00.npz" not in names and "manifest.json.tmp" not in names
+    assert "seg-000009-dead00.npz" not in names and "cache.json.tmp" not in names
     assert "notes.txt" in names
 
 
-def test_damaged_texts_file_is_named(fresh_service, tmp_path):
-    path = fresh_service.save(tmp_path / "idx")
-    next(path.glob("seg-*.jsonl")).write_text("{}\n")
-    with pytest.raises(CorruptIndexError, match=r"seg-.*\.jsonl does not match its checksum"):
-        ArticleIndex.open(path)
+def _tamper(path, sql, *args):
+    conn = sqlite3.connect(path / "library.sqlite")
+    with conn:
+        conn.execute(sql, args)
+    conn.close()
 
 
-@pytest.mark.parametrize("lost", ["seg-*.npz", "sentences-*.faiss", "manifest.json"])
-def test_rebuild_restores_from_stored_texts(fresh_service, seed_text, tmp_path, lost):
+def test_damaged_article_text_is_named_then_repaired_without_it(fresh_service, seed_text, tmp_path):
     fresh_service.add_document(OTHER, doc_id="council")
     path = fresh_service.save(tmp_path / "idx")
-    next(path.glob(lost)).unlink()
-    with pytest.raises((CorruptIndexError, IndexNotFoundError)):
+    _tamper(path, "UPDATE documents SET text = replace(text, 'budget', 'bludget') WHERE doc_id = ?",
+            "council")
+    with pytest.raises(CorruptIndexError, match="council damaged in the store.*qa index rebuild"):
         ArticleIndex.open(path)
-    _, recovered, problems = ArticleIndex.rebuild(path)
-    assert recovered == ["000_8d973b813353023c", "council"] and problems == []
+    _, restored, problems = ArticleIndex.rebuild(path)
+    assert restored == ["000_8d973b813353023c"]
+    assert problems == ["council: damaged: its text does not match its hash; not restored"]
     reopened = ArticleIndex.open(path)
+    assert set(reopened.documents) == {"000_8d973b813353023c"}
     assert reopened.document_text("000_8d973b813353023c") == seed_text
-    assert reopened.document_text("council") == OTHER
-    np.testing.assert_allclose(reopened.sentence_vectors, fresh_service.index.sentence_vectors,
-                               atol=1e-5)
 
 
-def test_rebuild_keeps_good_lines_and_reports_bad_ones(fresh_service, seed_text, tmp_path):
+def test_damaged_vectors_are_embedded_again_by_rebuild(fresh_service, tmp_path):
+    fresh_service.add_document(OTHER, doc_id="council")
     path = fresh_service.save(tmp_path / "idx")
-    texts = next(path.glob("seg-*.jsonl"))
-    texts.write_text(texts.read_text() + '{"doc_id": "x", "text": "tampered", "content_hash": "0"}\n')
-    _, recovered, problems = ArticleIndex.rebuild(path)
-    assert recovered == ["000_8d973b813353023c"]
-    assert problems == [f"{texts.name} line 2: text does not match its hash"]
+    _tamper(path, "UPDATE documents SET vectors = zeroblob(100) WHERE doc_id = ?", "council")
+    (path / "cache.json").unlink()
+    with pytest.raises(CorruptIndexError, match="council damaged"):
+        ArticleIndex.open(path)
+    _, restored, problems = ArticleIndex.rebuild(path)
+    assert restored == ["000_8d973b813353023c", "council"]
+    assert problems == ["council: offsets or vectors damaged; split and embedded again"]
+    np.testing.assert_allclose(ArticleIndex.open(path).sentence_vectors,
+                               fresh_service.index.sentence_vectors, atol=1e-5)
 
 
 def test_rebuild_reads_the_previous_format(fresh_service, seed_text, tmp_path):
@@ -218,24 +234,35 @@ def test_rebuild_reads_the_previous_format(fresh_service, seed_text, tmp_path):
         ArticleIndex.open(old)
     _, recovered, _ = ArticleIndex.rebuild(old)
     assert recovered == [record.doc_id] and not (old / "texts.jsonl").exists()
+    assert not (old / "manifest.json").exists()
     assert ArticleIndex.open(old).document_text(record.doc_id) == seed_text
 
 
-def test_rebuild_with_nothing_readable_says_so(fresh_service, tmp_path):
-    path = fresh_service.save(tmp_path / "idx")
-    next(path.glob("seg-*.jsonl")).write_text("garbage")
-    with pytest.raises(CorruptIndexError, match="no readable source texts"):
-        ArticleIndex.rebuild(path)
+def test_rebuild_of_the_previous_format_skips_removed_and_bad_lines(fresh_service, seed_text, tmp_path):
+    old = tmp_path / "old"
+    old.mkdir()
+    lines = [{"doc_id": d, "title": d, "content_hash": hashlib.sha256(t.encode()).hexdigest(), "text": t}
+             for d, t in (("gone", OTHER), ("kept", seed_text))]
+    lines.append({"doc_id": "x", "title": "x", "content_hash": "0", "text": "tampered"})
+    (old / "seg-000002-aaaaaa.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    (old / "manifest.json").write_text(json.dumps({"format": 2, "segments": [
+        {"name": "seg-000002-aaaaaa", "files": {}}], "removed": [0]}))
+    _, recovered, problems = ArticleIndex.rebuild(old)
+    assert recovered == ["kept"]
+    assert problems == ["seg-000002-aaaaaa.jsonl line 3: text does not match its hash"]
+
+
+def test_rebuild_with_no_library_says_so(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(IndexNotFoundError, match="no library.sqlite"):
+        ArticleIndex.rebuild(tmp_path / "empty")
 
 
 def test_index_from_another_model_is_refused_with_a_way_out(fresh_service, tmp_path):
     path = fresh_service.save(tmp_path / "idx")
     config = json.loads((path / "config.json").read_text())
-    manifest = json.loads((path / "manifest.json").read_text())
     config["model_name"] = "some/other-model"
-    (path / "config.json").write_text(json.dumps(config))
-    manifest["config"] = hashlib.sha256((path / "config.json").read_bytes()).hexdigest()
-    (path / "manifest.json").write_text(json.dumps(manifest))
+    _tamper(path, "UPDATE meta SET value = ? WHERE key = 'config'", json.dumps(config))
     with pytest.raises(CorruptIndexError, match="embedded with some/other-model.*qa index rebuild"):
         ArticleIndex.open(path)
     ArticleIndex.rebuild(path)

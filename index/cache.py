@@ -1,0 +1,275 @@
+"""Files derived from the store for a fast open: row segments, FAISS indexes, ``cache.json``.
+
+``library.sqlite`` (``index/library.py``) is the store of record. Reading every vector and
+re-tokenising every text from it at each open would be slow on a large library, so a save also
+writes what memory holds, in segments:
+
+    cache.json            generation, segments (with sha256 of each file), FAISS files
+    seg-<name>.npz        store codes, offset columns, vectors and BM25 rows of some articles
+    sentences-<name>.faiss / passages-<name>.faiss
+
+The cache names articles by their store code, never by position, and records which were already
+removed when it was written. At open it is checked (sha256, row counts) and reconciled with the
+store: removals since are applied, articles added since are read from the store (vectors
+included: nothing is re-embedded). A missing, stale or damaged cache is logged and rebuilt from
+the store; it can never change which articles the library holds.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from index.config import Config
+from index.errors import CorruptIndexError, IndexNotFoundError, OutdatedIndexError, QAError
+from index.files import file_sha256, fsync, fsync_dir, write_config_copy
+from index.library import DATABASE, LibraryDB, Snapshot
+from index.vectors import FaissVectors, is_milvus
+
+if TYPE_CHECKING:
+    from index.embed import Embedder
+    from index.store import ArticleIndex
+
+log = logging.getLogger("qa")
+
+CACHE = "cache.json"
+CACHE_FORMAT = 3
+# Compaction, checked at each save: when dead rows reach this share of the rows held (and at
+# least MIN_DEAD_ROWS), memory and the derived files are rewritten with live rows only; past
+# MAX_SEGMENTS segments the derived files are rewritten as one (an open reads each segment).
+DEAD_SHARE = 0.3
+MIN_DEAD_ROWS = 200
+MAX_SEGMENTS = 24
+# Files this module writes (and the previous format's, removed after an upgrade); nothing else
+# in the directory is ever deleted.
+_OURS = ("seg-", "sentences-", "passages-")
+
+
+def wants_compaction(index: ArticleIndex) -> bool:
+    rows = len(index.sentence_table)
+    dead = rows - index.live_sentences
+    return dead >= MIN_DEAD_ROWS and dead >= DEAD_SHARE * rows
+
+
+def write(index: ArticleIndex, root: Path) -> None:
+    """Write the derived files for what ``index`` holds (called with the store's write lock and
+    ``index.lock`` held, so they match one generation). Appends one segment when the files on
+    disk are the ones this index wrote last; otherwise writes them whole."""
+    old = _read(root)
+    name = f"{index.generation:06d}-{secrets.token_hex(3)}"
+    segments: list[dict] = []
+    first = 0
+    if (index._cache is not None and old is not None and old.get("name") == index._cache[0]
+            and len(old["segments"]) < MAX_SEGMENTS):
+        segments, first = list(old["segments"]), index._cache[1]
+    written: list[Path] = []
+    if first < len(index._docs) or not segments:
+        segments.append(_write_segment(index, root, name, first, written))
+    vectors: dict = {"kind": index.sentence_index.kind, "files": {}}
+    if isinstance(index.sentence_index, FaissVectors):
+        for kind, backend in (("sentences", index.sentence_index), ("passages", index.passage_index)):
+            fname = f"{kind}-{name}.faiss"
+            backend.save(root / fname)
+            written.append(root / fname)
+            vectors["files"][fname] = file_sha256(root / fname)
+    manifest = {
+        "format": CACHE_FORMAT,
+        "name": name,
+        "generation": index.generation,
+        "segments": segments,
+        "dead": [d.code for d in index._docs if not d.alive],
+        "rows": [len(index._s), len(index._p)],
+        "vectors": vectors,
+    }
+    for f in written:
+        fsync(f)
+    tmp = root / f"{CACHE}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    fsync(tmp)
+    os.replace(tmp, root / CACHE)
+    fsync_dir(root)
+    index._cache = (name, len(index._docs))
+    write_config_copy(root, index.config)
+    _sweep(root, manifest)
+
+
+def _write_segment(index: ArticleIndex, root: Path, name: str, first: int, written: list[Path]) -> dict:
+    docs = index._docs[first:]
+    s_lo = docs[0].s_lo if docs else len(index._s)
+    p_lo = docs[0].p_lo if docs else len(index._p)
+    arrays: dict[str, np.ndarray] = {"codes": np.asarray([d.code for d in docs], dtype=np.int64)}
+    for prefix, cols, lo in (("s_", index._s, s_lo), ("p_", index._p, p_lo)):
+        for n, col in cols.data.items():
+            arrays[prefix + n] = col[lo:] - (first if n == "doc" else 0)
+    arrays["s_vectors"] = index.sentence_table.vectors[s_lo:]
+    arrays["p_vectors"] = index.passage_table.vectors[p_lo:]
+    for prefix, lex, lo in (("ls_", index.sentence_bm25, s_lo), ("lp_", index.passage_bm25, p_lo)):
+        for n, a in lex.to_arrays(lo).items():
+            arrays[prefix + n] = a
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    file = root / f"seg-{name}.npz"
+    file.write_bytes(buf.getvalue())
+    written.append(file)
+    return {"name": f"seg-{name}", "docs": len(docs), "files": {file.name: file_sha256(file)}}
+
+
+def _read(root: Path) -> dict | None:
+    try:
+        data = json.loads((root / CACHE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("format") == CACHE_FORMAT else None
+
+
+def _sweep(root: Path, manifest: dict) -> None:
+    """Delete derived files no cache names (an earlier save's, or a killed writer's)."""
+    keep = {n for seg in manifest["segments"] for n in seg["files"]} | set(manifest["vectors"]["files"])
+    for f in root.iterdir():
+        if f.name.startswith(_OURS) and f.name not in keep and f.is_file() or f.name == f"{CACHE}.tmp":
+            f.unlink(missing_ok=True)
+
+
+# -- opening -----------------------------------------------------------------------------------
+def open_index(cls: type[ArticleIndex], root: Path, embedder: Embedder | None,
+               use_cache: bool = True) -> ArticleIndex:
+    """The library at ``root``: rows from the derived files where they are sound, the rest
+    from the store; the store decides which articles there are."""
+    if not root.is_dir():
+        raise IndexNotFoundError(f"no index in {root.name}/ (not a directory)")
+    if not (root / DATABASE).exists() and any((root / n).exists() for n in
+                                              ("manifest.json", "texts.jsonl", "docstore.json")):
+        raise OutdatedIndexError(f"index in {root.name}/ has an older format: run `qa index rebuild`")
+    db = LibraryDB.open(root)
+    try:
+        snap = db.snapshot()
+        config = Config.from_dict(json.loads(snap.config))
+    except Exception as exc:  # a damaged store: sqlite3 errors, bad JSON, wrong types
+        db.close()
+        raise CorruptIndexError(f"index store {DATABASE} is damaged ({type(exc).__name__}): "
+                                "run `qa index rebuild`") from None
+    current = Config()
+    if (config.model_name, config.dimension) != (current.model_name, current.dimension):
+        db.close()
+        raise CorruptIndexError(
+            f"index in {root.name}/ was embedded with {config.model_name} ({config.dimension} "
+            f"dimensions); this program uses {current.model_name}: run `qa index rebuild`")
+    damaged = [d.doc_id for d in snap.documents if d.removed is None and not d.intact()]
+    if damaged:
+        db.close()
+        raise CorruptIndexError(f"index in {root.name}/: article(s) {', '.join(damaged[:5])} "
+                                "damaged in the store: run `qa index rebuild`")
+    index = None
+    try:
+        index = _from_cache(cls, root, config, embedder, snap) if use_cache else None
+    except (QAError, KeyError, ValueError, TypeError, RuntimeError, IndexError, OSError) as exc:
+        if (root / CACHE).exists():
+            log.warning("qa: derived files in %s/ unusable (%s); re-made from the store",
+                        root.name, str(exc)[:200])
+    if index is None:  # Milvus connects after the rows are in (see _reconcile)
+        index = cls(config, embedder, root=root, _connect=not is_milvus(config.vector_uri))
+    index._db = db
+    index._generation = snap.generation
+    stale = _reconcile(index, snap)
+    db.changed()
+    if stale:
+        try:
+            with index._write_lock, db.writing(), index.lock:
+                index._sync()
+                write(index, root)
+        except (OSError, QAError) as exc:  # e.g. a read-only directory: the store is enough
+            log.warning("qa: could not refresh the derived files in %s/ (%s)", root.name,
+                        type(exc).__name__)
+    return index
+
+
+def _from_cache(cls: type[ArticleIndex], root: Path, config: Config, embedder: Embedder | None,
+                snap: Snapshot) -> ArticleIndex | None:
+    from index.store import _Batch, _NoVectors
+
+    manifest = _read(root)
+    if manifest is None:
+        if (root / CACHE).exists():
+            raise ValueError(f"{CACHE} unreadable")
+        return None
+    files = {n: h for seg in manifest["segments"] for n, h in seg["files"].items()}
+    files.update(manifest["vectors"]["files"])
+    for fname, digest in files.items():
+        if not (root / fname).is_file():
+            raise ValueError(f"{fname} is missing")
+        if file_sha256(root / fname) != digest:
+            raise ValueError(f"{fname} does not match its checksum")
+    by_code = {d.code: d for d in snap.documents}
+    index = cls(config, embedder, root=root, _connect=False)
+    for seg in manifest["segments"]:
+        with np.load(root / f"{seg['name']}.npz") as z:
+            a = {k: z[k] for k in z.files}
+        codes = [int(c) for c in a["codes"]]
+        if len(codes) != seg["docs"] or any(c not in by_code for c in codes):
+            raise ValueError(f"{seg['name']} names articles the store does not have")
+        from index.store import DocumentRecord
+
+        records = [DocumentRecord(by_code[c].doc_id, by_code[c].title, by_code[c].text or "",
+                                  by_code[c].content_hash, by_code[c].source) for c in codes]
+        index._append(_Batch(records, {n: a[f"s_{n}"] for n in ("doc", "index", "start", "end", "paragraph")},
+                             {n: a[f"p_{n}"] for n in ("doc", "index", "start", "end", "first", "last")},
+                             a["s_vectors"], a["p_vectors"],
+                             {k[3:]: v for k, v in a.items() if k.startswith("ls_")},
+                             {k[3:]: v for k, v in a.items() if k.startswith("lp_")}, codes=codes))
+    if [len(index._s), len(index._p)] != manifest["rows"]:
+        raise ValueError("row counts do not match")
+    for code in manifest["dead"]:
+        if code in index._by_code:
+            index._kill(index._by_code[code], backends=False)
+    if is_milvus(config.vector_uri):
+        index.sentence_index, index.passage_index = _NoVectors(), _NoVectors()
+    else:
+        vf = manifest["vectors"]["files"]
+        s_file = next(root / n for n in vf if n.startswith("sentences-"))
+        p_file = next(root / n for n in vf if n.startswith("passages-"))
+        ann = (config.ann_threshold, config.ann_nprobe)
+        index.sentence_index = FaissVectors.load(s_file, index.sentence_table, *ann)
+        index.passage_index = FaissVectors.load(p_file, index.passage_table, *ann)
+        if (len(index.sentence_index), len(index.passage_index)) != (
+                index.live_sentences, int(index.passage_table.alive.sum())):
+            raise ValueError("vector index size does not match the live rows")
+    index._cache = (manifest["name"], len(index._docs))
+    return index
+
+
+def _reconcile(index: ArticleIndex, snap: Snapshot) -> bool:
+    """Make the rows held match the snapshot: kill what it removed, read what it added.
+    Returns whether the derived files are stale."""
+    from index.store import _Batch, _NoVectors
+
+    removed = {d.code for d in snap.documents if d.removed is not None}
+    stale = index._cache is None
+    for code in removed:
+        pos = index._by_code.get(code)
+        if pos is not None and index._docs[pos].alive:
+            index._kill(pos)
+            stale = True
+    missing = [d.code for d in snap.documents if d.removed is None and d.code not in index._by_code]
+    if missing:
+        docs = index._db.blobs(missing)
+        bad = [d.doc_id for d in docs if not d.intact()]
+        if bad:
+            raise CorruptIndexError(f"article(s) {', '.join(bad[:5])} damaged in the store: "
+                                    "run `qa index rebuild`")
+        index._append(_Batch.of_stored(docs, index.config.dimension))
+        stale = True
+    index._max_code = max([index._max_code, *(d.code for d in snap.documents)])
+    if isinstance(index.sentence_index, _NoVectors):  # Milvus: connect, re-fill if it disagrees
+        index.sentence_index, index.passage_index = index._new_backends(overwrite=False)
+        for table, backend, kind in ((index.sentence_table, index.sentence_index, "s"),
+                                     (index.passage_table, index.passage_index, "p")):
+            if len(backend) != int(table.alive.sum()):
+                backend.reset(table, index._doc_of_rows(kind))
+    return stale
