@@ -90,6 +90,8 @@ def write(index: ArticleIndex, root: Path) -> None:
     }
     for f in written:
         fsync(f)
+    if (root / CACHE).is_dir():  # something put a directory in its place: set it aside
+        (root / CACHE).rename(root / f"{CACHE}.damaged-{secrets.token_hex(3)}")
     tmp = root / f"{CACHE}.tmp"
     tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     fsync(tmp)

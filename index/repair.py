@@ -144,18 +144,27 @@ def _salvage(root: Path, problems: list[str], reason: str) -> tuple[list[StoredD
     try:
         rows = {r[0]: _row(r) for r in conn.execute(select)}
     except sqlite3.Error:
-        code, misses = 1, 0
-        while misses < PROBE_GAP:
+        top = None
+        with contextlib.suppress(sqlite3.Error, TypeError):
+            top = int(conn.execute("SELECT seq FROM sqlite_sequence WHERE name='documents'").fetchone()[0])
+        code, misses, unreadable = 1, 0, []
+        while (code <= top) if top is not None else misses < PROBE_GAP:
             try:
                 r = conn.execute(f"{select} WHERE code = ?", (code,)).fetchone()
             except sqlite3.Error:
                 r = None
-                problems.append(f"row {code} of {DATABASE} unreadable")
+                unreadable.append(code)
             if r is None:
                 misses += 1
             else:
                 rows[code], misses = _row(r), 0
             code += 1
+        last = top if top is not None else max(rows, default=0)
+        lost = [c for c in unreadable if c <= last]
+        if lost:
+            problems.append(f"{len(lost)} row(s) of {DATABASE} unreadable (codes {lost[0]}..{lost[-1]})")
+        elif not rows:
+            problems.append(f"no row of {DATABASE} could be read")
     conn.close()
     return [rows[c] for c in sorted(rows)], config_text
 

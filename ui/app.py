@@ -8,6 +8,7 @@ Named API endpoints (``ask``, ``add_article``, ``remove_article``, ``list_articl
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from pathlib import Path
@@ -21,6 +22,7 @@ from qa.service import QAService
 from qa.types import Answer
 from ui.render import CSS, SCROLL_JS, article_html, chat_text, sources_html, status_html
 
+log = logging.getLogger("qa")
 ALL = "__all__"
 SEED_EXAMPLES = [
     "Why did the ceasefire talks stall?",
@@ -83,13 +85,21 @@ class App:
             before = set(self.titles())
             new_id = self.svc.add_document(text, doc_id=doc_id or None, title=title or None, source=source)
             if new_id not in before:
-                self.svc.save(self.index_dir)
+                self._save()
             return new_id, new_id not in before
 
     def remove(self, doc_id: str) -> None:
         with self.write_lock:
             self.svc.remove_document(doc_id)
-            self.svc.save(self.index_dir)
+            self._save()
+
+    def _save(self) -> None:
+        """Refresh the derived files; the change itself is already committed, so a failure
+        here (e.g. a read-only directory) is logged, not reported as a failed write."""
+        try:
+            self.svc.save()
+        except (QAError, OSError) as exc:
+            log.warning("qa: derived files not refreshed (%s)", type(exc).__name__)
 
     # -- API endpoints (JSON in, JSON out) --------------------------------------------------
     def api_ask(
@@ -97,8 +107,7 @@ class App:
     ) -> dict:
         """Answer a question; every citation has doc_id, start, end and the exact quote."""
         try:
-            turns = [(h[0], h[1]) for h in history or [] if isinstance(h, list | tuple) and len(h) == 2]
-            return self.svc.ask(question, history=turns, doc_ids=doc_ids or None).to_dict()
+            return self.svc.ask(question, history=history, doc_ids=doc_ids or None).to_dict()
         except QAError as exc:
             raise gr.Error(str(exc)) from None
 
