@@ -108,9 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     demo = None
     url = args.url
     if url is None:
-        from ui.app import start_in_background
+        from ui.server import start_in_background
 
-        demo, url = start_in_background(Path(tempfile.mkdtemp(prefix="qa-load-")) / "index")
+        demo = start_in_background(Path(tempfile.mkdtemp(prefix="qa-load-")) / "index")
+        url = demo.url
     try:
         result = run_load(url, args.users, args.seconds)
     finally:

@@ -104,6 +104,13 @@ class _Batch:
     s_lex: dict[str, np.ndarray] | None = None  # saved BM25 rows (when loading)
     p_lex: dict[str, np.ndarray] | None = None
     codes: list[int] | None = None  # the records' rows in the store
+    tokens: tuple[list[list[str]], list[list[str]]] | None = None  # BM25 terms, when made early
+
+    def tokenize(self) -> tuple[list[list[str]], list[list[str]]]:
+        """BM25 terms of every sentence and passage (done before taking the index's lock)."""
+        s_texts = _texts(self.records, self.s_cols)
+        return ([[t.stem for t in tokenize(x) if t.stem] for x in s_texts],
+                [content_stems(x) for x in _texts(self.records, self.p_cols)])
 
     @classmethod
     def of_stored(cls, docs: list[StoredDocument], dimension: int) -> _Batch:
@@ -134,8 +141,12 @@ class _Batch:
         s_cols = {n: c[s_sel] for n, c in self.s_cols.items()}
         p_cols = {n: c[p_sel] for n, c in self.p_cols.items()}
         s_cols["doc"], p_cols["doc"] = position[s_cols["doc"]], position[p_cols["doc"]]
+        tokens = None
+        if self.tokens is not None:
+            tokens = ([t for t, k in zip(self.tokens[0], s_sel, strict=True) if k],
+                      [t for t, k in zip(self.tokens[1], p_sel, strict=True) if k])
         return _Batch([self.records[d] for d in keep], s_cols, p_cols,
-                      self.s_vecs[s_sel], self.p_vecs[p_sel])
+                      self.s_vecs[s_sel], self.p_vecs[p_sel], tokens=tokens)
 
     def stored(self, d: int) -> tuple[int, int, bytes, bytes]:
         """Document ``d``'s rows as the store keeps them: counts, offsets blob, vectors blob."""
@@ -385,15 +396,17 @@ class ArticleIndex:
         requested = {doc_id for _, doc_id, _, _ in checked if doc_id is not None}
         with self._write_lock:  # writers wait for each other, never questions
             with self.lock:
-                ids, new = self._plan(checked)
-            if not new:
+                ids, planned = self._plan(checked)
+            if not planned:
                 return ids
+            new = [self._split(*item) for item in planned]
             texts = [s.text for _, ss, _ in new for s in ss]
             n_s = len(texts)
             texts += [p.text for _, _, ps in new for p in ps]
             vectors = self.embedder.encode(texts)
             batch = _Batch.of_units([r for r, _, _ in new], [s for _, s, _ in new],
                                     [p for _, _, p in new], vectors[:n_s], vectors[n_s:])
+            batch.tokens = batch.tokenize()
             if self._db is None:
                 with self.lock:
                     self._append(batch)
@@ -434,12 +447,12 @@ class ArticleIndex:
         return [rename.get(i, i) for i in ids], batch.subset(keep)
 
     def _plan(self, checked: list[tuple[str, str | None, str, str]]
-              ) -> tuple[list[str], list[tuple[DocumentRecord, list[Sentence], list[Passage]]]]:
-        """Which items are new (split, not embedded) and every item's id; raises for an id
-        that holds another text. Runs under ``self.lock`` against the rows held now."""
+              ) -> tuple[list[str], list[tuple[str, str, str, str, str]]]:
+        """Every item's id and the new ones as (text, id, title, source, hash); raises for an
+        id that holds another text. Runs under ``self.lock`` (cheap: hashes, no splitting)."""
         by_hash = {d.content_hash: d.doc_id for d in self.documents.values()}
         ids: list[str] = []
-        new: list[tuple[DocumentRecord, list[Sentence], list[Passage]]] = []
+        new: list[tuple[str, str, str, str, str]] = []
         for text, doc_id, title, source in checked:
             digest = content_hash(text)
             existing = by_hash.get(digest)
@@ -451,19 +464,23 @@ class ArticleIndex:
                 raise InvalidDocumentError(
                     f"document id {doc_id!r} already holds a different text; remove it first"
                 )
-            sentences = split_sentences(doc_id, text)
-            if not sentences:
-                raise InvalidDocumentError(
-                    f"document {doc_id!r} has no citable sentences (empty or only boilerplate)"
-                )
-            passages = make_passages(
-                sentences, text, self.config.passage_sentences, self.config.passage_overlap
-            )
-            title = title or _default_title(sentences)
-            new.append((DocumentRecord(doc_id, title, text, digest, source), sentences, passages))
+            new.append((text, doc_id, title, source, digest))
             by_hash[digest] = doc_id
             ids.append(doc_id)
         return ids, new
+
+    def _split(self, text: str, doc_id: str, title: str, source: str, digest: str
+               ) -> tuple[DocumentRecord, list[Sentence], list[Passage]]:
+        """A new document split into sentences and passages (outside any lock: slow for a
+        long article)."""
+        sentences = split_sentences(doc_id, text)
+        if not sentences:
+            raise InvalidDocumentError(
+                f"document {doc_id!r} has no citable sentences (empty or only boilerplate)"
+            )
+        passages = make_passages(sentences, text, self.config.passage_sentences, self.config.passage_overlap)
+        record = DocumentRecord(doc_id, title or _default_title(sentences), text, digest, source)
+        return record, sentences, passages
 
     def _append(self, batch: _Batch) -> None:
         records, base = batch.records, len(self._docs)
@@ -488,9 +505,9 @@ class ArticleIndex:
             self.sentence_bm25.add_arrays(batch.s_lex)
             self.passage_bm25.add_arrays(batch.p_lex)
         else:
-            s_texts = _texts(records, batch.s_cols)
-            self.sentence_bm25.add([[t.stem for t in tokenize(x) if t.stem] for x in s_texts])
-            self.passage_bm25.add([content_stems(x) for x in _texts(records, batch.p_cols)])
+            s_tokens, p_tokens = batch.tokens or batch.tokenize()
+            self.sentence_bm25.add(s_tokens)
+            self.passage_bm25.add(p_tokens)
         if self.sentence_index.kind == "milvus":  # FAISS needs only the rows
             ids = [r.doc_id for r in records]
             s_docs = [ids[d] for d in batch.s_cols["doc"]]

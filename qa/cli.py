@@ -2,7 +2,7 @@
 
     qa ask "Why did the talks stall?" [--json] [--doc DOC_ID]
     qa index add PATH... | qa index list | qa index remove DOC_ID | qa index rebuild
-    qa serve [--host 127.0.0.1] [--port 7860]
+    qa serve [--host 127.0.0.1] [--port 7860] [--auth USER:PASSWORD] [--read-only]
     qa eval [--suite seed|squad|all] [--limit N] [--out DIR]
 
 The index directory is ``--index-dir``, else ``$QA_INDEX_DIR``, else a per-user data directory.
@@ -126,9 +126,10 @@ def _cmd_compact(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from ui.app import serve
+    from ui.server import parse_auth, serve
 
-    serve(args.index_dir, host=args.host, port=args.port, open_browser=args.open)
+    serve(args.index_dir, host=args.host, port=args.port, open_browser=args.open,
+          auth=parse_auth(args.auth), read_only=args.read_only)
     return 0
 
 
@@ -175,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=7860)
     srv.add_argument("--open", action="store_true", help="open a browser tab")
+    srv.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (UI and API)")
+    srv.add_argument("--read-only", action="store_true", help="serve no add or remove")
     srv.set_defaults(func=_cmd_serve)
     ev = sub.add_parser("eval", help="run the grounding eval suites (see `qa eval --help`)", add_help=False)
     ev.set_defaults(func=_cmd_eval)

@@ -58,8 +58,8 @@ ARTIFACTS = ROOT / "artifacts"
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory, embedder):
     """The real app, launched once per test run on a free loopback port."""
-    from ui.app import start_in_background
+    from ui.server import start_in_background
 
-    demo, url = start_in_background(tmp_path_factory.mktemp("ui-library") / "index")
-    yield url
-    demo.close()
+    running = start_in_background(tmp_path_factory.mktemp("ui-library") / "index")
+    yield running.url
+    running.close()

@@ -8,6 +8,7 @@ Named API endpoints (``ask``, ``add_article``, ``remove_article``, ``list_articl
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import threading
@@ -43,10 +44,16 @@ def _safe_name(name: str) -> str:
 class App:
     """State shared by every browser session: the service and where its library is saved."""
 
-    def __init__(self, svc: QAService, index_dir: Path) -> None:
+    def __init__(self, svc: QAService, index_dir: Path, read_only: bool = False) -> None:
         self.svc = svc
         self.index_dir = index_dir
+        self.read_only = read_only
         self.write_lock = threading.Lock()
+
+    def library_version(self) -> tuple[int, int]:
+        """Changes whenever the library does (in this process or another one)."""
+        docs = self.svc.documents()  # takes in other processes' commits
+        return self.svc.index.generation, len(docs)
 
     # -- helpers used by handlers and API ---------------------------------------------------
     def titles(self) -> dict[str, str]:
@@ -81,6 +88,8 @@ class App:
     def add(
         self, text: str, title: str = "", source: str = "", doc_id: str | None = None
     ) -> tuple[str, bool]:
+        if self.read_only:
+            raise QAError("this server is read-only: articles cannot be added")
         with self.write_lock:
             before = set(self.titles())
             new_id = self.svc.add_document(text, doc_id=doc_id or None, title=title or None, source=source)
@@ -89,6 +98,8 @@ class App:
             return new_id, new_id not in before
 
     def remove(self, doc_id: str) -> None:
+        if self.read_only:
+            raise QAError("this server is read-only: articles cannot be removed")
         with self.write_lock:
             self.svc.remove_document(doc_id)
             self._save()
@@ -139,8 +150,9 @@ class App:
             raise gr.Error(str(exc)) from None
 
 
-def build_app(svc: QAService, index_dir: Path) -> gr.Blocks:
-    app = App(svc, index_dir)
+def build_app(svc: QAService, index_dir: Path, read_only: bool = False) -> gr.Blocks:
+    """The Gradio Blocks of the UI and its named API (no add or remove when ``read_only``)."""
+    app = App(svc, index_dir, read_only)
 
     with gr.Blocks(title="Grounded QA — answers you can check") as demo:
         gr.Markdown(
@@ -180,7 +192,8 @@ def build_app(svc: QAService, index_dir: Path) -> gr.Blocks:
                 article = gr.HTML(app.view(None, app.default_doc()), elem_id="qa-article")
                 sources = gr.HTML(sources_html(None, {}), elem_id="qa-sources")
 
-        with gr.Accordion("Library: add or remove articles", open=False, elem_id="qa-library"):
+        with gr.Accordion("Library: add or remove articles", open=False, elem_id="qa-library",
+                          visible=not read_only):
             with gr.Row():
                 with gr.Column():
                     files = gr.File(
@@ -206,7 +219,7 @@ def build_app(svc: QAService, index_dir: Path) -> gr.Blocks:
                     q, history=[tuple(t) for t in history], doc_ids=None if where in (None, ALL) else [where]
                 )
             except QAError as exc:
-                gr.Warning(str(exc))
+                gr.Warning(html.escape(str(exc)))  # the pop-up renders HTML
                 return gr.update(), messages, history, gr.update(), gr.update()
             messages = [
                 *messages,
@@ -303,9 +316,25 @@ def build_app(svc: QAService, index_dir: Path) -> gr.Blocks:
             api_visibility="private",
         )
 
+        # Choices follow the library: at page load, and when it changes (polled; cheap when
+        # nothing did). Other processes' and other browsers' changes show without a restart.
+        seen = gr.State(None)
+
+        def refresh_choices(last):
+            version = app.library_version()
+            if version == last:
+                return gr.skip(), gr.skip(), last
+            return (gr.update(choices=app.scope_choices()), gr.update(choices=app.doc_choices()),
+                    version)
+
+        demo.load(refresh_choices, [seen], [scope, remove_choice, seen], api_visibility="private")
+        gr.Timer(3).tick(refresh_choices, [seen], [scope, remove_choice, seen], api_visibility="private",
+                         show_progress="hidden")
+
         gr.api(app.api_ask, api_name="ask")
-        gr.api(app.api_add_article, api_name="add_article")
-        gr.api(app.api_remove_article, api_name="remove_article")
+        if not read_only:
+            gr.api(app.api_add_article, api_name="add_article")
+            gr.api(app.api_remove_article, api_name="remove_article")
         gr.api(app.api_list_articles, api_name="list_articles")
         gr.api(app.api_article_text, api_name="article_text")
     return demo
@@ -313,33 +342,3 @@ def build_app(svc: QAService, index_dir: Path) -> gr.Blocks:
 
 def launch_kwargs() -> dict:
     return {"css": CSS, "theme": gr.themes.Soft(), "max_file_size": 2 * MAX_FILE_BYTES, "show_error": True}
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_in_background(index_dir: Path, host: str = "127.0.0.1", port: int | None = None):
-    """Launch the app without blocking (tests, load tests); returns ``(demo, url)``. The caller
-    stops it with ``demo.close()``."""
-    svc = QAService.open_library(index_dir)
-    svc.index.embedder.encode_one("warm up")
-    demo = build_app(svc, Path(index_dir))
-    demo.queue(default_concurrency_limit=4)
-    port = port or _free_port()
-    demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
-                **launch_kwargs())
-    return demo, f"http://{host}:{port}/"
-
-
-def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False) -> None:
-    svc = QAService.open_library(index_dir)
-    svc.index.embedder.encode_one("warm up")  # load the model now, not on the first question
-    demo = build_app(svc, Path(index_dir))
-    demo.queue(default_concurrency_limit=4)
-    print(f"Serving {len(svc.documents())} article(s) from {index_dir} at http://{host}:{port}")
-    demo.launch(server_name=host, server_port=port, inbrowser=open_browser, **launch_kwargs())

@@ -1,0 +1,170 @@
+"""The server: one FastAPI app, the Gradio UI mounted in it, one engine shared.
+
+Served by uvicorn. In front of everything, a limit on request bodies that answers 413 before a
+byte of an oversized body is parsed (the ``Content-Length`` is checked first; a chunked body is
+counted as it streams). ``auth`` puts the UI and its API behind a login (Gradio's); ``read_only``
+serves no add or remove anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import uvicorn
+from fastapi import FastAPI
+
+from index.errors import QAError
+from qa.service import QAService
+from ui.app import build_app, launch_kwargs
+
+log = logging.getLogger("qa")
+
+# Requests larger than this are refused before they are read: an article's text of the largest
+# size the library takes (Config.max_document_chars), JSON-escaped, fits with room to spare.
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a body over ``limit`` bytes, before the app reads any of it."""
+
+    def __init__(self, app, limit: int = MAX_REQUEST_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            return await _too_large(send, self.limit)
+        seen, started, rejected = 0, False, False
+
+        async def counted_receive():
+            nonlocal seen, started, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:  # answer now; the app sees the client go away
+                    rejected = True
+                    if not started:
+                        started = True
+                        await _too_large(send, self.limit)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def tracked_send(message):
+            nonlocal started
+            if rejected:
+                return  # the 413 has been sent
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except Exception:
+            if not rejected:
+                raise
+
+
+async def _too_large(send, limit: int) -> None:
+    body = json.dumps({"error": {"type": "RequestTooLargeError",
+                                 "message": f"request body over the limit of {limit:,} bytes"}}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def make_app(svc: QAService, index_dir: Path, auth: tuple[str, str] | None = None,
+             read_only: bool = False) -> FastAPI:
+    """The whole server as one ASGI app: FastAPI with the Gradio UI mounted at ``/``."""
+    api = FastAPI(title="Grounded QA", docs_url="/docs", openapi_url="/openapi.json")
+    demo = build_app(svc, index_dir, read_only=read_only)
+    demo.queue(default_concurrency_limit=4)
+    kwargs = launch_kwargs()
+    api = gr.mount_gradio_app(api, demo, path="/", auth=auth, show_error=True,
+                              max_file_size=kwargs["max_file_size"], theme=kwargs["theme"], css=kwargs["css"])
+    api.add_middleware(BodyLimit)
+    return api
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """``user:password`` as a pair; a one-line error otherwise."""
+    if value is None:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise QAError("--auth takes user:password (both non-empty)")
+    return user, password
+
+
+def check_port(host: str, port: int) -> None:
+    """A clear error before start-up for a port out of range or already taken."""
+    if not 1 <= port <= 65535:
+        raise QAError(f"--port must be between 1 and 65535, got {port}")
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise QAError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+@dataclass
+class Running:
+    """A server started in a background thread (tests, load tests)."""
+
+    server: uvicorn.Server
+    thread: threading.Thread
+    url: str
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def start_in_background(index_dir: Path, host: str = "127.0.0.1", port: int | None = None,
+                        auth: tuple[str, str] | None = None, read_only: bool = False) -> Running:
+    svc = QAService.open_library(index_dir)
+    svc.index.embedder.encode_one("warm up")
+    port = port or _free_port()
+    app = make_app(svc, Path(index_dir), auth=auth, read_only=read_only)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not server.started and time.time() < deadline and thread.is_alive():
+        time.sleep(0.05)
+    return Running(server, thread, f"http://{host}:{port}/")
+
+
+def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False,
+          auth: tuple[str, str] | None = None, read_only: bool = False) -> None:
+    check_port(host, port)
+    svc = QAService.open_library(index_dir)
+    svc.index.embedder.encode_one("warm up")  # load the model now, not on the first question
+    app = make_app(svc, Path(index_dir), auth=auth, read_only=read_only)
+    mode = ", read-only" if read_only else ""
+    print(f"Serving {len(svc.documents())} article(s) from {index_dir} at http://{host}:{port}{mode}",
+          flush=True)
+    if host not in ("127.0.0.1", "localhost", "::1") and auth is None:
+        log.warning("qa: listening on %s without --auth: anyone who reaches this port can %s",
+                    host, "read the library" if read_only else "read and change the library")
+    if open_browser:
+        import webbrowser
+
+        threading.Timer(2.0, webbrowser.open, [f"http://127.0.0.1:{port}/"]).start()
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
