@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import sys
+import unicodedata
 from pathlib import Path
 
 from index.errors import QAError
@@ -37,6 +38,13 @@ def open_library(index_dir: Path):  # -> QAService (imported lazily: --help stay
     return QAService.open_library(index_dir)
 
 
+def printable(text: str) -> str:
+    """Text safe to print on a terminal: control characters (escape sequences among them) are
+    shown as ``\\x1b``-style escapes; line breaks and tabs stay."""
+    return "".join(c if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf", "Cs")
+                   else f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}" for c in text)
+
+
 def format_answer(ans: Answer) -> str:
     lines = [ans.text, ""]
     if ans.abstained:
@@ -51,7 +59,7 @@ def format_answer(ans: Answer) -> str:
     for n, c in enumerate(ans.citations or ans.related, 1):
         quote = " ".join(c.quote.split())
         lines.append(f'[{n}] {c.doc_id}, chars {c.start}–{c.end}: "{quote}"')
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
@@ -75,7 +83,7 @@ def _cmd_add(args: argparse.Namespace) -> int:
     added = svc.add_files(args.paths, doc_id=args.id)  # one transaction: all or nothing
     svc.save()  # the adds are committed; this refreshes the derived files
     for path, (doc_id, new) in zip(args.paths, added, strict=True):
-        print(f"{'added' if new else 'already indexed'}: {path} as {doc_id}")
+        print(printable(f"{'added' if new else 'already indexed'}: {path} as {doc_id}"))
     return 0
 
 
@@ -91,7 +99,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print("the library is empty; add an article with `qa index add PATH`")
     else:
         for d in docs:
-            print(f"{d['doc_id']}\t{d['chars']:>8,} chars\t{d['title']}")
+            print(printable(f"{d['doc_id']}\t{d['chars']:>8,} chars\t{d['title']}"))
     return 0
 
 
@@ -99,7 +107,7 @@ def _cmd_remove(args: argparse.Namespace) -> int:
     svc = open_library(args.index_dir)
     svc.remove_document(args.doc_id)
     svc.save()
-    print(f"removed: {args.doc_id}")
+    print(printable(f"removed: {args.doc_id}"))
     return 0
 
 

@@ -157,3 +157,14 @@ def test_compact_after_removing(capsys, index_dir, tmp_path, embedder):
     assert code == 0 and "37 sentence rows -> 35" in out
     code, out, _ = run(capsys, "--index-dir", str(index_dir), "ask", "Why did the talks stall?")
     assert code == 0 and "[1]" in out
+
+
+def test_terminal_escapes_in_stored_titles_are_shown_not_obeyed(capsys, index_dir, embedder):
+    run(capsys, "--index-dir", str(index_dir), "index", "list")
+    conn = sqlite3.connect(index_dir / "library.sqlite")  # as an older version may have stored it
+    with conn:
+        conn.execute("UPDATE documents SET title = 'Red \x1b[31mALERT\x1b]0;pwned\x07'")
+    conn.close()
+    code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "list")
+    assert code == 0 and "\x1b" not in out and "\x07" not in out
+    assert "Red \\x1b[31mALERT\\x1b]0;pwned\\x07" in out

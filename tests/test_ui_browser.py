@@ -159,3 +159,32 @@ def test_binary_upload_gets_a_clear_message(page, tmp_path):
     assert "Could not add: photo.txt: this looks like a binary file" in status
     assert page.locator("#qa-status .qa-error").count() == 1
     page.screenshot(path=str(ARTIFACTS / "ui-binary-upload.png"), full_page=True)
+
+
+def test_markup_in_a_title_is_text_everywhere_and_the_lists_follow_the_library(page, app_url):
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    title = "<img src=x id=pwn-title onerror=\"console.error('XSS-FIRED')\">Harbour <b>vote</b>"
+    text = "Harbour vote delayed\n\nThe harbour vote was delayed to Friday. The mayor asked for more time."
+    added = client.predict(text, title, "harbour-vote", api_name="/add_article")
+    assert added["doc_id"] == "harbour-vote"
+    # the page was loaded before the add: its list of articles follows without a reload
+    page.click("#qa-scope input")
+    option = page.locator("#qa-scope li[role=option]", has_text="Harbour <b>vote</b>")
+    option.wait_for(timeout=15_000)
+    assert "<img src=x id=pwn-title" in option.inner_text()  # shown as text
+    option.click()
+    page.wait_for_function("document.querySelector('#qa-article h3').innerText.includes('<b>vote</b>')",
+                           timeout=15_000)
+    ask(page, "When is the harbour vote?")
+    assert "Harbour <b>vote</b>" in page.inner_text("#qa-sources")
+    # another client removes it; asking about it now gives a pop-up, escaped too
+    client.predict("harbour-vote", api_name="/remove_article")
+    page.fill("#qa-question textarea", "When is the harbour vote?")
+    page.click("#qa-send")
+    toast = page.locator(".toast-body", has_text="unknown document id")
+    toast.wait_for(timeout=15_000)
+    page.screenshot(path=str(ARTIFACTS / "ui-markup-title.png"), full_page=True)
+    assert page.locator("#pwn-title, #qa-article b, #qa-sources img, .toast-body img").count() == 0
+    assert not [e for e in page.console_errors if "XSS-FIRED" in e] and page.dialogs == []
