@@ -1,11 +1,13 @@
-"""Load test against the running server through its HTTP API (gradio_client), bounded in users
-and time, stopping by itself.
+"""Load test against the running server through its HTTP APIs, bounded in users and time.
 
-    python -m eval.load [--users 20] [--seconds 60] [--url http://127.0.0.1:7860/]
+    python -m eval.load [--users 10] [--seconds 60] [--api both|rest|gradio] [--url URL]
 
-Without ``--url`` it launches the app on a free loopback port with a temporary library (the
+Without ``--url`` it launches the server on a free loopback port with a temporary library (the
 bundled article). ``--users`` clients ask questions in a loop while one more client adds (and
-removes) articles. Prints requests served, errors and latency percentiles.
+removes) articles; through the REST API (``/api/v1``, plain JSON, no queue) and through Gradio's
+named endpoints (``gradio_client``), one after the other in the same run, so the two compare.
+Every citation of the bundled article is checked against its text (``quote == text[start:end]``).
+Prints asks/s, p50/p95/p99, errors and inexact citations per path.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class LoadResult:
     adds: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    inexact: int = 0  # citations whose quote is not text[start:end]
 
     def summary(self) -> dict[str, float]:
         a = np.array(self.asks) if self.asks else np.zeros(1)
@@ -42,44 +45,76 @@ class LoadResult:
             "asks_per_second": len(self.asks) / max(self.seconds, 1e-9),
             "ask_ms_p50": float(np.percentile(a, 50)),
             "ask_ms_p95": float(np.percentile(a, 95)),
+            "ask_ms_p99": float(np.percentile(a, 99)),
             "ask_ms_max": float(a.max()),
+            "inexact_citations": self.inexact,
         }
 
 
-def run_load(url: str, users: int, seconds: float, seed: int = 0) -> LoadResult:
+def run_load(url: str, users: int, seconds: float, seed: int = 0, api: str = "gradio") -> LoadResult:
+    """``users`` askers and one writer for ``seconds`` through ``api`` ("gradio" or "rest")."""
+    import httpx
     from gradio_client import Client
 
     questions = [q["question"] for q in load_seed_set()["questions"]]
     result = LoadResult()
     lock = threading.Lock()
-    deadline = time.monotonic() + seconds
+    rest = f"{url.rstrip('/')}/api/v1"
+    with httpx.Client(timeout=120) as h:
+        seed_id = h.get(f"{rest}/articles").json()[0]["doc_id"]
+        seed_text = h.get(f"{rest}/articles/{seed_id}").json()["text"]
+
+    def ask_call():
+        if api == "rest":
+            h = httpx.Client(timeout=120)
+
+            def call(question: str) -> dict:
+                r = h.post(f"{rest}/ask", json={"question": question})
+                if r.status_code != 200:
+                    raise ValueError(f"HTTP {r.status_code}: {r.text[:100]}")
+                return r.json()
+            return call
+        client = Client(url, verbose=False)
+        return lambda question: client.predict(question, None, None, api_name="/ask")
 
     def asker(n: int) -> None:
         rng = random.Random(seed + n)
-        client = Client(url, verbose=False)
+        call = ask_call()
         while time.monotonic() < deadline:
             t = time.perf_counter()
             try:
-                ans = client.predict(rng.choice(questions), None, None, api_name="/ask")
+                ans = call(rng.choice(questions))
                 if not isinstance(ans, dict) or "citations" not in ans:
                     raise ValueError(f"bad response {ans!r:.80}")
+                inexact = sum(seed_text[c["start"]:c["end"]] != c["quote"]
+                              for c in ans["citations"] + ans["related"] if c["doc_id"] == seed_id)
                 with lock:
                     result.asks.append((time.perf_counter() - t) * 1000)
+                    result.inexact += inexact
             except Exception as exc:  # noqa: BLE001 - every failure is counted
                 with lock:
                     result.errors.append(f"ask: {exc!r:.200}")
 
     def adder() -> None:
-        client = Client(url, verbose=False)
+        client = None if api == "rest" else Client(url, verbose=False)
+        h = httpx.Client(timeout=120)
         i = 0
         while time.monotonic() < deadline:
             t = time.perf_counter()
             try:
                 text = (f"Load bulletin {i}\n\nThe council met for session {i} on Monday. "
                         f"It approved {i + 3} new bus routes.")
-                doc = client.predict(text, f"Bulletin {i}", "", api_name="/add_article")
-                if i % 2:
-                    client.predict(doc["doc_id"], api_name="/remove_article")
+                if client is None:
+                    r = h.post(f"{rest}/articles", json={"text": text, "title": f"Bulletin {i}"})
+                    if r.status_code != 201:
+                        raise ValueError(f"HTTP {r.status_code}: {r.text[:100]}")
+                    doc = r.json()
+                    if i % 2 and h.delete(f"{rest}/articles/{doc['doc_id']}").status_code != 200:
+                        raise ValueError("remove failed")
+                else:
+                    doc = client.predict(text, f"Bulletin {i}", "", api_name="/add_article")
+                    if i % 2:
+                        client.predict(doc["doc_id"], api_name="/remove_article")
                 with lock:
                     result.adds.append((time.perf_counter() - t) * 1000)
             except Exception as exc:  # noqa: BLE001
@@ -88,6 +123,7 @@ def run_load(url: str, users: int, seconds: float, seed: int = 0) -> LoadResult:
             i += 1
             time.sleep(0.5)
 
+    deadline = time.monotonic() + seconds
     threads = [threading.Thread(target=asker, args=(n,)) for n in range(users)]
     threads.append(threading.Thread(target=adder))
     t0 = time.monotonic()
@@ -101,9 +137,10 @@ def run_load(url: str, users: int, seconds: float, seed: int = 0) -> LoadResult:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--users", type=int, default=20)
+    ap.add_argument("--users", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--url", default=None, help="a running app (default: launch one)")
+    ap.add_argument("--api", choices=["both", "rest", "gradio"], default="both")
+    ap.add_argument("--url", default=None, help="a running server (default: launch one)")
     args = ap.parse_args(argv)
     demo = None
     url = args.url
@@ -112,16 +149,27 @@ def main(argv: list[str] | None = None) -> int:
 
         demo = start_in_background(Path(tempfile.mkdtemp(prefix="qa-load-")) / "index")
         url = demo.url
+    paths = ["rest", "gradio"] if args.api == "both" else [args.api]
+    results = {}
     try:
-        result = run_load(url, args.users, args.seconds)
+        for api in paths:
+            results[api] = run_load(url, args.users, args.seconds, api=api)
     finally:
         if demo is not None:
             demo.close()
-    for k, v in result.summary().items():
-        print(f"{k:<18} {v:.1f}" if isinstance(v, float) else f"{k:<18} {v}")
-    for e in result.errors[:5]:
-        print("error:", e)
-    return 0 if not result.errors else 1
+    summaries = {api: r.summary() for api, r in results.items()}
+    print(f"{args.users} askers + 1 writer, {args.seconds:.0f} s per path")
+    print(f"{'':<20}" + "".join(f"{api:>12}" for api in paths))
+    for k in next(iter(summaries.values())):
+        cells = [summaries[api][k] for api in paths]
+        print(f"{k:<20}" + "".join(f"{v:>12.1f}" if isinstance(v, float) else f"{v:>12}" for v in cells))
+    if len(paths) == 2:
+        ratio = summaries["rest"]["asks_per_second"] / max(summaries["gradio"]["asks_per_second"], 1e-9)
+        print(f"REST / Gradio asks per second: {ratio:.2f}x")
+    for api, r in results.items():
+        for e in r.errors[:3]:
+            print(f"error ({api}):", e)
+    return 0 if not any(r.errors or r.inexact for r in results.values()) else 1
 
 
 if __name__ == "__main__":

@@ -196,11 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    """``qa bench`` runs eval.bench; ``qa bench --scale`` runs eval.scale."""
+    """``qa bench`` runs eval.bench; ``--scale`` eval.scale; ``--during-add`` eval.add_latency."""
     if "--scale" in args.eval_args:
         from eval import scale
 
         return scale.main([a for a in args.eval_args if a != "--scale"])
+    if "--during-add" in args.eval_args:
+        from eval import add_latency
+
+        return add_latency.main([a for a in args.eval_args if a != "--during-add"])
     from eval import bench
 
     return bench.main(args.eval_args)

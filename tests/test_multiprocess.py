@@ -10,14 +10,12 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
-import httpx
 import pytest
 from gradio_client import Client
 
 from index.store import ArticleIndex
-from tests.conftest import ROOT, SEED_ID
+from tests.conftest import ROOT, SEED_ID, serve_process
 from tests.library_writer import article
 
 QA = os.path.join(os.path.dirname(sys.executable), "qa")
@@ -76,27 +74,10 @@ def test_processes_writing_one_library_lose_nothing(fresh_service, tmp_path, wri
 @pytest.fixture
 def server(fresh_service, tmp_path):
     """A real ``qa serve`` process on the library ``tmp_path/lib``."""
-    import socket
-
     path = tmp_path / "lib"
     fresh_service.save(path)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([QA, "--index-dir", str(path), "serve", "--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        try:
-            if httpx.get(url, timeout=5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(1)
-        assert proc.poll() is None, proc.stderr.read()
-    yield path, url
-    proc.terminate()
-    proc.wait(timeout=30)
+    with serve_process(path) as url:
+        yield path, url
 
 
 def test_server_and_other_processes_share_one_library(server):

@@ -292,3 +292,23 @@ def test_nodes_carry_offsets_into_the_document(fresh_service, seed_text):
     assert [n.metadata["kind"] for n in nodes].count("sentence") == 35 and len(nodes) == 35 + 17
     assert all(seed_text[n.start_char_idx : n.end_char_idx] == n.text for n in nodes)
     assert {n.ref_doc_id for n in nodes} == {"000_8d973b813353023c"}
+
+
+def test_save_compacts_by_itself_past_the_dead_row_threshold(fresh_service, tmp_path, monkeypatch):
+    from index import cache
+
+    monkeypatch.setattr(cache, "MIN_DEAD_ROWS", 10)
+    path = fresh_service.save(tmp_path / "idx")
+    fresh_service.add_document(OTHER, doc_id="council")
+    fresh_service.save()
+    size = (path / "library.sqlite").stat().st_size
+    fresh_service.remove_document("000_8d973b813353023c")  # 35 of 38 sentence rows now dead
+    fresh_service.save()
+    index = fresh_service.index
+    assert len(index.sentences) == index.live_sentences == 3  # memory holds live rows only
+    manifest = json.loads((path / "cache.json").read_text())
+    assert len(manifest["segments"]) == 1 and manifest["dead"] == []
+    assert (path / "library.sqlite").stat().st_size < size  # the removed text's pages went back
+    assert fresh_service.ask("What did critics say about the plan?").citations[0].doc_id == "council"
+    reopened = ArticleIndex.open(path)
+    assert set(reopened.documents) == {"council"} and len(reopened.sentences) == 3

@@ -150,9 +150,10 @@ class App:
             raise gr.Error(str(exc)) from None
 
 
-def build_app(svc: QAService, index_dir: Path, read_only: bool = False) -> gr.Blocks:
-    """The Gradio Blocks of the UI and its named API (no add or remove when ``read_only``)."""
-    app = App(svc, index_dir, read_only)
+def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App | None = None) -> gr.Blocks:
+    """The Gradio Blocks of the UI and its named API (no add or remove when ``read_only``);
+    ``app`` shares its state (write lock) with the REST API."""
+    app = app or App(svc, index_dir, read_only)
 
     with gr.Blocks(title="Grounded QA — answers you can check") as demo:
         gr.Markdown(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -86,8 +87,16 @@ async def _too_large(send, limit: int) -> None:
 def make_app(svc: QAService, index_dir: Path, auth: tuple[str, str] | None = None,
              read_only: bool = False) -> FastAPI:
     """The whole server as one ASGI app: FastAPI with the Gradio UI mounted at ``/``."""
-    api = FastAPI(title="Grounded QA", docs_url="/docs", openapi_url="/openapi.json")
-    demo = build_app(svc, index_dir, read_only=read_only)
+    from ui import rest
+    from ui.app import App
+
+    api = FastAPI(title="Grounded QA", description="Answers from the articles of a library, every "
+                  "sentence cited by exact character offsets; or an honest abstention.",
+                  docs_url="/docs", openapi_url="/openapi.json")
+    state = App(svc, index_dir, read_only)
+    rest.install_errors(api)
+    api.include_router(rest.router(state, auth))
+    demo = build_app(svc, index_dir, read_only=read_only, app=state)
     demo.queue(default_concurrency_limit=4)
     kwargs = launch_kwargs()
     api = gr.mount_gradio_app(api, demo, path="/", auth=auth, show_error=True,
@@ -130,8 +139,17 @@ class Running:
         self.thread.join(timeout=30)
 
 
+def _serving_threads() -> None:
+    """One torch thread per request: requests run side by side on the cores, and torch's own
+    threads would only oversubscribe them (measured: README, HTTP API)."""
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("QA_TORCH_THREADS", "1")))
+
+
 def start_in_background(index_dir: Path, host: str = "127.0.0.1", port: int | None = None,
                         auth: tuple[str, str] | None = None, read_only: bool = False) -> Running:
+    _serving_threads()
     svc = QAService.open_library(index_dir)
     svc.index.embedder.encode_one("warm up")
     port = port or _free_port()
@@ -148,6 +166,7 @@ def start_in_background(index_dir: Path, host: str = "127.0.0.1", port: int | No
 def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False,
           auth: tuple[str, str] | None = None, read_only: bool = False) -> None:
     check_port(host, port)
+    _serving_threads()
     svc = QAService.open_library(index_dir)
     svc.index.embedder.encode_one("warm up")  # load the model now, not on the first question
     app = make_app(svc, Path(index_dir), auth=auth, read_only=read_only)

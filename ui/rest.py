@@ -1,0 +1,161 @@
+"""The plain JSON REST API, ``/api/v1``, served beside the Gradio UI by the same process.
+
+Routes call the same :class:`qa.QAService` as the UI, without Gradio's queue: questions run in
+a thread pool of ``ASK_THREADS`` (torch at one thread each, see ``ui/server.py``), writes go
+through the UI's write lock. Errors are JSON ``{"error": {"type", "message"}}`` with the Python
+API's one-line messages: 400 bad input, 404 unknown article, 409 an id that holds another text,
+413 too large, 422 wrong JSON types, 503 the library could not be written.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from pydantic import BaseModel, Field
+
+from index.errors import (
+    EmptyIndexError,
+    IndexExistsError,
+    InvalidDocumentError,
+    QAError,
+    StorageError,
+    UnknownDocumentError,
+)
+from index.loaders import MAX_FILE_BYTES, load_bytes
+from ui.app import App
+
+# Questions answered at once. Measured with `python -m eval.load --api rest` on 2 cores: more
+# threads than cores only queue inside torch (see README, HTTP API).
+ASK_THREADS = 4
+_ask_limiter: anyio.CapacityLimiter | None = None
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="the question, up to 500 characters")
+    history: list[tuple[str, str]] | None = Field(
+        default=None, description="earlier turns as [question, answer] pairs, oldest first")
+    doc_ids: list[str] | None = Field(default=None, description="ask only these articles")
+
+
+class ArticleRequest(BaseModel):
+    text: str = Field(description="the article's plain text")
+    title: str | None = Field(default=None, description="at most 300 characters")
+    id: str | None = Field(default=None, description="letters, digits, _-.:,()%@+~ and spaces; at most 128")
+
+
+def _status(exc: QAError) -> int:
+    if isinstance(exc, UnknownDocumentError):
+        return 404
+    if isinstance(exc, InvalidDocumentError) and "already holds a different text" in str(exc):
+        return 409
+    if isinstance(exc, StorageError | IndexExistsError):
+        return 503
+    if isinstance(exc, EmptyIndexError):
+        return 409
+    return 400
+
+
+def _error(status: int, kind: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status)
+
+
+def install_errors(api: FastAPI) -> None:
+    """JSON errors for the project's exceptions and for request validation (under /api only;
+    Gradio's own routes keep their format)."""
+
+    @api.exception_handler(QAError)
+    async def qa_error(request: Request, exc: QAError):
+        return _error(_status(exc), type(exc).__name__, str(exc))
+
+    @api.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        parts = []
+        for e in exc.errors()[:5]:
+            where = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
+            parts.append(f"{where or 'body'}: {e.get('msg', 'invalid')}")
+        return _error(422, "ValidationError", "; ".join(parts))
+
+
+def router(app: App, auth: tuple[str, str] | None = None) -> APIRouter:
+    """The ``/api/v1`` routes over the UI's :class:`ui.app.App` (one engine, one write lock)."""
+    deps = [Depends(_basic_auth(auth))] if auth else []
+    r = APIRouter(prefix="/api/v1", dependencies=deps)
+    svc = app.svc
+
+    async def in_pool(fn, *args):
+        global _ask_limiter
+        if _ask_limiter is None:
+            _ask_limiter = anyio.CapacityLimiter(ASK_THREADS)
+        return await anyio.to_thread.run_sync(fn, *args, limiter=_ask_limiter)
+
+    @r.post("/ask", summary="Answer a question with exact citations (or abstain)")
+    async def ask(body: AskRequest) -> dict:
+        answer = await in_pool(lambda: svc.ask(body.question, history=body.history, doc_ids=body.doc_ids))
+        return answer.to_dict()
+
+    @r.get("/articles", summary="Every article: id, title, length")
+    async def articles() -> list[dict]:
+        return app.api_list_articles()
+
+    @r.get("/articles/{doc_id}", summary="An article's text, title and sentence offsets")
+    async def article(doc_id: str) -> dict:
+        record = svc.index.get_document(doc_id)
+        sentences = [{"start": n.start_char_idx, "end": n.end_char_idx}
+                     for n in svc.index.nodes(doc_id) if n.metadata["kind"] == "sentence"]
+        return {"doc_id": record.doc_id, "title": record.title, "source": record.source,
+                "text": record.text, "sentences": sentences}
+
+    @r.get("/health", summary="Library generation, article count, model")
+    async def health() -> dict:
+        docs = svc.documents()
+        return {"status": "ok", "generation": svc.index.generation, "articles": len(docs),
+                "model": svc.config.model_name, "read_only": app.read_only}
+
+    if app.read_only:
+        return r
+
+    @r.post("/articles", status_code=201, summary="Add an article (JSON: text, title, id)")
+    async def add(body: ArticleRequest) -> dict:
+        doc_id, added = await anyio.to_thread.run_sync(lambda: app.add(body.text, body.title or "", "api",
+                                                                       body.id))
+        return {"doc_id": doc_id, "added": added, "title": svc.index.get_document(doc_id).title}
+
+    @r.post("/articles/upload", status_code=201, summary="Add an article from a file (.txt, .md, .html)")
+    async def upload(file: Annotated[UploadFile, File()], id: Annotated[str | None, Form()] = None) -> dict:
+        data = await file.read(MAX_FILE_BYTES + 1)
+        art = load_bytes(data, _safe(file.filename or "upload"))
+        doc_id, added = await anyio.to_thread.run_sync(lambda: app.add(art.text, art.title, art.source, id))
+        return {"doc_id": doc_id, "added": added, "title": svc.index.get_document(doc_id).title}
+
+    @r.delete("/articles/{doc_id}", summary="Remove an article")
+    async def remove(doc_id: str) -> dict:
+        await anyio.to_thread.run_sync(app.remove, doc_id)
+        return {"removed": doc_id}
+
+    return r
+
+
+def _safe(name: str) -> str:
+    from ui.app import _safe_name
+
+    return _safe_name(name)
+
+
+def _basic_auth(auth: tuple[str, str]):
+    basic = HTTPBasic()
+
+    # (a default, not Annotated: with postponed annotations FastAPI cannot see the local `basic`)
+    def check(credentials: HTTPBasicCredentials = Depends(basic)) -> None:  # noqa: B008
+        user_ok = secrets.compare_digest(credentials.username.encode(), auth[0].encode())
+        password_ok = secrets.compare_digest(credentials.password.encode(), auth[1].encode())
+        if not (user_ok and password_ok):
+            raise HTTPException(status_code=401, detail="wrong user or password",
+                                headers={"WWW-Authenticate": "Basic"})
+
+    return check
