@@ -37,22 +37,22 @@ def validate_doc_id(doc_id: object) -> str:
 
 def validate_title(title: object) -> str:
     """The title, stripped ("" for none), if printable text of at most MAX_TITLE_CHARS."""
-    if title is None:
-        return ""
-    if not isinstance(title, str):
-        raise InvalidDocumentError(f"title must be text, got {type(title).__name__}")
-    title = title.strip()
-    _printable(title, "title", MAX_TITLE_CHARS)
-    return title
+    return _short_text(title, "title", MAX_TITLE_CHARS)
 
 
 def validate_source(source: object) -> str:
-    if source is None:
+    """Where the article came from (a file name, "api"), as for a title."""
+    return _short_text(source, "source", MAX_SOURCE_CHARS)
+
+
+def _short_text(value: object, what: str, limit: int) -> str:
+    if value is None:
         return ""
-    if not isinstance(source, str):
-        raise InvalidDocumentError(f"source must be text, got {type(source).__name__}")
-    _printable(source.strip(), "source", MAX_SOURCE_CHARS)
-    return source.strip()
+    if not isinstance(value, str):
+        raise InvalidDocumentError(f"{what} must be text, got {type(value).__name__}")
+    value = value.strip()
+    _printable(value, what, limit)
+    return value
 
 
 def _printable(value: str, what: str, limit: int) -> None:

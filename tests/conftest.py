@@ -96,3 +96,13 @@ def serve_process(path: Path, *args: str):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def tamper(library: Path, sql: str, *args) -> None:
+    """Change a library's store behind its back (as damage or an older version would)."""
+    import sqlite3
+
+    conn = sqlite3.connect(library / "library.sqlite")
+    with conn:
+        conn.execute(sql, args)
+    conn.close()

@@ -11,13 +11,13 @@ from __future__ import annotations
 import gc
 import os
 import shutil
-import sqlite3
 import subprocess
 
 import pytest
 
 from index.errors import QAError, StorageError
 from index.store import ArticleIndex
+from tests.conftest import tamper
 
 ARTICLES = {
     "a-port": "The port handles three million tonnes of cargo a year. Its new crane arrived in June.",
@@ -50,16 +50,9 @@ def _copy(template, tmp_path):
     return lib
 
 
-def _tamper(lib, sql, *args):
-    conn = sqlite3.connect(lib / "library.sqlite")
-    with conn:
-        conn.execute(sql, args)
-    conn.close()
-
-
 def test_rebuild_keeps_intact_articles_and_never_resurrects(template, tmp_path, embedder):
     lib = _copy(template, tmp_path)
-    _tamper(lib, "UPDATE documents SET text = replace(text, 'tram', 'trap') WHERE doc_id = 'b-tram'")
+    tamper(lib, "UPDATE documents SET text = replace(text, 'tram', 'trap') WHERE doc_id = 'b-tram'")
     _, restored, problems = ArticleIndex.rebuild(lib, embedder=embedder)
     assert restored == ["a-port", "c-ferry"]  # the intact c-ferry is kept, d-gone stays removed
     assert problems == ["b-tram: damaged: its text does not match its hash; not restored"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from index.errors import CorruptIndexError, IndexNotFoundError, InvalidDocumentError
 from index.store import ArticleIndex
 from index.vectors import FaissVectors, VectorTable
+from tests.conftest import tamper
 
 OTHER = (
     "The city council approved a new budget on Tuesday. It raises spending on parks by 4 percent.\n"
@@ -186,17 +186,10 @@ def test_files_of_an_unfinished_save_are_ignored_then_cleaned(fresh_service, tmp
     assert "notes.txt" in names
 
 
-def _tamper(path, sql, *args):
-    conn = sqlite3.connect(path / "library.sqlite")
-    with conn:
-        conn.execute(sql, args)
-    conn.close()
-
-
 def test_damaged_article_text_is_named_then_repaired_without_it(fresh_service, seed_text, tmp_path):
     fresh_service.add_document(OTHER, doc_id="council")
     path = fresh_service.save(tmp_path / "idx")
-    _tamper(path, "UPDATE documents SET text = replace(text, 'budget', 'bludget') WHERE doc_id = ?",
+    tamper(path, "UPDATE documents SET text = replace(text, 'budget', 'bludget') WHERE doc_id = ?",
             "council")
     with pytest.raises(CorruptIndexError, match="council damaged in the store.*qa index rebuild"):
         ArticleIndex.open(path)
@@ -211,7 +204,7 @@ def test_damaged_article_text_is_named_then_repaired_without_it(fresh_service, s
 def test_damaged_vectors_are_embedded_again_by_rebuild(fresh_service, tmp_path):
     fresh_service.add_document(OTHER, doc_id="council")
     path = fresh_service.save(tmp_path / "idx")
-    _tamper(path, "UPDATE documents SET vectors = zeroblob(100) WHERE doc_id = ?", "council")
+    tamper(path, "UPDATE documents SET vectors = zeroblob(100) WHERE doc_id = ?", "council")
     (path / "cache.json").unlink()
     with pytest.raises(CorruptIndexError, match="council damaged"):
         ArticleIndex.open(path)
@@ -262,7 +255,7 @@ def test_index_from_another_model_is_refused_with_a_way_out(fresh_service, tmp_p
     path = fresh_service.save(tmp_path / "idx")
     config = json.loads((path / "config.json").read_text())
     config["model_name"] = "some/other-model"
-    _tamper(path, "UPDATE meta SET value = ? WHERE key = 'config'", json.dumps(config))
+    tamper(path, "UPDATE meta SET value = ? WHERE key = 'config'", json.dumps(config))
     with pytest.raises(CorruptIndexError, match="embedded with some/other-model.*qa index rebuild"):
         ArticleIndex.open(path)
     ArticleIndex.rebuild(path)
