@@ -50,17 +50,29 @@ class Embedder:
         self._encode_lock = threading.Lock()
 
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        """Unit vectors of ``texts``, in order. Batches of similar length; the lock is held only
+        to tokenize one batch (a fast tokenizer's settings are shared state), so a question's
+        embedding never waits for a long article's, and forward passes run side by side."""
+        import torch
+
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._encode_lock:  # torch modules are not re-entrant across threads
-            vectors = self.model.encode(
-                texts,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=show_progress,
-            )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        starts = range(0, len(texts), self.batch_size)
+        if show_progress:
+            from tqdm import tqdm
+
+            starts = tqdm(starts, desc="Embedding", unit="batch")
+        for lo in starts:
+            idx = order[lo : lo + self.batch_size]
+            with self._encode_lock:
+                features = self.model.preprocess([texts[i] for i in idx])
+            with torch.inference_mode():
+                vecs = self.model(features)["sentence_embedding"]
+            vecs = torch.nn.functional.normalize(vecs, p=2, dim=1)
+            out[idx] = vecs.float().numpy()
+        return np.ascontiguousarray(out)
 
     def encode_one(self, text: str) -> np.ndarray:
         return self.encode([text])[0]

@@ -262,6 +262,7 @@ class ArticleIndex:
         self._max_code = 0  # the highest store row held
         self._by_code: dict[int, int] = {}  # store row -> position in ``_docs``
         self._write_lock = threading.Lock()  # one writer per process; SQLite orders processes
+        self.epoch = 0  # changes when rows are renumbered (compaction): row numbers read before go stale
         self._cache: tuple[str, int] | None = None  # (derived files' name, docs they hold)
         self.sentence_index: VectorBackend
         self.passage_index: VectorBackend
@@ -753,12 +754,13 @@ class ArticleIndex:
         """Under both locks: drop dead rows from memory (the derived files follow at the next
         write of them)."""
         fresh = self.compact()
-        keep = {"lock", "_write_lock"}
+        keep = {"lock", "_write_lock", "epoch"}
         for name, value in vars(fresh).items():
             if name not in keep:
                 setattr(self, name, value)
         self.sentences, self.passages = _UnitView(self, "s"), _UnitView(self, "p")
         self._cache = None
+        self.epoch += 1
         if self._db is not None:
             self._db.vacuum()
 

@@ -171,15 +171,17 @@ class Reader:
         """One :class:`Reading` per sentence (an empty list for none)."""
         if not sentences:
             return []
-        enc = encode_pairs(
-            self.tokenizer, [question] * len(sentences), sentences, self.max_length, self.max_question_tokens
-        )
+        with self._lock:  # a fast tokenizer's padding and truncation settings are shared state
+            enc = encode_pairs(
+                self.tokenizer, [question] * len(sentences), sentences, self.max_length,
+                self.max_question_tokens,
+            )
         offsets = enc.pop("offset_mapping")
         seq_ids = np.asarray([[-1 if s is None else s for s in enc.sequence_ids(i)]
                               for i in range(len(sentences))])
         torch = self._torch
         inputs = {k: torch.as_tensor(v) for k, v in enc.items()}
-        with self._lock, torch.inference_mode():
+        with torch.inference_mode():  # the forward pass itself runs in parallel across threads
             out = self.model(**inputs)
         start = out.start_logits.float().numpy()
         end = out.end_logits.float().numpy()

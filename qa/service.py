@@ -290,17 +290,33 @@ class QAService:
             raise EmptyIndexError("no articles to ask: add an article first")
         vector = self.index.embedder.encode_one(query)
         t1 = time.perf_counter()
-        with self.index.lock:
-            cands = retrieve(self.index, vector, query, selected)
+        # The index's lock is held to find the candidates and to compose the answer, not while
+        # the models read them: questions run side by side (the reader is most of an ask). If an
+        # article was removed meanwhile, the question is retrieved again (at the last try, all
+        # under the lock).
+        for attempt in range(4):
+            with self.index.lock:
+                epoch = self.index.epoch
+                cands = retrieve(self.index, vector, query, selected)
+                texts = [self.index.sentences[int(r)].text for r in cands.rows]
             t2 = time.perf_counter()
-            scored = self.score(query, cands)
-            abstained = scored.confidence < self.threshold or not len(cands.rows)
-            short = None
-            if not abstained and scored.read is not None:
-                short = short_answer(self.index, cands.rows, scored.final, scored.read, query, self.config)
-            text, citations, related = compose(
-                self.index, cands.rows, scored.final, abstained, self.config, short
-            )
+            scored = self.score(query, cands, texts)
+            with self.index.lock:
+                rows = np.asarray(cands.rows, dtype=np.int64)
+                if self.index.epoch != epoch or not self.index.sentence_table.alive[rows].all():
+                    if attempt < 3:
+                        continue
+                    cands = retrieve(self.index, vector, query, selected)
+                    scored = self.score(query, cands)
+                abstained = scored.confidence < self.threshold or not len(cands.rows)
+                short = None
+                if not abstained and scored.read is not None:
+                    short = short_answer(self.index, cands.rows, scored.final, scored.read, query,
+                                         self.config)
+                text, citations, related = compose(
+                    self.index, cands.rows, scored.final, abstained, self.config, short
+                )
+            break
         t3 = time.perf_counter()
         return Answer(
             question=question,
@@ -318,9 +334,10 @@ class QAService:
             },
         )
 
-    def score(self, question: str, cands: Candidates) -> Scored:
+    def score(self, question: str, cands: Candidates, texts: Sequence[str] | None = None) -> Scored:
         """Re-ranker probability per candidate; the reader's reading of the best
-        ``config.reader_top_k`` of them and the final scores; the calibrated confidence."""
+        ``config.reader_top_k`` of them and the final scores; the calibrated confidence.
+        ``texts``: the candidates' sentences, read beforehand (else from the index)."""
         if not len(cands.rows):
             return Scored(np.zeros(0), np.zeros(0), None, 0.0)
         probs = self.reranker.predict(cands.features)
@@ -328,9 +345,10 @@ class QAService:
         if self.reader is None or self.final is None:
             conf = self.abstainer.predict(np.asarray([[feats[n] for n in ABSTAIN_FEATURES]]))
             return Scored(probs, probs, None, float(conf[0]), feats)
-        sentences, rows = self.index.sentences, cands.rows
+        if texts is None:
+            texts = [self.index.sentences[int(r)].text for r in cands.rows]
         cfg = self.config
-        read = read_top(self.reader, question, lambda i: sentences[int(rows[i])].text, probs,
+        read = read_top(self.reader, question, lambda i: texts[i], probs,
                         cfg.reader_top_k, cfg.reader_first_k, cfg.reader_more_below)
         final = final_probs(probs, read, self.final.predict(read.features))
         feats.update(reader_abstain_features(final, read))
