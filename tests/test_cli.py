@@ -168,3 +168,17 @@ def test_terminal_escapes_in_stored_titles_are_shown_not_obeyed(capsys, index_di
     code, out, _ = run(capsys, "--index-dir", str(index_dir), "index", "list")
     assert code == 0 and "\x1b" not in out and "\x07" not in out
     assert "Red \\x1b[31mALERT\\x1b]0;pwned\\x07" in out
+
+
+def test_a_poison_id_from_the_command_line_is_refused(index_dir, tmp_path, embedder):
+    good = tmp_path / "good.txt"
+    good.write_text("The bridge reopened on Monday. Traffic was light.")
+    exe = os.path.join(os.path.dirname(sys.executable), "qa")
+    # an invalid byte in argv reaches Python as a lone surrogate
+    proc = subprocess.run([exe.encode(), b"--index-dir", str(index_dir).encode(), b"index", b"add",
+                           b"--id", b"bad\xffid", str(good).encode()], capture_output=True, timeout=300)
+    err = proc.stderr.decode(errors="replace").strip().splitlines()
+    assert proc.returncode == 2 and err[-1].startswith("qa: error: document id")
+    listed = subprocess.run([exe, "--index-dir", str(index_dir), "index", "list", "--json"],
+                            capture_output=True, text=True, timeout=300)
+    assert [d["doc_id"] for d in json.loads(listed.stdout)] == [SEED_ID]

@@ -165,10 +165,21 @@ def test_document_over_the_size_limit(embedder):
         svc.add_document("word " * 300)
 
 
-@pytest.mark.parametrize("bad_id", ["../etc", "a/b", "", "   "])
+@pytest.mark.parametrize("bad_id", ["../etc", "a/b", "", "   ", "bad\ud800id", "x" * 129, "<b>", "tab\tid"])
 def test_bad_document_ids(fresh_service, bad_id):
     with pytest.raises(qa.InvalidDocumentError):
         fresh_service.add_document("The bridge reopened on Monday.", doc_id=bad_id)
+
+
+@pytest.mark.parametrize("title", ["bad \ud800 title", "bell \x07", "line\nbreak", "t" * 301, 5])
+def test_poison_titles_change_nothing_and_later_saves_work(fresh_service, tmp_path, title):
+    path = fresh_service.save(tmp_path / "lib")
+    with pytest.raises(qa.InvalidDocumentError, match="title"):
+        fresh_service.add_document("The bridge reopened on Monday.", doc_id="bridge", title=title)
+    assert "bridge" not in fresh_service.index.documents
+    fresh_service.add_document("The bridge reopened on Monday.", doc_id="bridge", title="Bridge")
+    fresh_service.save()
+    assert qa.QAService.open(path).index.get_document("bridge").title == "Bridge"
 
 
 def test_unknown_document_ids(fresh_service):

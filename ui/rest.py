@@ -30,8 +30,9 @@ from index.errors import (
 from index.loaders import MAX_FILE_BYTES, load_bytes
 from ui.app import App
 
-# Questions answered at once. Measured with `python -m eval.load --api rest` on 2 cores: more
-# threads than cores only queue inside torch (see README, HTTP API).
+# Questions answered at once: two per core. An ask is about 31 ms of one core (12 ms embedding
+# the question, 17 ms reading); in threads it is GIL-bound past that, so more threads only
+# queue (`python -m eval.load --api rest`: 17.9 asks/s with 10 askers; README, Reliability).
 ASK_THREADS = 4
 _ask_limiter: anyio.CapacityLimiter | None = None
 
