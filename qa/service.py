@@ -210,8 +210,8 @@ class QAService:
             ArticleIndex.rebuild(path)
             return cls.open(path)
         except IndexNotFoundError:
-            if path.exists() and any(path.iterdir()):
-                raise
+            if path.exists() and (not path.is_dir() or any(path.iterdir())):
+                raise  # a file, or a directory holding something else: never overwritten
         uri = os.environ.get("QA_VECTOR_URI", "") if vector_uri is None else vector_uri
         if not uri:
             svc = cls.from_seeds()

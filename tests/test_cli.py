@@ -182,3 +182,10 @@ def test_a_poison_id_from_the_command_line_is_refused(index_dir, tmp_path, embed
     listed = subprocess.run([exe, "--index-dir", str(index_dir), "index", "list", "--json"],
                             capture_output=True, text=True, timeout=300)
     assert [d["doc_id"] for d in json.loads(listed.stdout)] == [SEED_ID]
+
+
+def test_index_dir_that_is_a_file_gets_one_line(capsys, tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("mine")
+    code, _, err = run(capsys, "--index-dir", str(f), "index", "list")
+    assert code == 2 and err.startswith("qa: error: no index in afile/") and f.read_text() == "mine"
