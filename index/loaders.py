@@ -14,6 +14,8 @@ from index.errors import InvalidDocumentError
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
+# Every suffix an article file may have, in the order messages list them.
+ACCEPTED_SUFFIXES = (".txt", ".md", ".html")
 MAX_FILE_BYTES = 5_000_000
 
 
@@ -60,7 +62,8 @@ def load_bytes(data: bytes, name: str) -> LoadedArticle:
         raise InvalidDocumentError(f"{name}: file is {len(data):,} bytes; the limit is {MAX_FILE_BYTES:,}")
     suffix = Path(name).suffix.lower()
     if suffix and suffix not in TEXT_SUFFIXES | HTML_SUFFIXES:
-        raise InvalidDocumentError(f"{name}: unsupported file type {suffix!r} (use .txt, .md or .html)")
+        raise InvalidDocumentError(
+            f"{name}: unsupported file type {suffix!r} (use {', '.join(ACCEPTED_SUFFIXES)})")
     raw = decode_bytes(data, name)
     if suffix in HTML_SUFFIXES or (not suffix and looks_like_html(raw)):
         text, title = html_to_text(raw, name)

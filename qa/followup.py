@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 
 from index.text import STOPWORDS, content_stems
+from qa.answer import ABSTAIN_TEXT
 
 _ANAPHORA = {
     "he",
@@ -83,7 +84,7 @@ def resolve(question: str, history: Sequence[tuple[str, str]] | None) -> str:
         return question
     for prev_q, prev_a in reversed(history):
         context = names(prev_q)
-        if not context and not prev_a.startswith("The article does not say"):
+        if not context and not prev_a.startswith(ABSTAIN_TEXT.split(".")[0]):
             context = names(re.sub(r"\[\d+\]", "", prev_a))[:3]
         if not context:
             context = [w for w in _WORD.findall(prev_q) if w.lower() not in STOPWORDS][:4]

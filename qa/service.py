@@ -24,7 +24,7 @@ from index.errors import (
     QAError,
     UnknownDocumentError,
 )
-from index.loaders import load_path
+from index.loaders import ACCEPTED_SUFFIXES, load_path
 from index.store import ArticleIndex, DocumentRecord
 from qa.abstain import ABSTAIN_FEATURES, abstention_features
 from qa.answer import compose, short_answer
@@ -93,9 +93,9 @@ def _clean_history(history: object, max_chars: int) -> list[tuple[str, str]]:
 
 
 def _seed_files(folder: Path) -> list[Path]:
-    files = sorted(p for p in folder.glob("*") if p.suffix.lower() in {".txt", ".md", ".html"})
+    files = sorted(p for p in folder.glob("*") if p.suffix.lower() in ACCEPTED_SUFFIXES)
     if not files:
-        raise QAError(f"no seed articles (.txt, .md, .html) in {folder}")
+        raise QAError(f"no seed articles ({', '.join(ACCEPTED_SUFFIXES)}) in {folder}")
     return files
 
 

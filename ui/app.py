@@ -18,7 +18,7 @@ from typing import Any
 import gradio as gr
 
 from index.errors import QAError
-from index.loaders import MAX_FILE_BYTES, load_bytes
+from index.loaders import ACCEPTED_SUFFIXES, MAX_FILE_BYTES, load_bytes
 from qa.service import QAService
 from qa.types import Answer
 from ui.render import CSS, SCROLL_JS, article_html, chat_text, sources_html, status_html
@@ -200,7 +200,7 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
                     files = gr.File(
                         label=f"Upload .txt, .md or .html (up to {MAX_FILE_BYTES // 1_000_000} MB each)",
                         file_count="multiple",
-                        file_types=[".txt", ".md", ".html"],
+                        file_types=list(ACCEPTED_SUFFIXES),
                         elem_id="qa-upload",
                     )
                 with gr.Column():
