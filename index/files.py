@@ -1,16 +1,16 @@
-"""The on-disk layout of a saved index: file names, checksums, fsync, the manifest."""
+"""File helpers of a saved library: names, checksums, fsync, the config copy, and the previous
+format's manifest (read only to upgrade it)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
 
 MANIFEST = "manifest.json"
 CONFIG = "config.json"
-FORMAT = 2
+FORMAT = 2  # the previous format's manifest version (index/repair.py upgrades it)
 
 
 def content_hash(text: str) -> str:
@@ -51,7 +51,8 @@ def write_config_copy(root: Path, config) -> None:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, root / CONFIG)
     except OSError:  # only a copy: the store keeps the config that counts
-        tmp.unlink(missing_ok=True) if tmp.is_file() else None
+        if tmp.is_file():
+            tmp.unlink(missing_ok=True)
 
 
 def read_manifest(root: Path) -> dict | None:
@@ -60,29 +61,3 @@ def read_manifest(root: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return manifest if isinstance(manifest, dict) and manifest.get("format") == FORMAT else None
-
-
-def referenced(manifest: dict) -> set[str]:
-    names = {MANIFEST, CONFIG}
-    for seg in manifest.get("segments", []):
-        names.update(seg["files"])
-    names.update(manifest.get("vectors", {}).get("files", {}))
-    return names
-
-
-# Names this package writes (the last two: the previous format). Nothing else is ever deleted.
-OURS = re.compile(r"^(seg-.+\.(npz|jsonl)|(sentences|passages)(-.+)?\.faiss|.+\.tmp|"
-                  r"docstore\.json|texts\.jsonl)$")
-
-
-def delete_unreferenced(root: Path, manifest: dict) -> None:
-    """Remove index files an earlier save, a killed writer or an older format left behind
-    (only names this module writes: anything else in the directory is left alone)."""
-    keep = referenced(manifest)
-    for f in root.iterdir():
-        if f.is_file() and f.name not in keep and OURS.match(f.name):
-            f.unlink(missing_ok=True)
-
-
-def clear_manifest(root: Path) -> None:
-    (root / MANIFEST).unlink(missing_ok=True)
