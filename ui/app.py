@@ -343,3 +343,19 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
 
 def launch_kwargs() -> dict:
     return {"css": CSS, "theme": gr.themes.Soft(), "max_file_size": 2 * MAX_FILE_BYTES, "show_error": True}
+
+
+def start_in_background(index_dir: Path, host: str = "127.0.0.1", port: int | None = None):
+    """The server in a background thread, as ``(server, url)``; ``server.close()`` stops it
+    (kept for callers of this module; see :mod:`ui.server`)."""
+    from ui.server import start_in_background as start
+
+    running = start(Path(index_dir), host, port)
+    return running, running.url
+
+
+def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False) -> None:
+    """Serve the UI and the HTTP APIs until stopped (kept for callers of this module)."""
+    from ui.server import serve as run
+
+    run(Path(index_dir), host=host, port=port, open_browser=open_browser)
