@@ -636,8 +636,9 @@ class ArticleIndex:
                 self._bind(db, target)
                 with self._db.writing():
                     cache.write(self, target)
-            else:
+            else:  # a copy: this index stays bound where it is
                 db.close()
+                self._pending_codes = {}
         return target
 
     def _new_store(self, target: Path) -> LibraryDB:
