@@ -106,6 +106,7 @@ def router(app: App, auth: tuple[str, str] | None = None) -> APIRouter:
 
     @r.get("/articles/{doc_id}", summary="An article's text, title and sentence offsets")
     async def article(doc_id: str) -> dict:
+        svc.index.refresh()  # another process may have added it
         record = svc.index.get_document(doc_id)
         sentences = [{"start": n.start_char_idx, "end": n.end_char_idx}
                      for n in svc.index.nodes(doc_id) if n.metadata["kind"] == "sentence"]
