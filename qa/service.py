@@ -255,6 +255,7 @@ class QAService:
         self.index.remove_document(doc_id)
 
     def document_text(self, doc_id: str) -> str:
+        self.index.refresh()
         return self.index.document_text(doc_id)
 
     def documents(self) -> list[DocumentRecord]:
