@@ -29,7 +29,7 @@ import numpy as np
 
 from index.config import Config
 from index.errors import CorruptIndexError, IndexNotFoundError, OutdatedIndexError, QAError
-from index.files import file_sha256, fsync, fsync_dir, write_config_copy
+from index.files import file_sha256, fsync, fsync_dir, read_json_of_format, write_config_copy
 from index.library import DATABASE, LibraryDB, Snapshot
 from index.vectors import FaissVectors, is_milvus
 
@@ -124,11 +124,7 @@ def _write_segment(index: ArticleIndex, root: Path, name: str, first: int, writt
 
 
 def _read(root: Path) -> dict | None:
-    try:
-        data = json.loads((root / CACHE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("format") == CACHE_FORMAT else None
+    return read_json_of_format(root / CACHE, CACHE_FORMAT)
 
 
 def _sweep(root: Path, manifest: dict) -> None:

@@ -55,9 +55,15 @@ def write_config_copy(root: Path, config) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def read_manifest(root: Path) -> dict | None:
+def read_json_of_format(path: Path, version: int) -> dict | None:
+    """The JSON object at ``path`` if it reads and says ``"format": version``; else None."""
     try:
-        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return manifest if isinstance(manifest, dict) and manifest.get("format") == FORMAT else None
+    return data if isinstance(data, dict) and data.get("format") == version else None
+
+
+def read_manifest(root: Path) -> dict | None:
+    """The previous format's manifest, if readable."""
+    return read_json_of_format(root / MANIFEST, FORMAT)
