@@ -631,19 +631,19 @@ class ArticleIndex:
             raise InvalidDocumentError(
                 f"this index keeps its vectors in Milvus for {self.root.name}/; save it there")
         with self._write_lock, self.lock:
-            db = self._new_store(target)
+            db, codes = self._new_store(target)
             if self._db is None:
-                self._bind(db, target)
+                self._bind(db, target, codes)
                 with self._db.writing():
                     cache.write(self, target)
             else:  # a copy: this index stays bound where it is
                 db.close()
-                self._pending_codes = {}
         return target
 
-    def _new_store(self, target: Path) -> LibraryDB:
+    def _new_store(self, target: Path) -> tuple[LibraryDB, dict[int, int]]:
         """A new library at ``target`` holding the live documents (made under a temporary name
-        and linked into place: never over an existing library)."""
+        and linked into place: never over an existing library), and the store code each live
+        document got, by position in ``_docs``."""
         from index.files import fsync, fsync_dir, write_config_copy
 
         target.mkdir(parents=True, exist_ok=True)
@@ -675,20 +675,19 @@ class ArticleIndex:
             tmp.unlink(missing_ok=True)
         fsync_dir(target)
         write_config_copy(target, self.config)
-        self._pending_codes = {pos: code for (pos, _), code in zip(live, codes, strict=True)}
-        return LibraryDB.open(target)
+        by_position = {pos: code for (pos, _), code in zip(live, codes, strict=True)}
+        return LibraryDB.open(target), by_position
 
-    def _bind(self, db: LibraryDB, root: Path) -> None:
-        """Tie this in-memory index to the store just written from it."""
-        pending = getattr(self, "_pending_codes", {})
+    def _bind(self, db: LibraryDB, root: Path, codes: dict[int, int]) -> None:
+        """Tie this in-memory index to the store just written from it (``codes``: store code
+        by position in ``_docs``)."""
         for pos, doc in enumerate(self._docs):
-            doc.code = pending.get(pos, 0)
+            doc.code = codes.get(pos, 0)
             if doc.code:
                 self._by_code[doc.code] = pos
-        self._max_code = max(pending.values(), default=0)
+        self._max_code = max(codes.values(), default=0)
         self._generation = int(db.meta("generation") or 0)
         self._db, self.root, self._cache = db, root, None
-        self._pending_codes = {}
         db.changed()
 
     def detach(self) -> ArticleIndex:
