@@ -15,10 +15,10 @@ $(BIN)/python:
 install: $(BIN)/python
 	# torch first and pinned: the CPU wheel on this machine; an unpinned torch pulls a CUDA build
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e ".[ui,eval]"
 
 install-dev: install chromium
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[ui,eval,dev]"
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
 chromium:

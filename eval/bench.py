@@ -49,7 +49,7 @@ def _questions() -> list[str]:
 
 def _ingest_texts() -> dict[str, str]:
     from eval.corpus import articles
-    from qa.service import seeds_dir
+    from index.settings import seeds_dir
 
     seed = next(p for p in sorted(seeds_dir().glob("*")) if p.suffix in {".txt", ".md", ".html"})
     from index.loaders import load_path
@@ -86,7 +86,9 @@ def phase_cold(system: str, index_dir: str) -> dict:
         t1 = time.perf_counter()
         index.as_retriever(similarity_top_k=2, embed_model=embed).retrieve(question)
     else:  # the bare model: import sentence-transformers, load, embed the question
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from index.settings import set_offline
+
+        set_offline()
         from sentence_transformers import SentenceTransformer
 
         from index.embed import bundled_model_path

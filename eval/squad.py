@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from index import settings
+
 # The data ships in the repository, gzipped (eval/data/README.md: source and licence).
 # QA_DATA_DIR points at another folder holding files of the same names (plain or gzipped),
 # e.g. a larger copy of the data.
-DATA_DIR = Path(os.environ.get("QA_DATA_DIR") or Path(__file__).resolve().parent / "data")
+DATA_DIR = settings.data_dir()
 SQUAD2_DEV = DATA_DIR / "squad2-dev-public.json.gz"
 SQUAD11_TRAIN = DATA_DIR / "squad11-train.json.gz"
 CACHE = Path(__file__).resolve().parent / "cache"

@@ -53,9 +53,12 @@ class Config:
     # 2.8 ms at 20,000; IVF-PQ answered with the same hit@1 at 10k articles in a fifth of the time.
     ann_threshold: int = 20_000
     ann_nprobe: int = 32
+    # a search restricted to some documents is exact (numpy over their rows) up to this many rows
+    exact_filter_rows: int = 20_000
     # limits on input
     max_question_chars: int = 500
     max_document_chars: int = 2_000_000
+    max_file_bytes: int = 5_000_000
     version: int = CONFIG_VERSION
 
     def to_dict(self) -> dict[str, Any]:

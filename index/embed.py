@@ -9,10 +9,9 @@ from typing import Any
 
 import numpy as np
 
-# Nothing may reach a model hub at run time; set before transformers is imported.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from index.settings import set_offline
+
+set_offline()  # nothing may reach a model hub at run time; before transformers is imported
 
 _LOCK = threading.Lock()
 _MODELS: dict[str, Any] = {}

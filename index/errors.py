@@ -49,3 +49,8 @@ class StorageError(QAError, OSError):
 
 class EmptyIndexError(QAError):
     """A question asked of an index with no documents in it."""
+
+
+class ConfigError(QAError, ValueError):
+    """A configuration mistake: an environment variable with a value that is not valid, a
+    ``Config`` that cannot work (e.g. a Milvus address that does not answer)."""

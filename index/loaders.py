@@ -10,13 +10,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from index.config import Config
 from index.errors import InvalidDocumentError
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 # Every suffix an article file may have, in the order messages list them.
 ACCEPTED_SUFFIXES = (".txt", ".md", ".html")
-MAX_FILE_BYTES = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,16 @@ def html_to_text(html: str, name: str) -> tuple[str, str]:
     return text, title
 
 
-def load_bytes(data: bytes, name: str) -> LoadedArticle:
-    """Turn an uploaded or read file into an article; ``name`` only picks the format."""
-    if len(data) > MAX_FILE_BYTES:
-        raise InvalidDocumentError(f"{name}: file is {len(data):,} bytes; the limit is {MAX_FILE_BYTES:,}")
+def load_bytes(data: bytes, name: str, max_bytes: int | None = None) -> LoadedArticle:
+    """Turn an uploaded or read file into an article; ``name`` only picks the format.
+
+    :param max_bytes: the largest file accepted (default ``Config().max_file_bytes``).
+    :raises InvalidDocumentError: too large, empty, binary, not UTF-8, an unsupported type, or
+        HTML with no article text in it.
+    """
+    limit = Config().max_file_bytes if max_bytes is None else max_bytes
+    if len(data) > limit:
+        raise InvalidDocumentError(f"{name}: file is {len(data):,} bytes; the limit is {limit:,}")
     suffix = Path(name).suffix.lower()
     if suffix and suffix not in TEXT_SUFFIXES | HTML_SUFFIXES:
         raise InvalidDocumentError(
@@ -72,7 +78,9 @@ def load_bytes(data: bytes, name: str) -> LoadedArticle:
     return LoadedArticle(raw, _markdown_title(raw) if fmt == "markdown" else "", name, fmt)
 
 
-def load_path(path: str | Path) -> LoadedArticle:
+def load_path(path: str | Path, max_bytes: int | None = None) -> LoadedArticle:
+    """Read an article file (see :func:`load_bytes`); a missing or unreadable file is an
+    :class:`InvalidDocumentError` too."""
     p = Path(path)
     if not p.is_file():
         raise InvalidDocumentError(f"{p}: no such file")
@@ -80,7 +88,7 @@ def load_path(path: str | Path) -> LoadedArticle:
         data = p.read_bytes()
     except OSError as exc:
         raise InvalidDocumentError(f"{p}: cannot read ({exc.strerror})") from None
-    return load_bytes(data, str(p))
+    return load_bytes(data, str(p), max_bytes)
 
 
 def _markdown_title(text: str) -> str:

@@ -32,6 +32,7 @@ from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 from index.config import Config
 from index.embed import Embedder
 from index.errors import (
+    ConfigError,
     CorruptIndexError,
     IndexExistsError,
     InvalidDocumentError,
@@ -60,8 +61,6 @@ from index.vectors import (
     milvus_uri,
 )
 
-# A document filter over at most this many rows is searched exactly with numpy.
-EXACT_FILTER_ROWS = 20_000
 _S_COLS = ("doc", "index", "start", "end", "paragraph")
 _P_COLS = ("doc", "index", "start", "end", "first", "last")
 
@@ -275,7 +274,7 @@ class ArticleIndex:
         uri = self.config.vector_uri
         if is_milvus(uri):
             if self.root is None and uri.endswith(".db") and not Path(uri).is_absolute():
-                raise InvalidDocumentError(
+                raise ConfigError(
                     "a Milvus Lite index with a relative path needs its directory: "
                     "ArticleIndex.create(path, config)"
                 )
@@ -603,7 +602,7 @@ class ArticleIndex:
         docs = list(doc_ids)
         s_rows, p_rows = self.rows_of(docs)
         rows = s_rows if kind == "s" else p_rows
-        if len(rows) <= EXACT_FILTER_ROWS:
+        if len(rows) <= self.config.exact_filter_rows:
             return table.exact(query, k, rows)
         return backend.search(query, k, rows=rows, doc_ids=docs)
 
@@ -628,7 +627,7 @@ class ArticleIndex:
                 cache.write(self, target)
             return target
         if is_milvus(self.config.vector_uri) and self.root is not None and target != self.root:
-            raise InvalidDocumentError(
+            raise ConfigError(
                 f"this index keeps its vectors in Milvus for {self.root.name}/; save it there")
         with self._write_lock, self.lock:
             db, codes = self._new_store(target)

@@ -23,6 +23,8 @@ from typing import Protocol
 import faiss
 import numpy as np
 
+from index.errors import ConfigError
+
 # IVF-PQ needs enough vectors to train 256 codes per sub-quantizer; below this, exact it is.
 MIN_ANN_VECTORS = 1024
 
@@ -183,7 +185,12 @@ class MilvusVectors:
 
     def __init__(self, uri: str, collection: str, dimension: int, overwrite: bool = False) -> None:
         self.uri, self.collection, self.dimension = uri, collection, dimension
-        self.store = self._connect(overwrite)
+        try:
+            self.store = self._connect(overwrite)
+        except Exception as exc:  # pymilvus raises its own kinds; the user sees one line
+            where = Path(uri).name if uri.endswith(".db") else uri
+            raise ConfigError(f"cannot open the Milvus vector store {where}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
 
     def _connect(self, overwrite: bool):
         from llama_index.vector_stores.milvus import MilvusVectorStore

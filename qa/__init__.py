@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from index.config import Config
 from index.errors import (
+    ConfigError,
     CorruptIndexError,
     EmptyIndexError,
     IndexNotFoundError,
@@ -16,6 +17,7 @@ from index.errors import (
     InvalidQuestionError,
     OutdatedIndexError,
     QAError,
+    StorageError,
     UnknownDocumentError,
 )
 from qa.service import QAService
@@ -25,6 +27,7 @@ __all__ = [
     "Answer",
     "Citation",
     "Config",
+    "ConfigError",
     "CorruptIndexError",
     "EmptyIndexError",
     "IndexNotFoundError",
@@ -33,5 +36,6 @@ __all__ = [
     "OutdatedIndexError",
     "QAError",
     "QAService",
+    "StorageError",
     "UnknownDocumentError",
 ]

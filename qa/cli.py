@@ -13,23 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import logging
 import sys
 import unicodedata
 from pathlib import Path
 
+from index import settings
 from index.errors import QAError
 from qa.types import Answer
 
 EXIT_USER_ERROR = 2
-
-
-def default_index_dir() -> Path:
-    if os.environ.get("QA_INDEX_DIR"):
-        return Path(os.environ["QA_INDEX_DIR"])
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("grounded-qa")) / "index"
+PLUGIN_GROUP = "grounded_qa.commands"
 
 
 def open_library(index_dir: Path):  # -> QAService (imported lazily: --help stays fast)
@@ -133,18 +127,20 @@ def _cmd_compact(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_serve(args: argparse.Namespace) -> int:
-    from ui.server import parse_auth, serve
+def command_plugins() -> list:
+    """The ``register(subparsers)`` functions other packages contribute commands through, as
+    entry points of the group ``grounded_qa.commands`` (``serve`` from ``ui``, ``eval`` and
+    ``bench`` from ``eval``): the core imports nothing from the layers above it. A plugin that
+    cannot be imported (its extra is not installed) is skipped with one debug line."""
+    from importlib.metadata import entry_points
 
-    serve(args.index_dir, host=args.host, port=args.port, open_browser=args.open,
-          auth=parse_auth(args.auth), read_only=args.read_only)
-    return 0
-
-
-def _cmd_eval(args: argparse.Namespace) -> int:
-    from eval.run import main as eval_main
-
-    return eval_main(args.eval_args)
+    found = []
+    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        try:
+            found.append(ep.load())
+        except ImportError as exc:
+            logging.getLogger("qa").debug("command plugin %s not loaded: %s", ep.name, exc)
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,63 +176,21 @@ def build_parser() -> argparse.ArgumentParser:
     cp = isub.add_parser("compact", help="drop the rows of removed articles (after removing many)")
     cp.set_defaults(func=_cmd_compact)
 
-    srv = sub.add_parser("serve", help="run the browser app")
-    srv.add_argument("--host", default="127.0.0.1")
-    srv.add_argument("--port", type=int, default=7860)
-    srv.add_argument("--open", action="store_true", help="open a browser tab")
-    srv.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (UI and API)")
-    srv.add_argument("--read-only", action="store_true", help="serve no add or remove")
-    srv.set_defaults(func=_cmd_serve)
-    ev = sub.add_parser("eval", help="run the grounding eval suites (see `qa eval --help`)", add_help=False)
-    ev.set_defaults(func=_cmd_eval)
-    bench = sub.add_parser("bench", help="benchmarks: speed, memory, scale (see `qa bench --help`)",
-                           add_help=False)
-    bench.set_defaults(func=_cmd_bench)
+    for register in command_plugins():
+        register(sub)
     return p
-
-
-def _cmd_bench(args: argparse.Namespace) -> int:
-    """``qa bench`` runs eval.bench; ``--scale`` eval.scale; ``--during-add`` eval.add_latency."""
-    if "--scale" in args.eval_args:
-        from eval import scale
-
-        return scale.main([a for a in args.eval_args if a != "--scale"])
-    if "--during-add" in args.eval_args:
-        from eval import add_latency
-
-        return add_latency.main([a for a in args.eval_args if a != "--during-add"])
-    from eval import bench
-
-    return bench.main(args.eval_args)
-
-
-def _log_to_stderr() -> None:
-    """One ``qa: ...`` line on stderr for what the library did by itself (e.g. seeding a new
-    library with the bundled article), in every command and in the server's log."""
-    import logging
-
-    class Stderr(logging.Handler):  # whatever sys.stderr is at the time (tests capture it)
-        def emit(self, record: logging.LogRecord) -> None:
-            print(self.format(record), file=sys.stderr)
-
-    logger = logging.getLogger("qa")
-    if not logger.handlers:
-        handler = Stderr()
-        handler.setFormatter(logging.Formatter("qa: %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if args.command in ("eval", "bench"):
-        args.eval_args = extra  # the eval command parses its own options
+    if getattr(args, "passes_through", False):
+        args.eval_args = extra  # commands like `eval` parse their own options
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    args.index_dir = (args.index_dir or default_index_dir()).expanduser()
-    _log_to_stderr()
     try:
+        settings.configure_logging()
+        args.index_dir = (args.index_dir or settings.index_dir()).expanduser()
         return int(args.func(args))
     except QAError as exc:
         print(f"qa: error: {exc}", file=sys.stderr)

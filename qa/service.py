@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index import settings
 from index.config import Config
 from index.errors import (
     EmptyIndexError,
@@ -24,7 +25,7 @@ from index.errors import (
     QAError,
     UnknownDocumentError,
 )
-from index.loaders import ACCEPTED_SUFFIXES, load_path
+from index.loaders import ACCEPTED_SUFFIXES, LoadedArticle, load_bytes, load_path
 from index.store import ArticleIndex, DocumentRecord
 from qa.abstain import ABSTAIN_FEATURES, abstention_features
 from qa.answer import compose, short_answer
@@ -43,20 +44,7 @@ from qa.rerank import (
 from qa.retrieve import Candidates, retrieve
 from qa.types import Answer
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("qa")
-
-
-def seeds_dir() -> Path:
-    return Path(os.environ.get("QA_SEEDS_DIR", PROJECT_ROOT / "seeds"))
-
-
-def cache_dir() -> Path:
-    if "QA_CACHE_DIR" in os.environ:
-        return Path(os.environ["QA_CACHE_DIR"])
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("grounded-qa"))
 
 
 def clean_question(question: object, max_chars: int) -> str:
@@ -115,7 +103,11 @@ ABSTAIN_WITH_READER = ABSTAIN_FEATURES + READER_ABSTAIN_FEATURES
 
 
 class QAService:
-    """Grounded question answering over a set of articles."""
+    """Grounded question answering over a set of articles: the Python API that the CLI, the
+    UI, the REST API and the LlamaIndex integration are thin layers over."""
+
+    #: the article file types :meth:`add_file` and :meth:`load_upload` read
+    accepted_suffixes: tuple[str, ...] = ACCEPTED_SUFFIXES
 
     def __init__(
         self,
@@ -166,12 +158,12 @@ class QAService:
     @classmethod
     def from_seeds(cls, directory: str | os.PathLike[str] | None = None) -> QAService:
         """The bundled articles; the index is built once and cached on disk by content hash."""
-        folder = Path(directory) if directory else seeds_dir()
+        folder = Path(directory) if directory else settings.seeds_dir()
         files = _seed_files(folder)
         digest = hashlib.sha256(Config().to_json().encode())
         for f in files:
             digest.update(f.name.encode() + b"\0" + f.read_bytes())
-        cached = cache_dir() / f"seeds-{digest.hexdigest()[:16]}"
+        cached = settings.cache_dir() / f"seeds-{digest.hexdigest()[:16]}"
         if cached.exists():
             try:  # detached: callers may change it without touching the shared cache
                 return cls(ArticleIndex.open(cached).detach())
@@ -212,12 +204,12 @@ class QAService:
         except IndexNotFoundError:
             if path.exists() and (not path.is_dir() or any(path.iterdir())):
                 raise  # a file, or a directory holding something else: never overwritten
-        uri = os.environ.get("QA_VECTOR_URI", "") if vector_uri is None else vector_uri
+        uri = settings.vector_uri() if vector_uri is None else vector_uri
         if not uri:
             svc = cls.from_seeds()
         else:
             svc = cls.create(path, Config(vector_uri=uri))
-            for f in _seed_files(seeds_dir()):
+            for f in _seed_files(settings.seeds_dir()):
                 svc.add_file(f, doc_id=f.stem)
         svc.save(path)  # an index in memory (the seeds) is bound to the new library
         names = ", ".join(d.doc_id for d in svc.documents())
@@ -236,8 +228,17 @@ class QAService:
     ) -> str:
         return self.index.add_document(text, doc_id=doc_id, title=title, source=source)
 
+    def load_upload(self, data: bytes, name: str) -> LoadedArticle:
+        """Read an uploaded file's bytes into an article (text, title, source) without adding
+        it; ``name`` picks the format (.txt, .md, .html).
+
+        :raises InvalidDocumentError: too large (``Config.max_file_bytes``), empty, binary,
+            not UTF-8, an unsupported type, or HTML with no article text.
+        """
+        return load_bytes(data, name, self.config.max_file_bytes)
+
     def add_file(self, path: str | os.PathLike[str], doc_id: str | None = None) -> str:
-        article = load_path(path)
+        article = load_path(path, self.config.max_file_bytes)
         return self.add_document(
             article.text, doc_id=doc_id, title=article.title or None, source=article.source
         )
@@ -246,7 +247,7 @@ class QAService:
                   ) -> list[tuple[str, bool]]:
         """Add several files in one transaction (every file is read first: a bad one adds
         nothing). Returns each file's (doc_id, whether it is new)."""
-        articles = [load_path(p) for p in paths]
+        articles = [load_path(p, self.config.max_file_bytes) for p in paths]
         before = set(self.index.documents)
         ids = self.index.add_documents([(a.text, doc_id, a.title or None, a.source) for a in articles])
         return [(i, i not in before) for i in ids]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from index.config import Config
 from index.errors import InvalidDocumentError
-from index.loaders import MAX_FILE_BYTES, load_bytes, load_path
+from index.loaders import load_bytes, load_path
 
 HTML = """<!doctype html><html><head><title>Port strike ends</title></head><body>
 <nav>Home | World | Sport</nav>
@@ -45,7 +46,7 @@ def test_html_main_text_without_navigation_or_footer():
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image.txt", "binary file"),
         ("café".encode("latin-1"), "latin.txt", "not UTF-8"),
         (b"hello", "slides.pdf", "unsupported file type '.pdf'"),
-        (b"a" * (MAX_FILE_BYTES + 1), "huge.txt", "the limit is 5,000,000"),
+        (b"a" * (Config().max_file_bytes + 1), "huge.txt", "the limit is 5,000,000"),
         (b"<html><body><script>x()</script></body></html>", "empty.html", "no article text"),
     ],
 )
@@ -57,3 +58,9 @@ def test_bad_files_get_a_clear_message(data, name, message):
 def test_missing_file(tmp_path):
     with pytest.raises(InvalidDocumentError, match="no such file"):
         load_path(tmp_path / "missing.txt")
+
+
+def test_the_file_limit_is_a_config_setting():
+    with pytest.raises(InvalidDocumentError, match="huge.txt: file is 11 bytes; the limit is 10"):
+        load_bytes(b"hello world", "huge.txt", max_bytes=10)
+    assert load_bytes(b"hello world", "ok.txt", max_bytes=11).text == "hello world"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-import index.store as store_module
 from index.config import Config
 from index.store import ArticleIndex
 from qa.service import QAService
@@ -40,7 +41,8 @@ def test_milvus_search_matches_faiss(milvus_index, fresh_service, embedder):
 
 
 def test_milvus_filter_and_remove(milvus_index, embedder, monkeypatch):
-    monkeypatch.setattr(store_module, "EXACT_FILTER_ROWS", 0)  # make Milvus do the filtering
+    # make Milvus do the filtering (config is frozen: a copy with the limit at 0)
+    monkeypatch.setattr(milvus_index, "config", dataclasses.replace(milvus_index.config, exact_filter_rows=0))
     q = embedder.encode_one("budget for parks")
     hits = milvus_index.search_sentences(q, 5, doc_ids=["council"])
     assert hits and {milvus_index.sentences[h.row].doc_id for h in hits} == {"council"}

@@ -18,7 +18,6 @@ from typing import Any
 import gradio as gr
 
 from index.errors import QAError
-from index.loaders import ACCEPTED_SUFFIXES, MAX_FILE_BYTES, load_bytes
 from qa.service import QAService
 from qa.types import Answer
 from ui.render import CSS, SCROLL_JS, article_html, chat_text, sources_html, status_html
@@ -198,9 +197,10 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
             with gr.Row():
                 with gr.Column():
                     files = gr.File(
-                        label=f"Upload .txt, .md or .html (up to {MAX_FILE_BYTES // 1_000_000} MB each)",
+                        label=f"Upload {', '.join(svc.accepted_suffixes)} "
+                              f"(up to {svc.config.max_file_bytes // 1_000_000} MB each)",
                         file_count="multiple",
-                        file_types=list(ACCEPTED_SUFFIXES),
+                        file_types=list(svc.accepted_suffixes),
                         elem_id="qa-upload",
                     )
                 with gr.Column():
@@ -281,7 +281,7 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
                     if path is None:
                         doc_id, added = app.add(text, title, "pasted")
                     else:
-                        art = load_bytes(Path(path).read_bytes(), name)
+                        art = svc.load_upload(Path(path).read_bytes(), name)
                         doc_id, added = app.add(art.text, art.title or title, name)
                     last = doc_id
                     notes.append(
@@ -341,8 +341,11 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
     return demo
 
 
-def launch_kwargs() -> dict:
-    return {"css": CSS, "theme": gr.themes.Soft(), "max_file_size": 2 * MAX_FILE_BYTES, "show_error": True}
+def launch_kwargs(svc: QAService) -> dict:
+    """Gradio's launch/mount settings for the app of ``svc`` (uploads up to twice its file
+    limit reach our own check, which names the limit)."""
+    return {"css": CSS, "theme": gr.themes.Soft(), "max_file_size": 2 * svc.config.max_file_bytes,
+            "show_error": True}
 
 
 def start_in_background(index_dir: Path, host: str = "127.0.0.1", port: int | None = None):

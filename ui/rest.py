@@ -27,7 +27,6 @@ from index.errors import (
     StorageError,
     UnknownDocumentError,
 )
-from index.loaders import MAX_FILE_BYTES, load_bytes
 from ui.app import App
 
 # Questions answered at once: two per core. An ask is about 31 ms of one core (12 ms embedding
@@ -130,8 +129,8 @@ def router(app: App, auth: tuple[str, str] | None = None) -> APIRouter:
 
     @r.post("/articles/upload", status_code=201, summary="Add an article from a file (.txt, .md, .html)")
     async def upload(file: Annotated[UploadFile, File()], id: Annotated[str | None, Form()] = None) -> dict:
-        data = await file.read(MAX_FILE_BYTES + 1)
-        art = load_bytes(data, _safe(file.filename or "upload"))
+        data = await file.read(svc.config.max_file_bytes + 1)
+        art = svc.load_upload(data, _safe(file.filename or "upload"))
         doc_id, added = await anyio.to_thread.run_sync(lambda: app.add(art.text, art.title, art.source, id))
         return {"doc_id": doc_id, "added": added, "title": svc.index.get_document(doc_id).title}
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 import threading
 import time
@@ -21,6 +20,7 @@ import gradio as gr
 import uvicorn
 from fastapi import FastAPI
 
+from index import settings
 from index.errors import QAError
 from qa.service import QAService
 from ui.app import build_app, launch_kwargs
@@ -98,7 +98,7 @@ def make_app(svc: QAService, index_dir: Path, auth: tuple[str, str] | None = Non
     api.include_router(rest.router(state, auth))
     demo = build_app(svc, index_dir, read_only=read_only, app=state)
     demo.queue(default_concurrency_limit=4)
-    kwargs = launch_kwargs()
+    kwargs = launch_kwargs(svc)
     api = gr.mount_gradio_app(api, demo, path="/", auth=auth, show_error=True,
                               max_file_size=kwargs["max_file_size"], theme=kwargs["theme"], css=kwargs["css"])
     api.add_middleware(BodyLimit)
@@ -144,7 +144,7 @@ def _serving_threads() -> None:
     threads would only oversubscribe them (measured: README, HTTP API)."""
     import torch
 
-    torch.set_num_threads(int(os.environ.get("QA_TORCH_THREADS", "1")))
+    torch.set_num_threads(settings.torch_threads())
 
 
 def start_in_background(index_dir: Path, host: str = "127.0.0.1", port: int | None = None,
