@@ -5,13 +5,28 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
 from index.config import Config
-from index.store import ArticleIndex
+from index.split import Sentence
 from qa.rerank import ReadCandidates
 from qa.types import Citation
+
+
+class SentenceSource(Protocol):
+    """What composing an answer reads of the index (:class:`index.store.ArticleIndex` is one):
+    sentence rows with their offsets, a document's text, and whether two rows share a document."""
+
+    @property
+    def sentences(self) -> Sequence[Sentence]: ...
+
+    def document_text(self, doc_id: str) -> str: ...
+
+    def same_document(self, row_a: int, row_b: int) -> bool: ...
+
 
 ABSTAIN_TEXT = "The article does not say. The closest passages are listed as related, not as support."
 
@@ -39,7 +54,7 @@ def wants_short(question: str) -> bool:
 
 
 def short_answer(
-    index: ArticleIndex,
+    index: SentenceSource,
     rows: np.ndarray,
     probs: np.ndarray,
     read: ReadCandidates,
@@ -73,7 +88,7 @@ def short_answer(
     return Citation(sent.doc_id, start, end, text[start:end], round(score, 4))
 
 
-def citation_span(index: ArticleIndex, first: int, last: int) -> tuple[int, int]:
+def citation_span(index: SentenceSource, first: int, last: int) -> tuple[int, int]:
     """Characters to cite for sentences ``first..last``: plus the sentence before ``first`` when
     ``first`` needs it to be understood (a quote closed by "he said", a leading pronoun)."""
     sent = index.sentences[first]
@@ -83,7 +98,7 @@ def citation_span(index: ArticleIndex, first: int, last: int) -> tuple[int, int]
     return start, index.sentences[last].end
 
 
-def make_citation(index: ArticleIndex, row: int, score: float, last: int | None = None) -> Citation:
+def make_citation(index: SentenceSource, row: int, score: float, last: int | None = None) -> Citation:
     doc_id = index.sentences[row].doc_id
     start, end = citation_span(index, row, row if last is None else last)
     text = index.document_text(doc_id)
@@ -91,7 +106,7 @@ def make_citation(index: ArticleIndex, row: int, score: float, last: int | None 
 
 
 def pick_sentences(
-    index: ArticleIndex, rows: np.ndarray, probs: np.ndarray, config: Config
+    index: SentenceSource, rows: np.ndarray, probs: np.ndarray, config: Config
 ) -> list[tuple[int, int, float]]:
     """Answer sentences as ``(first_row, last_row, score)``, best first. The best sentence is
     joined with its neighbour in the same paragraph when the neighbour scores nearly as well
@@ -127,7 +142,7 @@ def _without_overlaps(cites: list[Citation]) -> list[Citation]:
 
 
 def compose(
-    index: ArticleIndex,
+    index: SentenceSource,
     rows: np.ndarray,
     probs: np.ndarray,
     abstained: bool,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -173,8 +172,10 @@ class QAService:
         svc = cls()
         for f in files:
             svc.add_file(f, doc_id=f.stem)
-        with contextlib.suppress(QAError):  # another process made it meanwhile
+        try:
             svc.save(cached)
+        except QAError as exc:  # e.g. another process made it meanwhile: this one is kept in memory
+            log.info("seed cache %s not written (%s)", cached.name, exc)
         svc.index.detach()
         return svc
 
@@ -199,6 +200,8 @@ class QAService:
         try:
             return cls.open(path)
         except OutdatedIndexError:  # a library from an earlier version: re-made from its texts
+            log.warning("%s is a library of an earlier version: upgrading it from its stored texts",
+                        path.name)
             ArticleIndex.rebuild(path)
             return cls.open(path)
         except IndexNotFoundError:
