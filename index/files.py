@@ -14,10 +14,12 @@ FORMAT = 2  # the previous format's manifest version (index/repair.py upgrades i
 
 
 def content_hash(text: str) -> str:
+    """The sha256 of a text's UTF-8, hex: an article's identity in the library."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, hex, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -26,11 +28,13 @@ def file_sha256(path: Path) -> str:
 
 
 def fsync(path: Path) -> None:
+    """Flush a file's bytes to the disk."""
     with path.open("rb") as fh:
         os.fsync(fh.fileno())
 
 
 def fsync_dir(path: Path) -> None:
+    """Flush a directory's entries (a rename or link in it) to the disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

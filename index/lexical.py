@@ -40,10 +40,12 @@ class LexicalIndex:
 
     @property
     def size(self) -> int:
+        """The number of rows, dead ones included."""
         return len(self.alive)
 
     @property
     def live(self) -> int:
+        """The number of live rows."""
         return self._live_count
 
     def add(self, token_lists: list[list[str]]) -> None:
@@ -102,6 +104,7 @@ class LexicalIndex:
         self._live_length -= float(self.lengths[rows].sum())
 
     def idf(self, term_ids: np.ndarray) -> np.ndarray:
+        """BM25's idf of each term id over the live rows: log(1 + (n - df + 0.5) / (df + 0.5))."""
         n = self._live_count
         df = self.df[term_ids].astype(np.float64)
         return np.log(1 + (n - df + 0.5) / (df + 0.5))

@@ -18,16 +18,17 @@ offsets and vectors: removals are known by id and hash, never by position.
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from index.errors import CorruptIndexError, IndexNotFoundError, StorageError
+from index.errors import CorruptIndexError, IndexExistsError, IndexNotFoundError, StorageError
 
 DATABASE = "library.sqlite"
 SCHEMA_VERSION = 3
@@ -85,6 +86,7 @@ class StoredDocument:
 
 
 def blob_checksum(units: bytes, vectors: bytes) -> str:
+    """The sha256 of an article's offsets and vectors blobs, as the store records it."""
     return hashlib.sha256(units + vectors).hexdigest()
 
 
@@ -95,6 +97,10 @@ def pack_units(s_rows: np.ndarray, p_rows: np.ndarray) -> bytes:
 
 
 def unpack_units(doc: StoredDocument) -> tuple[np.ndarray, np.ndarray]:
+    """An article's sentence and passage offset rows from its blob.
+
+    :raises ValueError: the blob does not hold the rows the article says it has.
+    """
     flat = np.frombuffer(doc.units or b"", dtype="<i4").astype(np.int64)
     n_s = doc.n_sentences * S_FIELDS
     if len(flat) != n_s + doc.n_passages * P_FIELDS:
@@ -103,6 +109,10 @@ def unpack_units(doc: StoredDocument) -> tuple[np.ndarray, np.ndarray]:
 
 
 def unpack_vectors(doc: StoredDocument, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+    """An article's sentence and passage vectors from its blob.
+
+    :raises ValueError: the blob has the wrong length.
+    """
     vecs = np.frombuffer(doc.vectors or b"", dtype="<f4")
     if len(vecs) != (doc.n_sentences + doc.n_passages) * dimension:
         raise ValueError(f"vectors of {doc.doc_id!r} have the wrong length")
@@ -118,6 +128,10 @@ class Snapshot:
     config: str
     documents: list[StoredDocument]
 
+
+# One article as Writer.insert takes it: doc_id, title, source, content_hash, text,
+# n_sentences, n_passages, units blob, vectors blob.
+NewRow = tuple[str, str, str, str, str, int, int, bytes, bytes]
 
 _COLUMNS = "code, doc_id, title, source, content_hash, text, n_sentences, n_passages, removed"
 
@@ -139,6 +153,11 @@ class LibraryDB:
     # -- connecting ------------------------------------------------------------------------
     @classmethod
     def open(cls, root: Path) -> LibraryDB:
+        """The store of the library in directory ``root``.
+
+        :raises IndexNotFoundError: no ``library.sqlite`` there.
+        :raises CorruptIndexError: not a store SQLite can read, or of another schema.
+        """
         path = root / DATABASE
         if not path.exists():
             raise IndexNotFoundError(f"no index in {root.name or root}/ (no {DATABASE} in it)")
@@ -173,12 +192,46 @@ class LibraryDB:
             raise StorageError(f"cannot create the index store: {_reason(exc)}") from None
         return cls(path, conn)
 
+    @classmethod
+    def create_at(cls, root: Path, config_json: str, rows: Iterable[NewRow]) -> tuple[LibraryDB, list[int]]:
+        """A new library in directory ``root`` holding ``rows`` (inserted in order), and the
+        code each row got. The file is made under a temporary name, made durable and then
+        linked into place, so it never replaces a library (another process may have made one
+        meanwhile).
+
+        :raises IndexExistsError: ``root`` already holds a library.
+        :raises StorageError: the file could not be written (disk full, read-only).
+        """
+        from index.files import fsync, fsync_dir
+
+        root.mkdir(parents=True, exist_ok=True)
+        final = root / DATABASE
+        if final.exists():
+            raise IndexExistsError(f"{root.name}/ already holds a library: open it instead")
+        tmp = root / f"{DATABASE}.new-{os.getpid()}-{threading.get_ident()}"
+        tmp.unlink(missing_ok=True)
+        try:
+            db = cls.create(tmp, config_json)
+            with db.writing() as w:
+                codes = [w.insert(*row) for row in rows]
+            db.close()
+            fsync(tmp)
+            os.link(tmp, final)  # fails if another process made one meanwhile: never replaced
+        except FileExistsError:
+            raise IndexExistsError(f"{root.name}/ already holds a library: open it instead") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        fsync_dir(root)
+        return cls.open(root), codes
+
     def close(self) -> None:
+        """Close the connection."""
         with self._lock:
             self._conn.close()
 
     # -- reading ---------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
+        """A value of the ``meta`` table (``schema``, ``generation``, ``config``), or None."""
         with self._lock:
             row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
@@ -221,6 +274,7 @@ class LibraryDB:
                 "WHERE code BETWEEN ? AND ? ORDER BY code", (first, last))]
 
     def max_code(self) -> int:
+        """The highest article code ever given (codes are never reused)."""
         with self._lock:
             row = self._conn.execute("SELECT max(code) FROM documents").fetchone()
         return int(row[0] or 0)
@@ -277,6 +331,10 @@ class Writer:
 
     def insert(self, doc_id: str, title: str, source: str, content_hash: str, text: str,
                n_sentences: int, n_passages: int, units: bytes, vectors: bytes) -> int:
+        """Insert one article with its offsets and vectors blobs (their checksum is computed here).
+
+        :returns: the article's code.
+        """
         self._changed = True
         cur = self._conn.execute(
             "INSERT INTO documents (doc_id, title, source, content_hash, text, n_sentences, "
@@ -318,10 +376,12 @@ class Writer:
              doc.checksum if keep else None, self.generation, removed, note))
 
     def set_config(self, config_json: str) -> None:
+        """Record the configuration the library was built with."""
         self._changed = True
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('config', ?)", (config_json,))
 
     def bump(self) -> None:
+        """Advance the library's generation when this transaction changed anything."""
         if self._changed:
             self._conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(self.generation),))
 

@@ -21,6 +21,7 @@ ACCEPTED_SUFFIXES = (".txt", ".md", ".html")
 
 @dataclass(frozen=True)
 class LoadedArticle:
+    """An article read from a file: its text of record, title (may be empty), source name, format."""
     text: str
     title: str
     source: str
@@ -28,6 +29,10 @@ class LoadedArticle:
 
 
 def decode_bytes(data: bytes, name: str) -> str:
+    """A file's bytes as text.
+
+    :raises InvalidDocumentError: empty, binary or not UTF-8 (the message says which byte).
+    """
     if not data.strip():
         raise InvalidDocumentError(f"{name}: the file is empty")
     if b"\x00" in data[:8192]:
@@ -41,11 +46,16 @@ def decode_bytes(data: bytes, name: str) -> str:
 
 
 def looks_like_html(text: str) -> bool:
+    """Whether text without a file suffix is an HTML page."""
     head = text[:2000].lower()
     return "<html" in head or "<!doctype html" in head or "<body" in head
 
 
 def html_to_text(html: str, name: str) -> tuple[str, str]:
+    """The main text and title of an HTML page (trafilatura).
+
+    :raises InvalidDocumentError: no article text found in the page.
+    """
     import trafilatura
 
     text = trafilatura.extract(html, include_comments=False, include_tables=False) or ""

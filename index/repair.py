@@ -45,6 +45,11 @@ PROBE_GAP = 2000
 
 def rebuild(cls: type[ArticleIndex], root: Path, embedder: Embedder | None
             ) -> tuple[ArticleIndex, list[str], list[str]]:
+    """Repair the library in ``root`` (``qa index rebuild``): see the module's docstring.
+
+    :returns: the repaired index, the ids restored, and one line per problem found.
+    :raises IndexNotFoundError: ``root`` is not a directory or holds no library.
+    """
     if not root.is_dir():
         raise IndexNotFoundError(f"no index in {root.name}/ (not a directory)")
     store = root / DATABASE

@@ -1,4 +1,8 @@
-"""The article index: documents, their sentences and passages (as offset columns), vectors, BM25.
+"""(Over 400 lines: ArticleIndex is one object whose state changes together under one lock:
+rows, vectors, BM25 and the binding to its store. The parts without that state live beside it:
+``units.py`` (row columns), ``library.py`` (the store), ``cache.py`` (derived files), ``repair.py``.)
+
+The article index: documents, their sentences and passages (as offset columns), vectors, BM25.
 
 Rows are appended and never renumbered while the index lives: adding an article appends its
 rows to the tables, the vector index and BM25; removing one marks its rows dead and takes them
@@ -22,8 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -34,22 +37,28 @@ from index.embed import Embedder
 from index.errors import (
     ConfigError,
     CorruptIndexError,
-    IndexExistsError,
     InvalidDocumentError,
     UnknownDocumentError,
 )
 from index.files import content_hash
 from index.lexical import LexicalIndex
 from index.library import (
-    DATABASE,
     LibraryDB,
-    StoredDocument,
-    pack_units,
-    unpack_units,
-    unpack_vectors,
 )
 from index.split import Passage, Sentence, make_passages, split_sentences
-from index.text import content_stems, tokenize
+from index.text import tokenize
+from index.units import (
+    P_COLS,
+    S_COLS,
+    Batch,
+    Columns,
+    DocRows,
+    DocumentRecord,
+    Idf,
+    NoVectors,
+    UnitView,
+    packed,
+)
 from index.validate import validate_doc_id, validate_document_text, validate_source, validate_title
 from index.vectors import (
     FaissVectors,
@@ -61,177 +70,8 @@ from index.vectors import (
     milvus_uri,
 )
 
-_S_COLS = ("doc", "index", "start", "end", "paragraph")
-_P_COLS = ("doc", "index", "start", "end", "first", "last")
-
 __all__ = ["ArticleIndex", "DocumentRecord", "Hit", "content_hash"]
 log = logging.getLogger("qa")
-
-
-@dataclass(frozen=True)
-class DocumentRecord:
-    doc_id: str
-    title: str
-    text: str
-    content_hash: str
-    source: str = ""
-
-
-@dataclass
-class _Doc:
-    """Where a document's rows are: sentences ``s_lo:s_hi``, passages ``p_lo:p_hi``."""
-
-    record: DocumentRecord
-    s_lo: int
-    s_hi: int
-    p_lo: int
-    p_hi: int
-    alive: bool = True
-    code: int = 0  # its row in the store (0: not stored)
-
-
-@dataclass
-class _Batch:
-    """Documents split and embedded, ready to append: offset columns whose ``doc`` is the
-    position in ``records`` (rows of one document contiguous and in order), and vectors."""
-
-    records: list[DocumentRecord]
-    s_cols: dict[str, np.ndarray]
-    p_cols: dict[str, np.ndarray]
-    s_vecs: np.ndarray
-    p_vecs: np.ndarray
-    s_lex: dict[str, np.ndarray] | None = None  # saved BM25 rows (when loading)
-    p_lex: dict[str, np.ndarray] | None = None
-    codes: list[int] | None = None  # the records' rows in the store
-    tokens: tuple[list[list[str]], list[list[str]]] | None = None  # BM25 terms, when made early
-
-    def tokenize(self) -> tuple[list[list[str]], list[list[str]]]:
-        """BM25 terms of every sentence and passage (done before taking the index's lock)."""
-        s_texts = _texts(self.records, self.s_cols)
-        return ([[t.stem for t in tokenize(x) if t.stem] for x in s_texts],
-                [content_stems(x) for x in _texts(self.records, self.p_cols)])
-
-    @classmethod
-    def of_stored(cls, docs: list[StoredDocument], dimension: int) -> _Batch:
-        """Stored rows (with their blobs) as a batch: nothing is split or embedded again."""
-        records, s_rows, p_rows, s_vecs, p_vecs = [], [], [], [], []
-        for d, doc in enumerate(docs):
-            records.append(DocumentRecord(doc.doc_id, doc.title, doc.text or "", doc.content_hash,
-                                          doc.source))
-            s, p = unpack_units(doc)
-            sv, pv = unpack_vectors(doc, dimension)
-            s_rows.append(np.column_stack([np.full(len(s), d), s]))
-            p_rows.append(np.column_stack([np.full(len(p), d), p]))
-            s_vecs.append(sv)
-            p_vecs.append(pv)
-        def stack(rows: list[np.ndarray], width: int) -> np.ndarray:
-            return np.concatenate(rows) if rows else np.zeros((0, width), dtype=np.int64)
-        s_all, p_all = stack(s_rows, len(_S_COLS)), stack(p_rows, len(_P_COLS))
-        return cls(records, {n: s_all[:, i] for i, n in enumerate(_S_COLS)},
-                   {n: p_all[:, i] for i, n in enumerate(_P_COLS)},
-                   stack(s_vecs, dimension).astype(np.float32), stack(p_vecs, dimension).astype(np.float32),
-                   codes=[d.code for d in docs])
-
-    def subset(self, keep: list[int]) -> _Batch:
-        """The batch with only documents ``keep`` (renumbered in order)."""
-        position = np.full(len(self.records), -1, dtype=np.int64)
-        position[keep] = np.arange(len(keep))
-        s_sel, p_sel = position[self.s_cols["doc"]] >= 0, position[self.p_cols["doc"]] >= 0
-        s_cols = {n: c[s_sel] for n, c in self.s_cols.items()}
-        p_cols = {n: c[p_sel] for n, c in self.p_cols.items()}
-        s_cols["doc"], p_cols["doc"] = position[s_cols["doc"]], position[p_cols["doc"]]
-        tokens = None
-        if self.tokens is not None:
-            tokens = ([t for t, k in zip(self.tokens[0], s_sel, strict=True) if k],
-                      [t for t, k in zip(self.tokens[1], p_sel, strict=True) if k])
-        return _Batch([self.records[d] for d in keep], s_cols, p_cols,
-                      self.s_vecs[s_sel], self.p_vecs[p_sel], tokens=tokens)
-
-    def stored(self, d: int) -> tuple[int, int, bytes, bytes]:
-        """Document ``d``'s rows as the store keeps them: counts, offsets blob, vectors blob."""
-        s_sel, p_sel = self.s_cols["doc"] == d, self.p_cols["doc"] == d
-        s = np.column_stack([self.s_cols[n][s_sel] for n in _S_COLS[1:]])
-        p = np.column_stack([self.p_cols[n][p_sel] for n in _P_COLS[1:]])
-        vecs = np.concatenate([self.s_vecs[s_sel], self.p_vecs[p_sel]]).astype("<f4")
-        return len(s), len(p), pack_units(s, p), vecs.tobytes()
-
-    @classmethod
-    def of_units(cls, records: list[DocumentRecord], sentences: list[list[Sentence]],
-                 passages: list[list[Passage]], s_vecs: np.ndarray, p_vecs: np.ndarray) -> _Batch:
-        s_rows = [(d, u.index, u.start, u.end, u.paragraph) for d, us in enumerate(sentences) for u in us]
-        p_rows = [(d, u.index, u.start, u.end, u.first_sentence, u.last_sentence)
-                  for d, us in enumerate(passages) for u in us]
-        return cls(records, _columns(_S_COLS, s_rows), _columns(_P_COLS, p_rows), s_vecs, p_vecs)
-
-
-def _columns(names: Sequence[str], rows: list[tuple]) -> dict[str, np.ndarray]:
-    table = np.asarray(rows, dtype=np.int64).reshape(-1, len(names))
-    return {n: table[:, i] for i, n in enumerate(names)}
-
-
-class _Columns:
-    """Integer columns that grow by appending (one numpy array per column)."""
-
-    def __init__(self, names: Sequence[str]) -> None:
-        self.data = {n: np.zeros(0, dtype=np.int64) for n in names}
-
-    def __len__(self) -> int:
-        return len(next(iter(self.data.values())))
-
-    def extend(self, values: dict[str, np.ndarray]) -> None:
-        for n in self.data:
-            self.data[n] = np.concatenate([self.data[n], np.asarray(values[n], dtype=np.int64)])
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.data[name]
-
-
-class _UnitView(Sequence):
-    """``index.sentences[row]`` / ``index.passages[row]``: a Sentence or Passage made on demand
-    from the offset columns and the document text (dead rows included: rows are stable)."""
-
-    def __init__(self, owner: ArticleIndex, kind: str) -> None:
-        self._owner, self._kind = owner, kind
-
-    def __len__(self) -> int:
-        return len(self._owner._s if self._kind == "s" else self._owner._p)
-
-    def __getitem__(self, row):  # type: ignore[override]
-        if isinstance(row, slice):
-            return [self[r] for r in range(*row.indices(len(self)))]
-        o = self._owner
-        if self._kind == "s":
-            c = o._s.data
-            doc = o._docs[int(c["doc"][row])].record
-            s, e = int(c["start"][row]), int(c["end"][row])
-            return Sentence(doc.doc_id, int(c["index"][row]), s, e, doc.text[s:e], int(c["paragraph"][row]))
-        c = o._p.data
-        doc = o._docs[int(c["doc"][row])].record
-        s, e = int(c["start"][row]), int(c["end"][row])
-        return Passage(doc.doc_id, int(c["index"][row]), s, e, doc.text[s:e],
-                       int(c["first"][row]), int(c["last"][row]))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sequence) and list(self) == list(other)
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-class _Idf:
-    """Smoothed idf of a stem over live sentences: log(1 + n/df)."""
-
-    def __init__(self, lexical: LexicalIndex) -> None:
-        self._lex = lexical
-
-    @property
-    def default(self) -> float:
-        """The idf of a term never seen: that of a term seen once, n/1."""
-        return float(np.log(1 + max(self._lex.live, 1)))
-
-    def get(self, term: str, default: float) -> float:
-        tid = self._lex.vocab.get(term)
-        df = int(self._lex.df[tid]) if tid is not None and tid < len(self._lex.df) else 0
-        return float(np.log(1 + self._lex.live / df)) if df > 0 else default
 
 
 class ArticleIndex:
@@ -244,17 +84,17 @@ class ArticleIndex:
         self.lock = threading.RLock()
         self.root = Path(root).expanduser().resolve() if root is not None else None
         self.documents: dict[str, DocumentRecord] = {}
-        self._docs: list[_Doc] = []
+        self._docs: list[DocRows] = []
         self._code: dict[str, int] = {}
-        self._s = _Columns(_S_COLS)
-        self._p = _Columns(_P_COLS)
+        self._s = Columns(S_COLS)
+        self._p = Columns(P_COLS)
         self.sentence_table = VectorTable(self.config.dimension)
         self.passage_table = VectorTable(self.config.dimension)
         self.sentence_bm25 = LexicalIndex()
         self.passage_bm25 = LexicalIndex()
-        self.idf = _Idf(self.sentence_bm25)
-        self.sentences = _UnitView(self, "s")
-        self.passages = _UnitView(self, "p")
+        self.idf = Idf(self.sentence_bm25)
+        self.sentences = UnitView(self, "s")
+        self.passages = UnitView(self, "p")
         self._token_cache: dict[int, list] = {}
         self._db: LibraryDB | None = None  # the store this index is bound to (None: memory only)
         self._generation = 0  # the store's generation these rows reflect
@@ -268,7 +108,7 @@ class ArticleIndex:
         if _connect:
             self.sentence_index, self.passage_index = self._new_backends(overwrite=True)
         else:  # ``open`` loads or connects them after the rows are in
-            self.sentence_index, self.passage_index = _NoVectors(), _NoVectors()
+            self.sentence_index, self.passage_index = NoVectors(), NoVectors()
 
     def _new_backends(self, overwrite: bool) -> tuple[VectorBackend, VectorBackend]:
         uri = self.config.vector_uri
@@ -316,14 +156,17 @@ class ArticleIndex:
     # -- rows --------------------------------------------------------------------------------
     @property
     def sentence_vectors(self) -> np.ndarray:
+        """The vectors of every sentence row, dead rows included."""
         return self.sentence_table.vectors
 
     @property
     def passage_vectors(self) -> np.ndarray:
+        """The vectors of every passage row, dead rows included."""
         return self.passage_table.vectors
 
     @property
     def live_sentences(self) -> int:
+        """The number of sentence rows of articles in the library."""
         return int(self.sentence_table.alive.sum())
 
     def same_document(self, row_a: int, row_b: int) -> bool:
@@ -332,17 +175,20 @@ class ArticleIndex:
         return 0 <= row_b < len(doc) and doc[row_a] == doc[row_b]
 
     def passage_sentence_rows(self, prow: int) -> range:
+        """The sentence rows passage row ``prow`` spans."""
         c = self._p.data
         doc = self._docs[int(c["doc"][prow])]
         return range(doc.s_lo + int(c["first"][prow]), doc.s_lo + int(c["last"][prow]) + 1)
 
     def passages_of_sentence(self, row: int) -> list[int]:
+        """The passage rows that hold sentence row ``row``."""
         doc = self._docs[int(self._s.data["doc"][row])]
         i = row - doc.s_lo
         first, last = self._p.data["first"][doc.p_lo : doc.p_hi], self._p.data["last"][doc.p_lo : doc.p_hi]
         return [doc.p_lo + int(j) for j in np.flatnonzero((first <= i) & (last >= i))]
 
     def sentence_tokens(self, row: int) -> list:
+        """The tokens of sentence row ``row`` (cached: the features read them for every question)."""
         toks = self._token_cache.get(row)
         if toks is None:
             if len(self._token_cache) > 100_000:
@@ -351,6 +197,7 @@ class ArticleIndex:
         return toks
 
     def sentence_stems(self, row: int) -> list[str]:
+        """The stems of sentence row ``row`` (stopwords left out)."""
         return [t.stem for t in self.sentence_tokens(row) if t.stem]
 
     def rows_of(self, doc_ids: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -370,9 +217,17 @@ class ArticleIndex:
 
     # -- documents ---------------------------------------------------------------------------
     def document_text(self, doc_id: str) -> str:
+        """The text of article ``doc_id``.
+
+        :raises UnknownDocumentError: no article with this id.
+        """
         return self.get_document(doc_id).text
 
     def get_document(self, doc_id: str) -> DocumentRecord:
+        """The record (id, title, text, hash, source) of article ``doc_id``.
+
+        :raises UnknownDocumentError: no article with this id.
+        """
         try:
             return self.documents[doc_id]
         except (KeyError, TypeError):
@@ -404,7 +259,7 @@ class ArticleIndex:
             n_s = len(texts)
             texts += [p.text for _, _, ps in new for p in ps]
             vectors = self.embedder.encode(texts)
-            batch = _Batch.of_units([r for r, _, _ in new], [s for _, s, _ in new],
+            batch = Batch.of_units([r for r, _, _ in new], [s for _, s, _ in new],
                                     [p for _, _, p in new], vectors[:n_s], vectors[n_s:])
             batch.tokens = batch.tokenize()
             if self._db is None:
@@ -427,8 +282,8 @@ class ArticleIndex:
                 self._generation = max(self._generation, w.generation)
             return ids
 
-    def _recheck(self, ids: list[str], batch: _Batch, asked: dict[str, str | None]
-                 ) -> tuple[list[str], _Batch]:
+    def _recheck(self, ids: list[str], batch: Batch, asked: dict[str, str | None]
+                 ) -> tuple[list[str], Batch]:
         """The plan again after a sync: a text another process added meanwhile is not added
         twice; an id it took for another text is refused."""
         by_hash = {d.content_hash: d.doc_id for d in self.documents.values()}
@@ -482,7 +337,7 @@ class ArticleIndex:
         record = DocumentRecord(doc_id, title or _default_title(sentences), text, digest, source)
         return record, sentences, passages
 
-    def _append(self, batch: _Batch) -> None:
+    def _append(self, batch: Batch) -> None:
         records, base = batch.records, len(self._docs)
         s_counts = np.bincount(batch.s_cols["doc"], minlength=len(records))
         p_counts = np.bincount(batch.p_cols["doc"], minlength=len(records))
@@ -490,7 +345,7 @@ class ArticleIndex:
         p_starts = len(self._p) + np.concatenate([[0], np.cumsum(p_counts)])
         codes = batch.codes or [0] * len(records)
         for i, record in enumerate(records):
-            self._docs.append(_Doc(record, int(s_starts[i]), int(s_starts[i + 1]),
+            self._docs.append(DocRows(record, int(s_starts[i]), int(s_starts[i + 1]),
                                    int(p_starts[i]), int(p_starts[i + 1]), code=codes[i]))
             self._code[record.doc_id] = base + i
             self.documents[record.doc_id] = record
@@ -583,15 +438,19 @@ class ArticleIndex:
                 self._kill(self._code[doc.doc_id])
         good = [d for d in added if d.intact()]
         if good:
-            self._append(_Batch.of_stored(good, self.config.dimension))
+            self._append(Batch.of_stored(good, self.config.dimension))
         self._generation = gen
         return True
 
     # -- search ------------------------------------------------------------------------------
     def search_sentences(self, query: np.ndarray, k: int, doc_ids: Iterable[str] | None = None) -> list[Hit]:
+        """The ``k`` live sentence rows nearest ``query`` (inner product), best first; only
+        those of ``doc_ids`` when given (exact search up to ``Config.exact_filter_rows`` rows).
+        """
         return self._search("s", query, k, doc_ids)
 
     def search_passages(self, query: np.ndarray, k: int, doc_ids: Iterable[str] | None = None) -> list[Hit]:
+        """As :meth:`search_sentences`, over passages."""
         return self._search("p", query, k, doc_ids)
 
     def _search(self, kind: str, query: np.ndarray, k: int, doc_ids: Iterable[str] | None) -> list[Hit]:
@@ -643,39 +502,18 @@ class ArticleIndex:
         """A new library at ``target`` holding the live documents (made under a temporary name
         and linked into place: never over an existing library), and the store code each live
         document got, by position in ``_docs``."""
-        from index.files import fsync, fsync_dir, write_config_copy
+        from index.files import write_config_copy
 
-        target.mkdir(parents=True, exist_ok=True)
-        final = target / DATABASE
-        if final.exists():
-            raise IndexExistsError(f"{target.name}/ already holds a library: open it instead")
-        tmp = target / f"{DATABASE}.new-{os.getpid()}-{threading.get_ident()}"
-        tmp.unlink(missing_ok=True)
-        db = LibraryDB.create(tmp, self.config.to_json())
         live = [(pos, d) for pos, d in enumerate(self._docs) if d.alive]
-        codes = []
-        with db.writing() as w:
-            for _, d in live:
-                s_rows = np.column_stack([self._s.data[n][d.s_lo:d.s_hi] for n in _S_COLS[1:]])
-                p_rows = np.column_stack([self._p.data[n][d.p_lo:d.p_hi] for n in _P_COLS[1:]])
-                vecs = np.concatenate([self.sentence_table.vectors[d.s_lo:d.s_hi],
-                                       self.passage_table.vectors[d.p_lo:d.p_hi]]).astype("<f4")
-                r = d.record
-                codes.append(w.insert(r.doc_id, r.title, r.source, r.content_hash, r.text,
-                                      d.s_hi - d.s_lo, d.p_hi - d.p_lo, pack_units(s_rows, p_rows),
-                                      vecs.tobytes()))
-        db.close()
-        fsync(tmp)
-        try:
-            os.link(tmp, final)  # fails if another process made one meanwhile: never replaced
-        except FileExistsError:
-            raise IndexExistsError(f"{target.name}/ already holds a library: open it instead") from None
-        finally:
-            tmp.unlink(missing_ok=True)
-        fsync_dir(target)
+        rows = ((d.record.doc_id, d.record.title, d.record.source, d.record.content_hash, d.record.text,
+                 *packed({n: c[d.s_lo:d.s_hi] for n, c in self._s.data.items()},
+                         {n: c[d.p_lo:d.p_hi] for n, c in self._p.data.items()},
+                         self.sentence_table.vectors[d.s_lo:d.s_hi],
+                         self.passage_table.vectors[d.p_lo:d.p_hi]))
+                for _, d in live)
+        db, codes = LibraryDB.create_at(target, self.config.to_json(), rows)
         write_config_copy(target, self.config)
-        by_position = {pos: code for (pos, _), code in zip(live, codes, strict=True)}
-        return LibraryDB.open(target), by_position
+        return db, {pos: code for (pos, _), code in zip(live, codes, strict=True)}
 
     def _bind(self, db: LibraryDB, root: Path, codes: dict[int, int]) -> None:
         """Tie this in-memory index to the store just written from it (``codes``: store code
@@ -739,7 +577,7 @@ class ArticleIndex:
             s_cols = {n: c[s_rows] for n, c in self._s.data.items()}
             p_cols = {n: c[p_rows] for n, c in self._p.data.items()}
             s_cols["doc"], p_cols["doc"] = position[s_cols["doc"]], position[p_cols["doc"]]
-            fresh._append(_Batch([d.record for d in live], s_cols, p_cols,
+            fresh._append(Batch([d.record for d in live], s_cols, p_cols,
                                  self.sentence_table.vectors[s_rows], self.passage_table.vectors[p_rows],
                                  codes=[d.code for d in live]))
             fresh._db, fresh._generation = self._db, self._generation
@@ -757,28 +595,11 @@ class ArticleIndex:
         for name, value in vars(fresh).items():
             if name not in keep:
                 setattr(self, name, value)
-        self.sentences, self.passages = _UnitView(self, "s"), _UnitView(self, "p")
+        self.sentences, self.passages = UnitView(self, "s"), UnitView(self, "p")
         self._cache = None
         self.epoch += 1
         if self._db is not None:
             self._db.vacuum()
-
-
-class _NoVectors:
-    """Stands in for the vector backend while saved rows load (the saved FAISS file or the
-    Milvus collection already holds their vectors)."""
-
-    kind = "none"
-
-    def add(self, rows, vectors, doc_ids) -> None:
-        pass
-
-    def remove(self, rows) -> None:
-        pass
-
-
-def _texts(records: list[DocumentRecord], cols: dict[str, np.ndarray]) -> list[str]:
-    return [records[d].text[s:e] for d, s, e in zip(cols["doc"], cols["start"], cols["end"])]
 
 
 def _node(doc_id: str, unit: Sentence | Passage) -> TextNode:

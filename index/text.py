@@ -26,10 +26,12 @@ class Token:
 
     @property
     def is_capitalized(self) -> bool:
+        """Whether the word starts with a capital letter."""
         return self.surface[:1].isupper()
 
     @property
     def is_number(self) -> bool:
+        """Whether the word starts with a digit."""
         return self.surface[:1].isdigit()
 
 
@@ -43,6 +45,7 @@ def stem(word: str) -> str:
 
 
 def tokenize(text: str) -> list[Token]:
+    """The words of ``text`` with their stems and offsets (stopwords get the stem ``""``)."""
     return [Token(m.group(), stem(m.group()), m.start(), m.end()) for m in WORD_RE.finditer(text)]
 
 

@@ -50,12 +50,17 @@ class VectorTable:
 
     @property
     def vectors(self) -> np.ndarray:
+        """The vectors of every row, dead rows included."""
         return self._data[: self._n]
 
     def __len__(self) -> int:
         return self._n
 
     def append(self, vectors: np.ndarray) -> np.ndarray:
+        """Append vectors as new live rows (growing the buffer geometrically).
+
+        :returns: the new rows' numbers.
+        """
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
         need = self._n + len(vectors)
         if need > len(self._data):
@@ -72,9 +77,11 @@ class VectorTable:
         return rows
 
     def kill(self, rows: np.ndarray) -> None:
+        """Mark rows dead (their vectors stay: rows are never renumbered)."""
         self.alive[rows] = False
 
     def live_rows(self) -> np.ndarray:
+        """The numbers of the live rows."""
         return np.flatnonzero(self.alive)
 
     def exact(self, query: np.ndarray, k: int, rows: np.ndarray) -> list[Hit]:
@@ -90,12 +97,22 @@ class VectorTable:
 
 
 class VectorBackend(Protocol):
+    """What the index needs of a vector search: rows in, rows out, nearest rows to a query
+    (FAISS in the index directory, or a Milvus collection).
+    """
+
     kind: str
 
-    def add(self, rows: np.ndarray, vectors: np.ndarray, doc_ids: list[str]) -> None: ...
-    def remove(self, rows: np.ndarray) -> None: ...
+    def add(self, rows: np.ndarray, vectors: np.ndarray, doc_ids: list[str]) -> None:
+        """Add the vectors of ``rows`` (``doc_ids``: each row's document, for filtering)."""
+
+    def remove(self, rows: np.ndarray) -> None:
+        """Remove ``rows``."""
+
     def search(self, query: np.ndarray, k: int, rows: np.ndarray | None = None,
-               doc_ids: list[str] | None = None) -> list[Hit]: ...
+               doc_ids: list[str] | None = None) -> list[Hit]:
+        """The ``k`` rows nearest ``query``, best first; only among ``rows``/``doc_ids`` when given."""
+
     def __len__(self) -> int: ...
 
 
@@ -119,6 +136,7 @@ class FaissVectors:
         return int(self.index.ntotal)
 
     def add(self, rows: np.ndarray, vectors: np.ndarray, doc_ids: list[str] | None = None) -> None:
+        """Add the vectors of ``rows`` under their row numbers."""
         if len(rows):
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                                     np.asarray(rows, dtype=np.int64))
@@ -127,11 +145,15 @@ class FaissVectors:
             self.kind = "ivfpq"
 
     def remove(self, rows: np.ndarray) -> None:
+        """Remove ``rows`` from the FAISS index."""
         if len(rows):
             self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(rows, dtype=np.int64)))
 
     def search(self, query: np.ndarray, k: int, rows: np.ndarray | None = None,
                doc_ids: list[str] | None = None) -> list[Hit]:
+        """The ``k`` live rows nearest ``query`` (inner product), best first; only among ``rows``
+        when given.
+        """
         k = min(k, len(self))
         if k <= 0:
             return []
@@ -148,10 +170,12 @@ class FaissVectors:
         return self.table.exact(query, k, found)
 
     def save(self, path: Path) -> None:
+        """Write the FAISS index to ``path``."""
         faiss.write_index(self.index, str(path))
 
     @classmethod
     def load(cls, path: Path, table: VectorTable, ann_threshold: int, nprobe: int) -> FaissVectors:
+        """A FAISS index read from ``path`` over ``table``'s rows."""
         return cls(table, ann_threshold, nprobe, faiss.read_index(str(path)))
 
 
@@ -202,6 +226,7 @@ class MilvusVectors:
         return int(self.store.client.get_collection_stats(self.collection)["row_count"])
 
     def add(self, rows: np.ndarray, vectors: np.ndarray, doc_ids: list[str]) -> None:
+        """Add the vectors of ``rows`` as nodes whose id is the row and metadata the document."""
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
         nodes = []
@@ -213,11 +238,15 @@ class MilvusVectors:
             self.store.add(nodes[lo : lo + 2000])
 
     def remove(self, rows: np.ndarray) -> None:
+        """Delete the nodes of ``rows``."""
         if len(rows):
             self.store.delete_nodes(node_ids=[str(int(r)) for r in rows])
 
     def search(self, query: np.ndarray, k: int, rows: np.ndarray | None = None,
                doc_ids: list[str] | None = None) -> list[Hit]:
+        """The ``k`` rows nearest ``query``, best first; only those of ``doc_ids`` when given
+        (a Milvus metadata filter).
+        """
         from llama_index.core.vector_stores.types import (
             FilterOperator,
             MetadataFilter,
@@ -241,6 +270,7 @@ class MilvusVectors:
 
 
 def is_milvus(uri: str) -> bool:
+    """Whether a ``Config.vector_uri`` names Milvus (a ``.db`` file or a server address)."""
     return bool(uri) and (uri.endswith(".db") or uri.startswith(("http://", "https://", "tcp://")))
 
 

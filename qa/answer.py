@@ -21,11 +21,14 @@ class SentenceSource(Protocol):
     sentence rows with their offsets, a document's text, and whether two rows share a document."""
 
     @property
-    def sentences(self) -> Sequence[Sentence]: ...
+    def sentences(self) -> Sequence[Sentence]:
+        """Every sentence row, dead rows included (rows are stable)."""
 
-    def document_text(self, doc_id: str) -> str: ...
+    def document_text(self, doc_id: str) -> str:
+        """The whole text of document ``doc_id``, which citations index into."""
 
-    def same_document(self, row_a: int, row_b: int) -> bool: ...
+    def same_document(self, row_a: int, row_b: int) -> bool:
+        """Whether sentence rows ``row_a`` and ``row_b`` belong to one document."""
 
 
 ABSTAIN_TEXT = "The article does not say. The closest passages are listed as related, not as support."
@@ -99,6 +102,9 @@ def citation_span(index: SentenceSource, first: int, last: int) -> tuple[int, in
 
 
 def make_citation(index: SentenceSource, row: int, score: float, last: int | None = None) -> Citation:
+    """A citation of sentence ``row`` (through ``last``, when given) with its exact characters:
+    its span from :func:`citation_span`, the quote cut from the document text, ``score`` rounded.
+    """
     doc_id = index.sentences[row].doc_id
     start, end = citation_span(index, row, row if last is None else last)
     text = index.document_text(doc_id)

@@ -27,6 +27,7 @@ PLUGIN_GROUP = "grounded_qa.commands"
 
 
 def open_library(index_dir: Path):  # -> QAService (imported lazily: --help stays fast)
+    """The library at ``index_dir`` as a ``QAService`` (a new one starts from the seeds)."""
     from qa.service import QAService
 
     return QAService.open_library(index_dir)
@@ -40,6 +41,9 @@ def printable(text: str) -> str:
 
 
 def format_answer(ans: Answer) -> str:
+    """An answer as the terminal shows it: the text, its confidence, the short answer and
+    the numbered citations with their offsets (control characters escaped).
+    """
     lines = [ans.text, ""]
     if ans.abstained:
         lines.append(f"(confidence {ans.confidence:.2f}, below the abstention threshold)")
@@ -144,6 +148,7 @@ def command_plugins() -> list:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``qa`` argument parser: the core commands, then those of the command plugins."""
     p = argparse.ArgumentParser(prog="qa", description=__doc__.splitlines()[0])
     p.add_argument(
         "--index-dir",
@@ -182,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``qa`` command.
+
+    :param argv: the arguments (default: ``sys.argv[1:]``).
+    :returns: the exit status: 0, 2 after a one-line ``qa: error:`` for a user error, 130 on Ctrl-C.
+    """
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if getattr(args, "passes_through", False):

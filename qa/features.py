@@ -181,6 +181,9 @@ FEATURES = (
 
 @dataclass(frozen=True)
 class QuestionInfo:
+    """What the features need of a question: its stems with their idf weights, the kind of
+    answer it asks for (:data:`QTYPES` or ``"other"``), and the names and numbers it mentions.
+    """
     text: str
     stems: frozenset[str]
     weights: dict[str, float]  # idf weight of each question stem
@@ -190,6 +193,7 @@ class QuestionInfo:
 
 
 def question_type(question: str) -> str:
+    """The kind of answer ``question`` asks for: one of :data:`QTYPES`, or ``"other"``."""
     q = question.lower()
     for name, pattern in _QTYPE_PATTERNS:
         if re.search(pattern, q):
@@ -198,6 +202,11 @@ def question_type(question: str) -> str:
 
 
 def analyse_question(question: str, idf: dict[str, float], default_idf: float) -> QuestionInfo:
+    """Analyse ``question`` once for all its candidates.
+
+    :param idf: anything with ``get(stem, default)`` giving a stem's idf (a dict, or the index's).
+    :param default_idf: the weight of a stem the index has never seen.
+    """
     tokens = tokenize(question)
     stems = frozenset(t.stem for t in tokens if t.stem)
     weights = {s: idf.get(s, default_idf) for s in stems}

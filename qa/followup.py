@@ -71,6 +71,9 @@ def names(text: str) -> list[str]:
 
 
 def needs_context(question: str) -> bool:
+    """Whether ``question`` leans on the conversation: a pronoun ("he", "it", "the group"),
+    or fewer than two content words of its own.
+    """
     lowered = question.lower()
     words = set(_WORD.findall(lowered))
     if words & _ANAPHORA or any(" " in a and a in lowered for a in _ANAPHORA):

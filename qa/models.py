@@ -58,6 +58,7 @@ class ScoringModel:
         return 1.0 / (1.0 + np.exp(-np.clip(logit, -30, 30)))
 
     def to_json(self) -> str:
+        """The model as JSON (features, weights, scaling and the info it was trained with)."""
         return json.dumps(
             {
                 "features": self.features,
@@ -72,6 +73,7 @@ class ScoringModel:
 
     @classmethod
     def from_json(cls, text: str) -> ScoringModel:
+        """A model from the JSON :meth:`to_json` wrote."""
         d = json.loads(text)
         return cls(
             list(d["features"]),
@@ -84,6 +86,9 @@ class ScoringModel:
 
     @classmethod
     def from_sklearn(cls, scaler: Any, clf: Any, features: list[str], info: dict) -> ScoringModel:
+        """A model from a fitted scikit-learn scaler and classifier (logistic regression or MLP):
+        the weights are copied so scoring needs only numpy.
+        """
         scale = np.where(scaler.scale_ == 0, 1.0, scaler.scale_)
         if hasattr(clf, "coefs_"):  # MLPClassifier
             weights, biases = list(clf.coefs_), list(clf.intercepts_)

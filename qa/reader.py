@@ -39,6 +39,7 @@ class Reading:
 
     @property
     def evidence(self) -> float:
+        """How much more the reader believes its span than "no answer here" (span minus null score)."""
         return self.span_score - self.null_score
 
 
@@ -190,6 +191,7 @@ class Reader:
     def decode(
         self, start: np.ndarray, end: np.ndarray, in_context: np.ndarray, offsets: np.ndarray
     ) -> list[Reading]:
+        """The best span of each read sentence from the reader's start and end logits."""
         return decode_readings(start, end, in_context, offsets, self.max_answer_tokens)
 
 

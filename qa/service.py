@@ -149,6 +149,11 @@ class QAService:
     # -- construction ------------------------------------------------------------------------
     @classmethod
     def from_texts(cls, texts: Mapping[str, str], config: Config | None = None) -> QAService:
+        """A service over the texts given, in memory (nothing is written until :meth:`save`).
+
+        :param texts: document id → text.
+        :raises InvalidDocumentError: a text that is empty, too long or has nothing citable.
+        """
         svc = cls(config=config)
         for doc_id, text in texts.items():
             svc.add_document(text, doc_id=doc_id)
@@ -186,6 +191,11 @@ class QAService:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> QAService:
+        """The library saved at ``path``, opened without re-embedding anything.
+
+        :raises IndexNotFoundError: no library there.
+        :raises CorruptIndexError: a store that cannot be read (``qa index rebuild`` repairs it).
+        """
         return cls(ArticleIndex.open(path))
 
     @classmethod
@@ -229,6 +239,14 @@ class QAService:
     def add_document(
         self, text: str, doc_id: str | None = None, title: str | None = None, source: str = ""
     ) -> str:
+        """Add one article; in a library opened from disk, durable when this returns.
+
+        :param doc_id: default: a hash of the text (adding the same text again is a no-op).
+        :param title: default: the article's first sentence.
+        :returns: the article's id.
+        :raises InvalidDocumentError: bad text, id or title (nothing is added).
+        :raises StorageError: the library could not be written (nothing is added).
+        """
         return self.index.add_document(text, doc_id=doc_id, title=title, source=source)
 
     def load_upload(self, data: bytes, name: str) -> LoadedArticle:
@@ -241,6 +259,11 @@ class QAService:
         return load_bytes(data, name, self.config.max_file_bytes)
 
     def add_file(self, path: str | os.PathLike[str], doc_id: str | None = None) -> str:
+        """Add an article file (.txt, .md, .html; HTML reduced to its main text).
+
+        :returns: the article's id.
+        :raises InvalidDocumentError: a missing, unreadable, too large or unsupported file.
+        """
         article = load_path(path, self.config.max_file_bytes)
         return self.add_document(
             article.text, doc_id=doc_id, title=article.title or None, source=article.source
@@ -256,13 +279,22 @@ class QAService:
         return [(i, i not in before) for i in ids]
 
     def remove_document(self, doc_id: str) -> None:
+        """Remove an article; in a library opened from disk, durable when this returns.
+
+        :raises UnknownDocumentError: no article with this id.
+        """
         self.index.remove_document(doc_id)
 
     def document_text(self, doc_id: str) -> str:
+        """The text of article ``doc_id``, which citation offsets index into.
+
+        :raises UnknownDocumentError: no article with this id.
+        """
         self.index.refresh()
         return self.index.document_text(doc_id)
 
     def documents(self) -> list[DocumentRecord]:
+        """The articles of the library now (other processes' changes included), oldest first."""
         self.index.refresh()
         return list(self.index.documents.values())
 

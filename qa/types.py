@@ -17,6 +17,7 @@ class Citation:
     score: float
 
     def to_dict(self) -> dict[str, Any]:
+        """The citation as a JSON-ready dict."""
         return asdict(self)
 
 
@@ -40,4 +41,5 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The answer as a JSON-ready dict (citations and timings included)."""
         return asdict(self)

@@ -56,19 +56,26 @@ class App:
 
     # -- helpers used by handlers and API ---------------------------------------------------
     def titles(self) -> dict[str, str]:
+        """Document id → title, for every article of the library now."""
         return {d.doc_id: d.title for d in self.svc.documents()}
 
     def scope_choices(self) -> list[tuple[str, str]]:
+        """The "ask" dropdown: all articles, then each as ``title (id)``."""
         return [("All articles", ALL)] + [(f"{t} ({d})", d) for d, t in self.titles().items()]
 
     def doc_choices(self) -> list[tuple[str, str]]:
+        """The "remove" dropdown: each article as ``title (id)``."""
         return [(f"{t} ({d})", d) for d, t in self.titles().items()]
 
     def default_doc(self) -> str | None:
+        """The article shown before any answer: the first of the library, or None when empty."""
         docs = self.svc.documents()
         return docs[0].doc_id if docs else None
 
     def view(self, answer: Answer | None, scope: str | None) -> str:
+        """The article pane: the document the answer cites (else the one in scope) with the
+        cited spans highlighted, all text escaped.
+        """
         items = (answer.related if answer.abstained else answer.citations) if answer else []
         doc_id = items[0].doc_id if items else (scope if scope and scope != ALL else None)
         doc_id = doc_id if doc_id in self.titles() else self.default_doc()
@@ -87,6 +94,11 @@ class App:
     def add(
         self, text: str, title: str = "", source: str = "", doc_id: str | None = None
     ) -> tuple[str, bool]:
+        """Add an article for the UI or the REST API.
+
+        :returns: its id, and whether it is new.
+        :raises QAError: the server is read-only, or the article is not valid (nothing added).
+        """
         if self.read_only:
             raise QAError("this server is read-only: articles cannot be added")
         with self.write_lock:
@@ -97,6 +109,10 @@ class App:
             return new_id, new_id not in before
 
     def remove(self, doc_id: str) -> None:
+        """Remove an article for the UI or the REST API.
+
+        :raises QAError: the server is read-only, or no article has this id.
+        """
         if self.read_only:
             raise QAError("this server is read-only: articles cannot be removed")
         with self.write_lock:

@@ -60,6 +60,9 @@ def article_html(
 
 
 def sources_html(answer: Answer | None, doc_titles: dict[str, str]) -> str:
+    """The sources panel: each citation (or related passage) with its document, offsets and
+    quote, escaped.
+    """
     if answer is None:
         return '<div class="qa-sources qa-empty">Sources of the answer appear here.</div>'
     items = answer.related if answer.abstained else answer.citations

@@ -37,6 +37,7 @@ _ask_limiter: anyio.CapacityLimiter | None = None
 
 
 class AskRequest(BaseModel):
+    """The body of ``POST /api/v1/ask``."""
     question: str = Field(description="the question, up to 500 characters")
     history: list[tuple[str, str]] | None = Field(
         default=None, description="earlier turns as [question, answer] pairs, oldest first")
@@ -44,6 +45,7 @@ class AskRequest(BaseModel):
 
 
 class ArticleRequest(BaseModel):
+    """The body of ``POST /api/v1/articles``."""
     text: str = Field(description="the article's plain text")
     title: str | None = Field(default=None, description="at most 300 characters")
     id: str | None = Field(default=None, description="letters, digits, _-.:,()%@+~ and spaces; at most 128")

@@ -135,6 +135,7 @@ class Running:
     url: str
 
     def close(self) -> None:
+        """Stop the server and wait for its thread (up to 30 s)."""
         self.server.should_exit = True
         self.thread.join(timeout=30)
 
@@ -149,6 +150,12 @@ def _serving_threads() -> None:
 
 def start_in_background(index_dir: Path, host: str = "127.0.0.1", port: int | None = None,
                         auth: tuple[str, str] | None = None, read_only: bool = False) -> Running:
+    """Serve the library at ``index_dir`` from a background thread (tests, notebooks).
+
+    :param port: default: a free port.
+    :returns: the running server; ``.url`` is its address, ``.close()`` stops it.
+    :raises QAError: the port is out of range or taken, or the library cannot be opened.
+    """
     _serving_threads()
     svc = QAService.open_library(index_dir)
     svc.index.embedder.encode_one("warm up")
@@ -165,6 +172,11 @@ def start_in_background(index_dir: Path, host: str = "127.0.0.1", port: int | No
 
 def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False,
           auth: tuple[str, str] | None = None, read_only: bool = False) -> None:
+    """Serve the library at ``index_dir`` until interrupted (``qa serve``): the UI at ``/``,
+    the REST API at ``/api/v1``, OpenAPI at ``/docs``.
+
+    :raises QAError: the port is out of range or taken, or the library cannot be opened.
+    """
     check_port(host, port)
     _serving_threads()
     svc = QAService.open_library(index_dir)
