@@ -1,4 +1,7 @@
-"""The store of record: one SQLite database, ``library.sqlite``, in the index directory.
+"""(Over 400 lines: the schema and every statement that reads or writes it stay in one file, so
+the transaction rules can be checked in one place.)
+
+The store of record: one SQLite database, ``library.sqlite``, in the index directory.
 
 It holds every article (id, title, source, content hash, text), the sentence and passage
 offsets it was split into, their vectors, the removals, the configuration and the library's

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -179,6 +180,13 @@ FEATURES = (
 )
 
 
+class IdfLookup(Protocol):
+    """Anything that gives a stem's idf weight: a dict, or the index's live-sentence idf."""
+
+    def get(self, term: str, default: float, /) -> float:
+        """The idf of ``term``, or ``default`` for a term never seen."""
+
+
 @dataclass(frozen=True)
 class QuestionInfo:
     """What the features need of a question: its stems with their idf weights, the kind of
@@ -201,7 +209,7 @@ def question_type(question: str) -> str:
     return "other"
 
 
-def analyse_question(question: str, idf: dict[str, float], default_idf: float) -> QuestionInfo:
+def analyse_question(question: str, idf: IdfLookup, default_idf: float) -> QuestionInfo:
     """Analyse ``question`` once for all its candidates.
 
     :param idf: anything with ``get(stem, default)`` giving a stem's idf (a dict, or the index's).

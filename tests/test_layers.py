@@ -96,3 +96,27 @@ def test_log_level_info_shows_what_the_library_does_by_itself(capsys, monkeypatc
     monkeypatch.setenv("QA_LOG_LEVEL", "WARNING")
     assert main(["--index-dir", str(tmp_path / "lib2"), "index", "list"]) == 0
     assert "qa: new library at" in capsys.readouterr().err
+
+
+def test_every_public_name_of_the_core_and_ui_has_a_docstring():
+    missing = []
+    for pkg in ("qa", "index", "ui"):
+        for path in sorted((ROOT / pkg).glob("*.py")):
+            def visit(nodes, prefix, path=path):
+                for n in nodes:
+                    if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and \
+                            not n.name.startswith("_"):
+                        if not ast.get_docstring(n):
+                            missing.append(f"{path.relative_to(ROOT)}:{n.lineno} {prefix}{n.name}")
+                        if isinstance(n, ast.ClassDef):
+                            visit(n.body, f"{prefix}{n.name}.")
+            visit(ast.parse(path.read_text(encoding="utf-8")).body, "")
+    assert not missing, "\n".join(missing)
+
+
+def test_a_module_over_400_lines_says_why_at_its_top():
+    for pkg in ("qa", "index", "ui", "eval"):
+        for path in (ROOT / pkg).glob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            if text.count("\n") > 420:
+                assert text.startswith('"""(Over 400 lines:'), path
