@@ -60,7 +60,7 @@ class SentenceBaseline:
         if self.kind == "dense":
             scores = self.index.sentence_vectors @ self.index.embedder.encode_one(question)
         else:
-            scores = self.index.sentence_bm25.scores(content_stems(question))
+            scores = self.index.sentence_bm25_scores(content_stems(question))
         top = np.argsort(-scores, kind="stable")[:3]
         ms = (time.perf_counter() - t) * 1000
         sents = [self.index.sentences[i] for i in top]

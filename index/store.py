@@ -164,6 +164,18 @@ class ArticleIndex:
         """The vectors of every passage row, dead rows included."""
         return self.passage_table.vectors
 
+    def all_live(self, rows: np.ndarray) -> bool:
+        """Whether every sentence row of ``rows`` still belongs to an article of the library."""
+        return bool(self.sentence_table.alive[rows].all())
+
+    def sentence_bm25_scores(self, stems: list[str]) -> np.ndarray:
+        """BM25 score of every sentence row for the query ``stems`` (0 for dead rows)."""
+        return self.sentence_bm25.scores(stems)
+
+    def passage_bm25_scores(self, stems: list[str]) -> np.ndarray:
+        """BM25 score of every passage row for the query ``stems`` (0 for dead rows)."""
+        return self.passage_bm25.scores(stems)
+
     @property
     def live_sentences(self) -> int:
         """The number of sentence rows of articles in the library."""

@@ -60,13 +60,13 @@ def retrieve(
 
     # Sentence level: the vector index for dense (filtered by document), BM25 scores.
     dense_s = [h.row for h in index.search_sentences(query_vector, cfg.dense_top_k, doc_ids)]
-    bm25_all = index.sentence_bm25.scores(stems)
+    bm25_all = index.sentence_bm25_scores(stems)
     bm25_s = _top(bm25_all, cfg.bm25_top_k, allowed_s)
     bm25_s = [r for r in bm25_s if bm25_all[r] > 0]
 
     # Passage level: dense and BM25 fused by reciprocal rank; their sentences join the pool.
     dense_p = [h.row for h in index.search_passages(query_vector, cfg.passage_top_k * 2, doc_ids)]
-    pbm25_all = index.passage_bm25.scores(stems)
+    pbm25_all = index.passage_bm25_scores(stems)
     bm25_p = [r for r in _top(pbm25_all, cfg.passage_top_k * 2, allowed_p) if pbm25_all[r] > 0]
     fused_p = _rrf([dense_p, bm25_p], cfg.rrf_k)
     top_p = sorted(fused_p, key=lambda r: -fused_p[r])[: cfg.passage_top_k]

@@ -340,7 +340,7 @@ class QAService:
             scored = self.score(query, cands, texts)
             with self.index.lock:
                 rows = np.asarray(cands.rows, dtype=np.int64)
-                if self.index.epoch != epoch or not self.index.sentence_table.alive[rows].all():
+                if self.index.epoch != epoch or not self.index.all_live(rows):
                     if attempt < 3:
                         continue
                     cands = retrieve(self.index, vector, query, selected)

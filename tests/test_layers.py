@@ -120,3 +120,23 @@ def test_a_module_over_400_lines_says_why_at_its_top():
             text = path.read_text(encoding="utf-8")
             if text.count("\n") > 420:
                 assert text.startswith('"""(Over 400 lines:'), path
+
+
+INDEX_INTERNALS = {"sentence_table", "passage_table", "sentence_bm25", "passage_bm25", "sentence_index",
+                   "passage_index"}
+
+
+def test_qa_and_ui_use_the_index_through_its_read_api_only():
+    """No reaching into the index's tables from above: what retrieval and answering need is
+    methods of ArticleIndex (search, BM25 scores, rows of a document, neighbours, text by id)."""
+    for pkg in ("qa", "ui"):
+        for path in sorted((ROOT / pkg).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Attribute):
+                    continue
+                owner = node.value
+                named_index = (isinstance(owner, ast.Name) and owner.id == "index") or (
+                    isinstance(owner, ast.Attribute) and owner.attr == "index")
+                if named_index:
+                    assert node.attr not in INDEX_INTERNALS and not node.attr.startswith("_"), (
+                        f"{path.relative_to(ROOT)}:{node.lineno} reads index.{node.attr}")
