@@ -148,6 +148,14 @@ def _serving_threads() -> None:
     torch.set_num_threads(settings.torch_threads())
 
 
+def _prepare(index_dir: Path, auth: tuple[str, str] | None, read_only: bool) -> tuple[QAService, FastAPI]:
+    """Threads set, the library open, the model loaded (not on the first question), the app made."""
+    _serving_threads()
+    svc = QAService.open_library(index_dir)
+    svc.index.embedder.encode_one("warm up")
+    return svc, make_app(svc, Path(index_dir), auth=auth, read_only=read_only)
+
+
 def start_in_background(index_dir: Path, host: str = "127.0.0.1", port: int | None = None,
                         auth: tuple[str, str] | None = None, read_only: bool = False) -> Running:
     """Serve the library at ``index_dir`` from a background thread (tests, notebooks).
@@ -156,11 +164,8 @@ def start_in_background(index_dir: Path, host: str = "127.0.0.1", port: int | No
     :returns: the running server; ``.url`` is its address, ``.close()`` stops it.
     :raises QAError: the port is out of range or taken, or the library cannot be opened.
     """
-    _serving_threads()
-    svc = QAService.open_library(index_dir)
-    svc.index.embedder.encode_one("warm up")
+    svc, app = _prepare(index_dir, auth, read_only)
     port = port or _free_port()
-    app = make_app(svc, Path(index_dir), auth=auth, read_only=read_only)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -178,15 +183,12 @@ def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 7860, open_brows
     :raises QAError: the port is out of range or taken, or the library cannot be opened.
     """
     check_port(host, port)
-    _serving_threads()
-    svc = QAService.open_library(index_dir)
-    svc.index.embedder.encode_one("warm up")  # load the model now, not on the first question
-    app = make_app(svc, Path(index_dir), auth=auth, read_only=read_only)
+    svc, app = _prepare(index_dir, auth, read_only)
     mode = ", read-only" if read_only else ""
     print(f"Serving {len(svc.documents())} article(s) from {index_dir} at http://{host}:{port}{mode}",
           flush=True)
     if host not in ("127.0.0.1", "localhost", "::1") and auth is None:
-        log.warning("qa: listening on %s without --auth: anyone who reaches this port can %s",
+        log.warning("listening on %s without --auth: anyone who reaches this port can %s",
                     host, "read the library" if read_only else "read and change the library")
     if open_browser:
         import webbrowser
