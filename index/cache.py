@@ -5,7 +5,9 @@ re-tokenising every text from it at each open would be slow on a large library, 
 writes what memory holds, in segments:
 
     cache.json            generation, segments (with sha256 of each file), FAISS files
-    seg-<name>.npz        store codes, offset columns, vectors and BM25 rows of some articles
+    seg-<name>.npz        store codes, offset columns and BM25 rows of some articles
+    svec-<name>.npy / pvec-<name>.npy
+                          their sentence and passage vectors (float32), memory-mapped at open
     sentences-<name>.faiss / passages-<name>.faiss
 
 The cache names articles by their store code, never by position, and records which were already
@@ -13,17 +15,26 @@ removed when it was written. At open it is checked (sha256, row counts) and reco
 store: removals since are applied, articles added since are read from the store (vectors
 included: nothing is re-embedded). A missing, stale or damaged cache is logged and rebuilt from
 the store; it can never change which articles the library holds.
+
+The vector files are the bulk of a library (1.1 GB at 100k articles) and are memory-mapped, not
+read, so a library opens in a fraction of the time and serves without holding every vector in
+RAM. Their checksums are verified after the open, in a background thread, reading the files
+(not the maps); a file that does not match is logged and its vectors re-read from the store,
+and the derived files are rewritten at the next save. Every other file is verified at open.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
 import os
 import secrets
+import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -31,7 +42,7 @@ from index.config import Config
 from index.errors import CorruptIndexError, IndexNotFoundError, OutdatedIndexError, QAError
 from index.files import file_sha256, fsync, fsync_dir, read_json_of_format, write_config_copy
 from index.library import DATABASE, LibraryDB, Snapshot
-from index.vectors import FaissVectors, is_milvus
+from index.vectors import FaissVectors, VectorTable, is_milvus
 
 if TYPE_CHECKING:
     from index.embed import Embedder
@@ -40,7 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("qa")
 
 CACHE = "cache.json"
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 # Compaction, checked at each save: when dead rows reach this share of the rows held (and at
 # least MIN_DEAD_ROWS), memory and the derived files are rewritten with live rows only; past
 # MAX_SEGMENTS segments the derived files are rewritten as one (an open reads each segment).
@@ -49,7 +60,7 @@ MIN_DEAD_ROWS = 200
 MAX_SEGMENTS = 24
 # Files this module writes (and the previous format's, removed after an upgrade); nothing else
 # in the directory is ever deleted.
-_OURS = ("seg-", "sentences-", "passages-")
+_OURS = ("seg-", "svec-", "pvec-", "sentences-", "passages-")
 
 
 def wants_compaction(index: ArticleIndex) -> bool:
@@ -111,8 +122,6 @@ def _write_segment(index: ArticleIndex, root: Path, name: str, first: int, writt
     for prefix, cols, lo in (("s_", index._s, s_lo), ("p_", index._p, p_lo)):
         for n, col in cols.data.items():
             arrays[prefix + n] = col[lo:] - (first if n == "doc" else 0)
-    arrays["s_vectors"] = index.sentence_table.vectors[s_lo:]
-    arrays["p_vectors"] = index.passage_table.vectors[p_lo:]
     for prefix, lex, lo in (("ls_", index.sentence_bm25, s_lo), ("lp_", index.passage_bm25, p_lo)):
         for n, a in lex.to_arrays(lo).items():
             arrays[prefix + n] = a
@@ -121,7 +130,13 @@ def _write_segment(index: ArticleIndex, root: Path, name: str, first: int, writt
     file = root / f"seg-{name}.npz"
     file.write_bytes(buf.getvalue())
     written.append(file)
-    return {"name": f"seg-{name}", "docs": len(docs), "files": {file.name: file_sha256(file)}}
+    files = {file.name: file_sha256(file)}
+    for kind, table, lo in (("svec", index.sentence_table, s_lo), ("pvec", index.passage_table, p_lo)):
+        vfile = root / f"{kind}-{name}.npy"
+        np.save(vfile, np.ascontiguousarray(table.vectors[lo:], dtype=np.float32))
+        written.append(vfile)
+        files[vfile.name] = file_sha256(vfile)
+    return {"name": f"seg-{name}", "docs": len(docs), "files": files}
 
 
 def _read(root: Path) -> dict | None:
@@ -170,7 +185,7 @@ def open_index(cls: type[ArticleIndex], root: Path, embedder: Embedder | None,
         index = _from_cache(cls, root, config, embedder, snap) if use_cache else None
     except (QAError, KeyError, ValueError, TypeError, RuntimeError, IndexError, OSError) as exc:
         if (root / CACHE).exists():
-            log.warning("qa: derived files in %s/ unusable (%s); re-made from the store",
+            log.warning("derived files in %s/ unusable (%s); re-made from the store",
                         root.name, str(exc)[:200])
     if index is None:  # Milvus connects after the rows are in (see _reconcile)
         index = cls(config, embedder, root=root, _connect=not is_milvus(config.vector_uri))
@@ -184,8 +199,12 @@ def open_index(cls: type[ArticleIndex], root: Path, embedder: Embedder | None,
                 index._sync()
                 write(index, root)
         except (OSError, QAError) as exc:  # e.g. a read-only directory: the store is enough
-            log.warning("qa: could not refresh the derived files in %s/ (%s)", root.name,
+            log.warning("could not refresh the derived files in %s/ (%s)", root.name,
                         type(exc).__name__)
+    if index._unverified:
+        index.verifying = threading.Thread(target=verify_vectors, args=(index,), daemon=True,
+                                           name="qa-verify-vectors")
+        index.verifying.start()
     return index
 
 
@@ -203,13 +222,25 @@ def _from_cache(cls: type[ArticleIndex], root: Path, config: Config, embedder: E
     for fname, digest in files.items():
         if not (root / fname).is_file():
             raise ValueError(f"{fname} is missing")
-        if file_sha256(root / fname) != digest:
+        if not fname.endswith(".npy") and file_sha256(root / fname) != digest:
             raise ValueError(f"{fname} does not match its checksum")
     by_code = {d.code: d for d in snap.documents}
     index = cls(config, embedder, root=root, _connect=False)
+    unverified: list[Unverified] = []
     for seg in manifest["segments"]:
         with np.load(root / f"{seg['name']}.npz") as z:
             a = {k: z[k] for k in z.files}
+        suffix = seg["name"].removeprefix("seg-")
+        for kind, table, rows in (("svec", index.sentence_table, len(a["s_doc"])),
+                                  ("pvec", index.passage_table, len(a["p_doc"]))):
+            vfile = root / f"{kind}-{suffix}.npy"
+            mapped = np.load(vfile, mmap_mode="r")  # a header that does not parse: ValueError
+            if mapped.shape != (rows, config.dimension) or mapped.dtype != np.float32:
+                raise ValueError(f"{vfile.name} holds {mapped.shape} {mapped.dtype}")
+            a[f"{kind[0]}_vectors"] = mapped
+            if rows:  # an empty map is not kept as a chunk
+                unverified.append(Unverified(table, len(table.chunks), vfile.open("rb"),
+                                             seg["files"][vfile.name], kind[0]))
         codes = [int(c) for c in a["codes"]]
         if len(codes) != seg["docs"] or any(c not in by_code for c in codes):
             raise ValueError(f"{seg['name']} names articles the store does not have")
@@ -240,7 +271,65 @@ def _from_cache(cls: type[ArticleIndex], root: Path, config: Config, embedder: E
                 index.live_sentences, int(index.passage_table.alive.sum())):
             raise ValueError("vector index size does not match the live rows")
     index._cache = (manifest["name"], len(index._docs))
+    index._unverified = unverified
     return index
+
+
+@dataclass
+class Unverified:
+    """A memory-mapped vector file whose checksum is still to be verified (``file`` is kept
+    open, so it can be read even if a later save of another process deletes its name)."""
+
+    table: VectorTable
+    chunk: int
+    file: BinaryIO
+    digest: str
+    kind: str  # "s" or "p"
+
+
+def verify_vectors(index: ArticleIndex) -> list[str]:
+    """Verify the checksums of the vector files ``index`` has memory-mapped (run after open in a
+    background thread; tests call it directly). A file that does not match is logged, and the
+    vectors of its chunk are replaced by those read from the store (rows of articles removed
+    since get zeros: they are dead). Returns the names of the files that did not match."""
+    bad = []
+    while index._unverified:
+        item = index._unverified.pop(0)
+        with item.file:
+            digest = hashlib.sha256()
+            for block in iter(lambda f=item.file: f.read(1 << 20), b""):
+                digest.update(block)
+        if digest.hexdigest() == item.digest:
+            continue
+        name = Path(item.file.name).name
+        bad.append(name)
+        log.warning("%s does not match its checksum; its vectors are read from the store", name)
+        with index._write_lock, index.lock:
+            item.table.replace_chunk(item.chunk, _stored_chunk(index, item))
+            index._cache = None  # the next save rewrites the derived files
+    return bad
+
+
+def _stored_chunk(index: ArticleIndex, item: Unverified) -> np.ndarray:
+    """The vectors of one chunk's rows, from the store (zeros for articles it no longer has)."""
+    from index.library import unpack_vectors
+
+    table = item.table
+    lo = int(table._starts[item.chunk])
+    out = np.zeros(table.chunks[item.chunk].shape, dtype=np.float32)
+    hi = lo + len(out)
+    span = "s_lo" if item.kind == "s" else "p_lo"
+    docs = [d for d in index._docs if lo <= getattr(d, span) < hi and d.code]
+    stored = {d.code: d for d in index._db.blobs([d.code for d in docs])} if docs else {}
+    for d in docs:
+        doc = stored.get(d.code)
+        if doc is None or doc.vectors is None or not doc.intact():
+            continue
+        s_vecs, p_vecs = unpack_vectors(doc, index.config.dimension)
+        first = getattr(d, span) - lo
+        vecs = s_vecs if item.kind == "s" else p_vecs
+        out[first : first + len(vecs)] = vecs
+    return out
 
 
 def _reconcile(index: ArticleIndex, snap: Snapshot) -> bool:

@@ -38,43 +38,92 @@ class Hit:
 
 
 class VectorTable:
-    """Unit vectors by row, appended in place (capacity doubles); removed rows are marked dead."""
+    """Unit vectors by row; removed rows are marked dead, rows are never renumbered.
+
+    Rows live in read-only *chunks* (memory-mapped derived files: pages are read when a row is
+    used, so a large library is served without holding every vector in RAM) followed by an
+    in-memory *tail* that appends grow in place (capacity grows by a quarter). ``vectors``
+    is a view that gathers rows from both; hand-written because numpy has no array made of
+    several memory maps and a growing buffer."""
 
     def __init__(self, dimension: int, vectors: np.ndarray | None = None) -> None:
         self.dimension = dimension
-        self._data = np.zeros((0, dimension), dtype=np.float32)
+        self._chunks: list[np.ndarray] = []
+        self._starts = np.zeros(1, dtype=np.int64)  # first row of each chunk, then of the tail
+        self._data = np.zeros((0, dimension), dtype=np.float32)  # the tail's buffer
         self._n = 0
         self.alive = np.zeros(0, dtype=bool)
         if vectors is not None and len(vectors):
             self.append(vectors)
 
     @property
-    def vectors(self) -> np.ndarray:
-        """The vectors of every row, dead rows included."""
-        return self._data[: self._n]
+    def vectors(self) -> Rows:
+        """The vectors of every row, dead rows included: ``vectors[row]``, ``vectors[rows]``,
+        ``vectors[lo:hi]`` and ``vectors @ q`` as for an array (gathered into a new array)."""
+        return Rows(self)
+
+    @property
+    def tail_start(self) -> int:
+        """The first row held in memory (rows before it are memory-mapped)."""
+        return int(self._starts[-1])
+
+    @property
+    def chunks(self) -> list[np.ndarray]:
+        """The memory-mapped chunks, in row order."""
+        return list(self._chunks)
+
+    def replace_chunk(self, i: int, vectors: np.ndarray) -> None:
+        """Put ``vectors`` (same shape) in place of chunk ``i``: a damaged derived file re-read
+        from the store."""
+        if vectors.shape != self._chunks[i].shape:
+            raise ValueError("a chunk is replaced by one of the same shape")
+        self._chunks[i] = vectors
 
     def __len__(self) -> int:
         return self._n
 
     def append(self, vectors: np.ndarray) -> np.ndarray:
-        """Append vectors as new live rows (growing the buffer geometrically).
+        """Append vectors as new live rows. A read-only memory map (a derived file being opened)
+        becomes a chunk without being read; anything else is copied into the tail.
 
         :returns: the new rows' numbers.
         """
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
-        need = self._n + len(vectors)
-        if need > len(self._data):
-            # Grow by a quarter (plus an eighth of headroom past a big append, such as loading
-            # a saved index), so the first article added after opening does not copy it all.
-            size = max(need + need // 8, len(self._data) * 5 // 4, 64)
-            grown = np.zeros((size, self.dimension), dtype=np.float32)
-            grown[: self._n] = self._data[: self._n]
-            self._data = grown
-        rows = np.arange(self._n, need, dtype=np.int64)
-        self._data[self._n : need] = vectors
-        self._n = need
+        rows = np.arange(self._n, self._n + len(vectors), dtype=np.int64)
+        if isinstance(vectors, np.memmap) and self._n == self.tail_start and len(vectors):
+            if vectors.dtype != np.float32 or vectors.shape[1:] != (self.dimension,):
+                raise ValueError(f"vectors of shape {vectors.shape} and type {vectors.dtype}")
+            self._chunks.append(vectors)
+            self._n += len(vectors)
+            self._starts = np.append(self._starts, self._n)
+        else:
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
+            held, need = self._n - self.tail_start, self._n - self.tail_start + len(vectors)
+            if need > len(self._data):
+                # Grow by a quarter (plus an eighth of headroom past a big append, such as
+                # loading a saved index), so the first add after opening does not copy it all.
+                size = max(need + need // 8, len(self._data) * 5 // 4, 64)
+                grown = np.zeros((size, self.dimension), dtype=np.float32)
+                grown[:held] = self._data[:held]
+                self._data = grown
+            self._data[held:need] = vectors
+            self._n += len(vectors)
         self.alive = np.concatenate([self.alive, np.ones(len(vectors), dtype=bool)])
         return rows
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of ``rows`` (any order, repeats allowed), as a new float32 array."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if len(rows) and (rows.min() < 0 or rows.max() >= self._n):
+            raise IndexError(f"row out of range 0..{self._n - 1}")
+        if not self._chunks:
+            return self._data[rows]
+        out = np.empty((len(rows), self.dimension), dtype=np.float32)
+        where = np.searchsorted(self._starts, rows, side="right") - 1  # chunk of each row
+        for c in np.unique(where):
+            sel = where == c
+            base = self._data if c == len(self._chunks) else self._chunks[c]
+            out[sel] = base[rows[sel] - self._starts[c]]
+        return out
 
     def kill(self, rows: np.ndarray) -> None:
         """Mark rows dead (their vectors stay: rows are never renumbered)."""
@@ -89,11 +138,47 @@ class VectorTable:
         rows = rows[self.alive[rows]]
         if not len(rows) or k <= 0:
             return []
-        scores = self.vectors[rows] @ query
+        scores = self.take(rows) @ query
         k = min(k, len(rows))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [Hit(int(rows[i]), float(scores[i])) for i in top]
+
+
+class Rows:
+    """Array-like access to a :class:`VectorTable`'s rows (see ``VectorTable.vectors``)."""
+
+    def __init__(self, table: VectorTable) -> None:
+        self._table = table
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, dimension)."""
+        return (len(self._table), self._table.dimension)
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, slice):
+            return self._table.take(np.arange(*key.indices(len(self._table))))
+        if np.ndim(key) == 0:
+            return self._table.take(np.asarray([int(key)]))[0]
+        return self._table.take(np.asarray(key))
+
+    def copy(self) -> np.ndarray:
+        """Every row, as a new array."""
+        return self[:]
+
+    def __matmul__(self, other: np.ndarray) -> np.ndarray:
+        """Every row times ``other``, a chunk at a time (never all rows in memory at once)."""
+        t = self._table
+        parts = [c @ other for c in t._chunks] + [t._data[: len(t) - t.tail_start] @ other]
+        return np.concatenate(parts)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
 
 
 class VectorBackend(Protocol):

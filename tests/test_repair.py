@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
 from index.errors import QAError, StorageError
@@ -97,7 +98,8 @@ def _read_only(f):
 
 DAMAGES = {"truncate": _truncate, "flip": _flip, "delete": lambda f: f.unlink(), "directory": _directory,
            "read-only": _read_only}
-KINDS = ["library.sqlite", "config.json", "cache.json", "seg-*.npz", "sentences-*.faiss", "passages-*.faiss"]
+KINDS = ["library.sqlite", "config.json", "cache.json", "seg-*.npz", "svec-*.npy", "pvec-*.npy",
+         "sentences-*.faiss", "passages-*.faiss"]
 
 
 def test_damage_matrix(template, tmp_path, embedder):
@@ -112,7 +114,10 @@ def test_damage_matrix(template, tmp_path, embedder):
             damage(targets[-1])  # the newest segment, when there are several
             stats["cases"] += 1
             try:
-                docs = set(ArticleIndex.open(lib, embedder=embedder).documents)
+                opened = ArticleIndex.open(lib, embedder=embedder)
+                if opened.verifying is not None:  # the vector files' checksums, after open
+                    opened.verifying.join()
+                docs = set(opened.documents)
                 stats["opened"] += 1
                 if docs != LIVE:
                     failures.append(f"{kind} {name}: opened with {sorted(docs)}")
@@ -189,3 +194,27 @@ def test_a_full_disk_changes_nothing(template, tmp_path, embedder):
         index = None  # close the store's connection before the file system goes
         gc.collect()
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_damaged_vector_file_is_found_after_open_and_its_vectors_read_from_the_store(
+        template, tmp_path, embedder, caplog, capsys):
+    from index import cache
+
+    lib = _copy(template, tmp_path)
+    want = ArticleIndex.open(lib, embedder=embedder)
+    want.verifying.join()
+    good = want.sentence_vectors.copy()
+    vfile = sorted(lib.glob("svec-*.npy"))[-1]
+    data = bytearray(vfile.read_bytes())
+    data[-5] ^= 0xFF  # inside the last vector: the header still parses, the map opens
+    vfile.write_bytes(bytes(data))
+
+    index = ArticleIndex.open(lib, embedder=embedder)
+    index.verifying.join()  # verified in the background; here, waited for
+    said = caplog.text + capsys.readouterr().err  # (the qa logger goes to stderr once the CLI ran)
+    assert f"{vfile.name} does not match its checksum; its vectors are read from the store" in said
+    np.testing.assert_array_equal(index.sentence_vectors.copy(), good)
+    index.save()  # and the derived files are rewritten
+    again = ArticleIndex.open(lib, embedder=embedder)
+    assert cache.verify_vectors(again) == []
+    np.testing.assert_array_equal(again.sentence_vectors.copy(), good)

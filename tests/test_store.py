@@ -89,10 +89,14 @@ def test_save_and_open_round_trip_without_reembedding(fresh_service, embedder, t
     assert config["dimension"] == 384 and config["passage_sentences"] == 3
     cache = json.loads((path / "cache.json").read_text())
     name = cache["name"]
-    assert [s["files"].keys() for s in cache["segments"]] == [{f"seg-{name}.npz"}]
+    segment = {f"seg-{name}.npz", f"svec-{name}.npy", f"pvec-{name}.npy"}
+    assert [s["files"].keys() for s in cache["segments"]] == [segment]
     assert set(cache["vectors"]["files"]) == {f"sentences-{name}.faiss", f"passages-{name}.faiss"}
     assert {f.name for f in path.iterdir()} == {"library.sqlite", "config.json", "cache.json",
-                                                *cache["vectors"]["files"], f"seg-{name}.npz"}
+                                                *cache["vectors"]["files"], *segment}
+    # the vectors are memory-mapped from the derived files, not read into memory
+    assert [type(c) for c in reopened.sentence_table.chunks] == [np.memmap]
+    assert reopened.sentence_table.tail_start == len(reopened.sentences)
 
 
 def test_remove_takes_rows_out_in_place_without_re_embedding(fresh_service, embedder):
