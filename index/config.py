@@ -44,6 +44,10 @@ class Config:
     # span is shorter than this share of its sentence
     short_min_evidence: float = 0.0
     short_max_share: float = 0.8
+    # questions asked at the same time share model calls (qa/batching.py): the first waits up
+    # to batch_wait_ms for the others in flight, at most batch_max in one call
+    batch_wait_ms: float = 4.0
+    batch_max: int = 16
     # vector search: "" is FAISS in the index directory; a ".db" path is Milvus Lite (relative
     # to the index directory); "http://host:19530" is a Milvus server or cluster.
     vector_uri: str = ""

@@ -170,13 +170,18 @@ class Reader:
 
     def read(self, question: str, sentences: list[str]) -> list[Reading]:
         """One :class:`Reading` per sentence (an empty list for none)."""
+        return self.read_many([(question, sentences)])[0]
+
+    def read_many(self, items: list[tuple[str, list[str]]]) -> list[list[Reading]]:
+        """:meth:`read` for several questions in one forward pass (``qa.batching``): one list of
+        readings per ``(question, sentences)`` item."""
+        questions = [q for q, sents in items for _ in sents]
+        sentences = [x for _, sents in items for x in sents]
         if not sentences:
-            return []
+            return [[] for _ in items]
         with self._lock:  # a fast tokenizer's padding and truncation settings are shared state
-            enc = encode_pairs(
-                self.tokenizer, [question] * len(sentences), sentences, self.max_length,
-                self.max_question_tokens,
-            )
+            enc = encode_pairs(self.tokenizer, questions, sentences, self.max_length,
+                               self.max_question_tokens)
         offsets = enc.pop("offset_mapping")
         seq_ids = np.asarray([[-1 if s is None else s for s in enc.sequence_ids(i)]
                               for i in range(len(sentences))])
@@ -186,7 +191,9 @@ class Reader:
             out = self.model(**inputs)
         start = out.start_logits.float().numpy()
         end = out.end_logits.float().numpy()
-        return self.decode(start, end, seq_ids == 1, offsets)
+        readings = self.decode(start, end, seq_ids == 1, offsets)
+        bounds = np.cumsum([0] + [len(sents) for _, sents in items])
+        return [readings[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def decode(
         self, start: np.ndarray, end: np.ndarray, in_context: np.ndarray, offsets: np.ndarray

@@ -28,6 +28,7 @@ from index.loaders import ACCEPTED_SUFFIXES, LoadedArticle, load_bytes, load_pat
 from index.store import ArticleIndex, DocumentRecord
 from qa.abstain import ABSTAIN_FEATURES, abstention_features
 from qa.answer import compose, short_answer
+from qa.batching import MicroBatcher
 from qa.features import FEATURES
 from qa.followup import resolve
 from qa.models import ScoringModel, load_model
@@ -145,6 +146,12 @@ class QAService:
             if self.config.abstain_threshold is not None
             else float(self.abstainer.info.get("threshold", 0.5))
         )
+        # Questions asked at the same time (threads) share model calls (qa/batching.py).
+        wait = self.config.batch_wait_ms / 1000
+        self._embed_batch: MicroBatcher[str, np.ndarray] = MicroBatcher(
+            lambda qs: list(self.index.embedder.encode(qs)), self.config.batch_max, wait)
+        self._read_batch: MicroBatcher[tuple[str, list[str]], list] = MicroBatcher(
+            lambda items: self.reader.read_many(items), self.config.batch_max, wait)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -325,7 +332,11 @@ class QAService:
         query = resolve(question, turns)
         if not self.index.live_sentences or (selected is not None and not selected):
             raise EmptyIndexError("no articles to ask: add an article first")
-        vector = self.index.embedder.encode_one(query)
+        with self._embed_batch.active(), self._read_batch.active():
+            return self._answer(t0, question, query, selected)
+
+    def _answer(self, t0: float, question: str, query: str, selected: set[str] | None) -> Answer:
+        vector = self._embed_batch(query)
         t1 = time.perf_counter()
         # The index's lock is held to find the candidates and to compose the answer, not while
         # the models read them: questions run side by side (the reader is most of an ask). If an
@@ -385,9 +396,19 @@ class QAService:
         if texts is None:
             texts = [self.index.sentences[int(r)].text for r in cands.rows]
         cfg = self.config
-        read = read_top(self.reader, question, lambda i: texts[i], probs,
+        read = read_top(_Batched(self._read_batch), question, lambda i: texts[i], probs,
                         cfg.reader_top_k, cfg.reader_first_k, cfg.reader_more_below)
         final = final_probs(probs, read, self.final.predict(read.features))
         feats.update(reader_abstain_features(final, read))
         conf = self.abstainer.predict(np.asarray([[feats[n] for n in ABSTAIN_WITH_READER]]))
         return Scored(probs, final, read, float(conf[0]), feats)
+
+
+class _Batched:
+    """A reader whose reads go through a :class:`MicroBatcher` (what ``read_top`` calls)."""
+
+    def __init__(self, batcher: MicroBatcher) -> None:
+        self._batcher = batcher
+
+    def read(self, question: str, sentences: list[str]) -> list:
+        return self._batcher((question, sentences)) if sentences else []

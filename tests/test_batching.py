@@ -1,0 +1,99 @@
+"""Micro-batching (qa/batching.py) with a recording function, and the service under threads:
+concurrent questions share model calls and get the answers they get alone."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from qa.batching import MicroBatcher
+
+
+def test_a_lone_caller_does_not_wait():
+    calls = []
+    b = MicroBatcher(lambda xs: calls.append(list(xs)) or [x * 2 for x in xs], max_wait=5.0)
+    with b.active():
+        t = time.perf_counter()
+        assert b(21) == 42
+    assert time.perf_counter() - t < 1.0 and calls == [[21]]
+
+
+def test_callers_in_flight_share_one_call_and_get_their_own_results():
+    calls = []
+    gate = threading.Barrier(6)
+    b = MicroBatcher(lambda xs: calls.append(sorted(xs)) or [x * 10 for x in xs], max_items=16, max_wait=5.0)
+    results = {}
+
+    def ask(i):
+        with b.active():
+            gate.wait()
+            results[i] = b(i)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert results == {i: i * 10 for i in range(6)}
+    assert calls == [[0, 1, 2, 3, 4, 5]]  # the leader waited for all six in flight, not 5 s
+
+
+def test_batches_hold_at_most_max_items_and_errors_reach_every_caller():
+    sizes = []
+
+    def fn(xs):
+        sizes.append(len(xs))
+        if -1 in xs:
+            raise ValueError("bad item")
+        return xs
+
+    b = MicroBatcher(fn, max_items=3, max_wait=0.2)
+    gate = threading.Barrier(7)
+    out, errors = [], []
+
+    def ask(i):
+        with b.active():
+            gate.wait()
+            try:
+                out.append(b(i))
+            except ValueError as exc:
+                errors.append(str(exc))
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in [-1, *range(1, 7)]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert max(sizes) <= 3 and sum(sizes) == 7
+    assert errors and set(errors) == {"bad item"} and len(out) + len(errors) == 7
+
+
+@pytest.mark.slow
+def test_concurrent_asks_share_reader_calls_and_cite_exactly(fresh_service, seed_text):
+    svc = fresh_service
+    questions = ["How many rockets did Hamas fire on Sunday?", "Whom did Bill Burns meet in Doha?",
+                 "Why did Israel not send a delegation to Cairo?", "What does Hamas want?"] * 2
+    alone = {q: svc.ask(q) for q in set(questions)}
+    before = (svc._read_batch.calls, svc._read_batch.items)
+    answers = [None] * len(questions)
+    gate = threading.Barrier(len(questions))
+
+    def ask(i):
+        gate.wait()
+        answers[i] = svc.ask(questions[i])
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(questions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    calls, items = svc._read_batch.calls - before[0], svc._read_batch.items - before[1]
+    assert items >= len(questions) and calls < items  # some reads were shared
+    for q, a in zip(questions, answers, strict=True):
+        for c in a.citations:
+            assert seed_text[c.start:c.end] == c.quote
+        # int8 activations are quantized per call, so a shared call may move scores a little:
+        # the cited sentence is the same
+        assert [c.start for c in a.citations[:1]] == [c.start for c in alone[q].citations[:1]], q
