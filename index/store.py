@@ -358,14 +358,15 @@ class ArticleIndex:
         s_starts = len(self._s) + np.concatenate([[0], np.cumsum(s_counts)])
         p_starts = len(self._p) + np.concatenate([[0], np.cumsum(p_counts)])
         codes = batch.codes or [0] * len(records)
-        for i, record in enumerate(records):
-            self._docs.append(DocRows(record, int(s_starts[i]), int(s_starts[i + 1]),
-                                   int(p_starts[i]), int(p_starts[i + 1]), code=codes[i]))
-            self._code[record.doc_id] = base + i
-            self.documents[record.doc_id] = record
-            if codes[i]:
-                self._by_code[codes[i]] = base + i
-                self._max_code = max(self._max_code, codes[i])
+        s_at, p_at = s_starts.tolist(), p_starts.tolist()  # Python ints: 100k articles load in a loop
+        docs, positions, documents, by_code = self._docs, self._code, self.documents, self._by_code
+        for i, (record, code) in enumerate(zip(records, codes, strict=True)):
+            docs.append(DocRows(record, s_at[i], s_at[i + 1], p_at[i], p_at[i + 1], True, code))
+            positions[record.doc_id] = at = base + i
+            documents[record.doc_id] = record
+            if code:
+                by_code[code] = at
+        self._max_code = max(self._max_code, *codes)
         self._s.extend({**batch.s_cols, "doc": batch.s_cols["doc"] + base})
         self._p.extend({**batch.p_cols, "doc": batch.p_cols["doc"] + base})
         s_rows = self.sentence_table.append(batch.s_vecs)
