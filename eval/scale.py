@@ -128,7 +128,7 @@ def child_serve(n: int, out: Path) -> dict:
     # disk) and the other one, made from the same stored vectors.
     chosen = index.sentence_index.kind
     by_kind = {chosen: engine_pass()}
-    asks_rss = _rss_now_mb() - base_rss  # memory-mapped vector pages the asks touched count here
+    asks_rss = _rss_now_mb() - base_rss  # after 300 asks: the engine as it serves
     verified_s = None
     if index.verifying is not None:  # the vector files' checksums, checked after open
         index.verifying.join()

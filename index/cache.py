@@ -7,7 +7,7 @@ writes what memory holds, in segments:
     cache.json            generation, segments (with sha256 of each file), FAISS files
     seg-<name>.npz        store codes, offset columns and BM25 rows of some articles
     svec-<name>.npy / pvec-<name>.npy
-                          their sentence and passage vectors (float32), memory-mapped at open
+                          their sentence and passage vectors (float32), read row by row
     sentences-<name>.faiss / passages-<name>.faiss
 
 The cache names articles by their store code, never by position, and records which were already
@@ -16,11 +16,12 @@ store: removals since are applied, articles added since are read from the store 
 included: nothing is re-embedded). A missing, stale or damaged cache is logged and rebuilt from
 the store; it can never change which articles the library holds.
 
-The vector files are the bulk of a library (1.1 GB at 100k articles) and are memory-mapped, not
-read, so a library opens in a fraction of the time and serves without holding every vector in
-RAM. Their checksums are verified after the open, in a background thread, reading the files
-(not the maps); a file that does not match is logged and its vectors re-read from the store,
-and the derived files are rewritten at the next save. Every other file is verified at open.
+The vector files are the bulk of a library (1.1 GB at 100k articles) and are not read at open:
+a row is read from its file when it is used (``index.vectors.FileRows``), so a library opens
+in a fraction of the time and serves without holding every vector in RAM. Their checksums are
+verified after the open, in a background thread; a file that does not match is logged and its
+vectors re-read from the store, and the derived files are rewritten at the next save. Every
+other file is verified at open.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from index.config import Config
 from index.errors import CorruptIndexError, IndexNotFoundError, OutdatedIndexError, QAError
 from index.files import file_sha256, fsync, fsync_dir, read_json_of_format, write_config_copy
 from index.library import DATABASE, LibraryDB, Snapshot
-from index.vectors import FaissVectors, VectorTable, is_milvus
+from index.vectors import FaissVectors, FileRows, VectorTable, is_milvus
 
 if TYPE_CHECKING:
     from index.embed import Embedder
@@ -273,9 +274,9 @@ def _from_cache(cls: type[ArticleIndex], root: Path, config: Config, embedder: E
         for kind, table, rows in (("svec", index.sentence_table, len(a["s_doc"])),
                                   ("pvec", index.passage_table, len(a["p_doc"]))):
             vfile = root / f"{kind}-{suffix}.npy"
-            mapped = np.load(vfile, mmap_mode="r")  # a header that does not parse: ValueError
-            if mapped.shape != (rows, config.dimension) or mapped.dtype != np.float32:
-                raise ValueError(f"{vfile.name} holds {mapped.shape} {mapped.dtype}")
+            mapped = FileRows(vfile, config.dimension)  # a header that does not parse: ValueError
+            if mapped.shape[0] != rows:
+                raise ValueError(f"{vfile.name} holds {mapped.shape[0]} rows, not {rows}")
             a[f"{kind[0]}_vectors"] = mapped
             if rows:  # an empty map is not kept as a chunk
                 unverified.append(Unverified(table, len(table.chunks), vfile.open("rb"),
@@ -316,7 +317,7 @@ def _from_cache(cls: type[ArticleIndex], root: Path, config: Config, embedder: E
 
 @dataclass
 class Unverified:
-    """A memory-mapped vector file whose checksum is still to be verified (``file`` is kept
+    """A vector file read row by row whose checksum is still to be verified (``file`` is kept
     open, so it can be read even if a later save of another process deletes its name)."""
 
     table: VectorTable
@@ -327,7 +328,7 @@ class Unverified:
 
 
 def verify_vectors(index: ArticleIndex) -> list[str]:
-    """Verify the checksums of the vector files ``index`` has memory-mapped (run after open in a
+    """Verify the checksums of the vector files ``index`` reads rows from (run after open in a
     background thread; tests call it directly). A file that does not match is logged, and the
     vectors of its chunk are replaced by those read from the store (rows of articles removed
     since get zeros: they are dead). Returns the names of the files that did not match."""

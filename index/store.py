@@ -103,7 +103,7 @@ class ArticleIndex:
         self._write_lock = threading.Lock()  # one writer per process; SQLite orders processes
         self.epoch = 0  # changes when rows are renumbered (compaction): row numbers read before go stale
         self._cache: tuple[str, int] | None = None  # (derived files' name, docs they hold)
-        self._unverified: list = []  # memory-mapped vector files still to check (index/cache.py)
+        self._unverified: list = []  # vector files read row by row, still to check (index/cache.py)
         self.verifying: threading.Thread | None = None  # the thread checking them, after open
         self.sentence_index: VectorBackend
         self.passage_index: VectorBackend

@@ -15,7 +15,9 @@ vectors of candidate rows, and a FAISS index can be re-made from them without re
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -40,11 +42,11 @@ class Hit:
 class VectorTable:
     """Unit vectors by row; removed rows are marked dead, rows are never renumbered.
 
-    Rows live in read-only *chunks* (memory-mapped derived files: pages are read when a row is
-    used, so a large library is served without holding every vector in RAM) followed by an
+    Rows live in read-only *chunks* (:class:`FileRows` of the derived files: a row is read when
+    it is used, so a large library is served without holding every vector in RAM) followed by an
     in-memory *tail* that appends grow in place (capacity grows by a quarter). ``vectors``
     is a view that gathers rows from both; hand-written because numpy has no array made of
-    several memory maps and a growing buffer."""
+    several files and a growing buffer."""
 
     def __init__(self, dimension: int, vectors: np.ndarray | None = None) -> None:
         self.dimension = dimension
@@ -64,12 +66,12 @@ class VectorTable:
 
     @property
     def tail_start(self) -> int:
-        """The first row held in memory (rows before it are memory-mapped)."""
+        """The first row held in memory (rows before it are read from files)."""
         return int(self._starts[-1])
 
     @property
     def chunks(self) -> list[np.ndarray]:
-        """The memory-mapped chunks, in row order."""
+        """The chunks read from files, in row order."""
         return list(self._chunks)
 
     def replace_chunk(self, i: int, vectors: np.ndarray) -> None:
@@ -83,15 +85,15 @@ class VectorTable:
         return self._n
 
     def append(self, vectors: np.ndarray) -> np.ndarray:
-        """Append vectors as new live rows. A read-only memory map (a derived file being opened)
-        becomes a chunk without being read; anything else is copied into the tail.
+        """Append vectors as new live rows. :class:`FileRows` (a derived file being opened)
+        become a chunk without being read; anything else is copied into the tail.
 
         :returns: the new rows' numbers.
         """
         rows = np.arange(self._n, self._n + len(vectors), dtype=np.int64)
-        if isinstance(vectors, np.memmap) and self._n == self.tail_start and len(vectors):
-            if vectors.dtype != np.float32 or vectors.shape[1:] != (self.dimension,):
-                raise ValueError(f"vectors of shape {vectors.shape} and type {vectors.dtype}")
+        if isinstance(vectors, FileRows) and self._n == self.tail_start and len(vectors):
+            if vectors.shape[1] != self.dimension:
+                raise ValueError(f"vectors of {vectors.shape[1]} dimensions, not {self.dimension}")
             self._chunks.append(vectors)
             self._n += len(vectors)
             self._starts = np.append(self._starts, self._n)
@@ -143,6 +145,68 @@ class VectorTable:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [Hit(int(rows[i]), float(scores[i])) for i in top]
+
+
+class FileRows:
+    """Float32 rows of an ``.npy`` file, read with ``os.pread`` when asked for: no copy in memory
+    and no mapping (a memory map would count every page the kernel maps around a touched row
+    in the process's RSS: up to the whole file after a few hundred asks at 100k articles).
+    Hand-written: numpy's memmap is that mapping; here a row costs one system call.
+
+    :raises ValueError: the file is not a 2-d float32 ``.npy`` array of ``dimension`` columns.
+    """
+
+    def __init__(self, path: Path, dimension: int) -> None:
+        with path.open("rb") as fh:
+            fmt = np.lib.format
+            version = fmt.read_magic(fh)
+            header = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
+            if header is None:
+                raise ValueError(f"{path.name}: .npy version {version} is not read here")
+            shape, fortran, dtype = header(fh)
+            self._offset = fh.tell()
+        if len(shape) != 2 or shape[1] != dimension or dtype != np.float32 or fortran:
+            raise ValueError(f"{path.name} holds {shape} {dtype}, not rows of {dimension} float32")
+        self.path, self.shape, self.dtype = path, (int(shape[0]), dimension), np.dtype(np.float32)
+        self._fd = os.open(path, os.O_RDONLY)  # kept open: a later save may delete the name
+        self._row_bytes = dimension * 4
+        if os.fstat(self._fd).st_size != self._offset + self.shape[0] * self._row_bytes:
+            os.close(self._fd)
+            raise ValueError(f"{path.name} is not as long as its header says")
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __del__(self) -> None:
+        with contextlib.suppress(AttributeError, OSError):
+            os.close(self._fd)
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """Rows ``lo:hi`` (one read)."""
+        data = os.pread(self._fd, (hi - lo) * self._row_bytes, self._offset + lo * self._row_bytes)
+        if len(data) != (hi - lo) * self._row_bytes:
+            raise OSError(f"{self.path.name}: short read")
+        return np.frombuffer(data, dtype=np.float32).reshape(hi - lo, self.shape[1])
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
+        if not len(rows):
+            return out
+        order = np.argsort(rows, kind="stable")
+        sorted_rows = rows[order]
+        # runs of adjacent rows are read together (a slice of the file is one read)
+        breaks = np.flatnonzero(np.diff(sorted_rows) > 1) + 1
+        for run in np.split(np.arange(len(rows)), breaks):
+            lo, hi = int(sorted_rows[run[0]]), int(sorted_rows[run[-1]]) + 1
+            block = self.read(lo, hi)
+            out[order[run]] = block[sorted_rows[run] - lo]
+        return out
+
+    def __matmul__(self, other: np.ndarray) -> np.ndarray:
+        """Every row times ``other``, 65,536 rows at a time."""
+        return np.concatenate([self.read(lo, min(lo + 65536, len(self))) @ other
+                               for lo in range(0, len(self), 65536)] or [np.zeros(0, np.float32)])
 
 
 class Rows:

@@ -10,7 +10,7 @@ import pytest
 
 from index.errors import CorruptIndexError, IndexNotFoundError, InvalidDocumentError
 from index.store import ArticleIndex
-from index.vectors import FaissVectors, VectorTable
+from index.vectors import FaissVectors, FileRows, VectorTable
 from tests.conftest import tamper
 
 OTHER = (
@@ -94,8 +94,8 @@ def test_save_and_open_round_trip_without_reembedding(fresh_service, embedder, t
     assert set(cache["vectors"]["files"]) == {f"sentences-{name}.faiss", f"passages-{name}.faiss"}
     assert {f.name for f in path.iterdir()} == {"library.sqlite", "config.json", "cache.json",
                                                 *cache["vectors"]["files"], *segment}
-    # the vectors are memory-mapped from the derived files, not read into memory
-    assert [type(c) for c in reopened.sentence_table.chunks] == [np.memmap]
+    # the vectors are read from the derived files row by row, not into memory
+    assert [type(c) for c in reopened.sentence_table.chunks] == [FileRows]
     assert reopened.sentence_table.tail_start == len(reopened.sentences)
 
 
