@@ -47,7 +47,8 @@ from index.config import Config
 from index.errors import CorruptIndexError, IndexNotFoundError, OutdatedIndexError, QAError
 from index.files import file_sha256, fsync, fsync_dir, read_json_of_format, write_config_copy
 from index.library import DATABASE, LibraryDB, Snapshot
-from index.vectors import FaissVectors, FileRows, VectorTable, is_milvus
+from index.table import FileRows, VectorTable
+from index.vectors import FaissVectors, is_milvus
 
 if TYPE_CHECKING:
     from index.embed import Embedder
@@ -337,7 +338,7 @@ def verify_vectors(index: ArticleIndex) -> list[str]:
         item = index._unverified.pop(0)
         with item.file:
             digest = hashlib.sha256()
-            for block in iter(lambda f=item.file: f.read(1 << 20), b""):
+            for block in iter(lambda f=item.file: f.read(1 << 24), b""):  # few GIL hand-offs
                 digest.update(block)
         if digest.hexdigest() == item.digest:
             continue

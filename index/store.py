@@ -46,6 +46,7 @@ from index.library import (
     LibraryDB,
 )
 from index.split import Passage, Sentence, make_passages, split_sentences
+from index.table import Hit, VectorTable
 from index.text import tokenize
 from index.units import (
     P_COLS,
@@ -60,15 +61,7 @@ from index.units import (
     packed,
 )
 from index.validate import validate_doc_id, validate_document_text, validate_source, validate_title
-from index.vectors import (
-    FaissVectors,
-    Hit,
-    MilvusVectors,
-    VectorBackend,
-    VectorTable,
-    is_milvus,
-    milvus_uri,
-)
+from index.vectors import FaissVectors, MilvusVectors, VectorBackend, is_milvus, milvus_uri
 
 __all__ = ["ArticleIndex", "DocumentRecord", "Hit", "content_hash"]
 log = logging.getLogger("qa")

@@ -79,21 +79,28 @@ def retrieve(
     if not len(rows):
         return Candidates(q, rows, np.zeros((0, 0)), np.zeros(0), np.zeros(0))
 
-    dense = index.sentence_vectors[rows] @ query_vector
+    # Every vector the features need is read in one call per table (a library's vectors may be
+    # read from its files row by row): the candidates, their neighbours, their passages.
+    neighbours_of = {int(r): [int(x) for x in (r - 1, r + 1) if index.same_document(r, x)] for r in rows}
+    s_rows = np.unique(np.concatenate([rows, np.fromiter(
+        (x for ns in neighbours_of.values() for x in ns), dtype=np.int64)]))
+    s_dense = dict(zip(s_rows.tolist(), (index.sentence_vectors[s_rows] @ query_vector).tolist(),
+                       strict=True))
+    dense = np.asarray([s_dense[int(r)] for r in rows], dtype=np.float32)
     bm25 = bm25_all[rows]
     passages_of = {int(r): index.passages_of_sentence(int(r)) for r in rows}
-    passage_dense_all = {
-        p: float(index.passage_vectors[p] @ query_vector) for ps in passages_of.values() for p in ps
-    }
+    p_rows = np.unique(np.fromiter((p for ps in passages_of.values() for p in ps), dtype=np.int64))
+    passage_dense_all = dict(zip(p_rows.tolist(), (index.passage_vectors[p_rows] @ query_vector).tolist(),
+                                 strict=True))
     pbm25_max = float(pbm25_all.max()) if len(pbm25_all) else 0.0
     sentence_rrf = _rrf([dense_s, bm25_s], cfg.rrf_k)
     dense_rank, bm25_rank = ranks(dense), ranks(bm25)
     best_dense, best_bm25 = float(dense.max()), float(bm25.max())
     feats = []
     for i, r in enumerate(rows):
-        neighbours = [x for x in (r - 1, r + 1) if index.same_document(r, x)]
+        neighbours = neighbours_of[int(r)]
         ctx_stems = {s for x in neighbours for s in index.sentence_stems(x)}
-        ctx_dense = max((float(index.sentence_vectors[x] @ query_vector) for x in neighbours), default=0.0)
+        ctx_dense = max((s_dense[x] for x in neighbours), default=0.0)
         passages = passages_of[int(r)]
         named = sentence_features(
             q,

@@ -10,7 +10,8 @@ import pytest
 
 from index.errors import CorruptIndexError, IndexNotFoundError, InvalidDocumentError
 from index.store import ArticleIndex
-from index.vectors import FaissVectors, FileRows, VectorTable
+from index.table import FileRows, VectorTable
+from index.vectors import FaissVectors
 from tests.conftest import tamper
 
 OTHER = (

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.vectors import FaissVectors, VectorTable
+from index.table import VectorTable
+from index.vectors import FaissVectors
 
 D = 64
 
