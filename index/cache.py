@@ -17,7 +17,7 @@ included: nothing is re-embedded). A missing, stale or damaged cache is logged a
 the store; it can never change which articles the library holds.
 
 The vector files are the bulk of a library (1.1 GB at 100k articles) and are not read at open:
-a row is read from its file when it is used (``index.vectors.FileRows``), so a library opens
+a row is read from its file when it is used (``index.table.FileRows``), so a library opens
 in a fraction of the time and serves without holding every vector in RAM. Their checksums are
 verified after the open, in a background thread; a file that does not match is logged and its
 vectors re-read from the store, and the derived files are rewritten at the next save. Every
@@ -279,7 +279,7 @@ def _from_cache(cls: type[ArticleIndex], root: Path, config: Config, embedder: E
             if mapped.shape[0] != rows:
                 raise ValueError(f"{vfile.name} holds {mapped.shape[0]} rows, not {rows}")
             a[f"{kind[0]}_vectors"] = mapped
-            if rows:  # an empty map is not kept as a chunk
+            if rows:  # an empty file is not kept as a chunk
                 unverified.append(Unverified(table, len(table.chunks), vfile.open("rb"),
                                              seg["files"][vfile.name], kind[0]))
         codes = [int(c) for c in a["codes"]]
@@ -356,9 +356,9 @@ def _stored_chunk(index: ArticleIndex, item: Unverified) -> np.ndarray:
     from index.library import unpack_vectors
 
     table = item.table
-    lo = int(table._starts[item.chunk])
-    out = np.zeros(table.chunks[item.chunk].shape, dtype=np.float32)
-    hi = lo + len(out)
+    span_rows = table.chunk_rows(item.chunk)
+    lo, hi = span_rows.start, span_rows.stop
+    out = np.zeros((hi - lo, table.dimension), dtype=np.float32)
     span = "s_lo" if item.kind == "s" else "p_lo"
     docs = [d for d in index._docs if lo <= getattr(d, span) < hi and d.code]
     stored = {d.code: d for d in index._db.blobs([d.code for d in docs])} if docs else {}

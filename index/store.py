@@ -538,6 +538,8 @@ class ArticleIndex:
     def detach(self) -> ArticleIndex:
         """Stop writing to the store: from now on changes stay in memory (e.g. a shared cache
         of the bundled articles that callers may change freely)."""
+        if self.verifying is not None:  # its vector files are checked (and, if need be, re-read
+            self.verifying.join()  # from the store) while the store is there
         with self._write_lock, self.lock:
             if self._db is not None:
                 self._db.close()

@@ -55,6 +55,10 @@ class VectorTable:
         """The chunks read from files, in row order."""
         return list(self._chunks)
 
+    def chunk_rows(self, i: int) -> range:
+        """The rows chunk ``i`` holds."""
+        return range(int(self._starts[i]), int(self._starts[i + 1]))
+
     def replace_chunk(self, i: int, vectors: np.ndarray) -> None:
         """Put ``vectors`` (same shape) in place of chunk ``i``: a damaged derived file re-read
         from the store."""
