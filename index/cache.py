@@ -262,7 +262,7 @@ def _read_files(root: Path) -> tuple[dict, list[dict[str, np.ndarray]]] | None:
 
 def _from_cache(cls: type[ArticleIndex], root: Path, config: Config, embedder: Embedder | None,
                 snap: Snapshot, read: tuple[dict, list[dict[str, np.ndarray]]] | None) -> ArticleIndex | None:
-    from index.units import Batch, NoVectors
+    from index.units import P_COLS, S_COLS, Batch, DocumentRecord, NoVectors
 
     if read is None:
         return None
@@ -285,12 +285,9 @@ def _from_cache(cls: type[ArticleIndex], root: Path, config: Config, embedder: E
         codes = [int(c) for c in a["codes"]]
         if len(codes) != seg["docs"] or any(c not in by_code for c in codes):
             raise ValueError(f"{seg['name']} names articles the store does not have")
-        from index.store import DocumentRecord
-
         records = [DocumentRecord(by_code[c].doc_id, by_code[c].title, by_code[c].text or "",
                                   by_code[c].content_hash, by_code[c].source) for c in codes]
-        index._append(Batch(records, {n: a[f"s_{n}"] for n in ("doc", "index", "start", "end", "paragraph")},
-                             {n: a[f"p_{n}"] for n in ("doc", "index", "start", "end", "first", "last")},
+        index._append(Batch(records, {n: a[f"s_{n}"] for n in S_COLS}, {n: a[f"p_{n}"] for n in P_COLS},
                              a["s_vectors"], a["p_vectors"],
                              {k[3:]: v for k, v in a.items() if k.startswith("ls_")},
                              {k[3:]: v for k, v in a.items() if k.startswith("lp_")}, codes=codes))

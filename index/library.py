@@ -209,8 +209,9 @@ class LibraryDB:
 
         root.mkdir(parents=True, exist_ok=True)
         final = root / DATABASE
+        taken = f"{root.name}/ already holds a library: open it instead"
         if final.exists():
-            raise IndexExistsError(f"{root.name}/ already holds a library: open it instead")
+            raise IndexExistsError(taken)
         tmp = root / f"{DATABASE}.new-{os.getpid()}-{threading.get_ident()}"
         tmp.unlink(missing_ok=True)
         try:
@@ -221,7 +222,7 @@ class LibraryDB:
             fsync(tmp)
             os.link(tmp, final)  # fails if another process made one meanwhile: never replaced
         except FileExistsError:
-            raise IndexExistsError(f"{root.name}/ already holds a library: open it instead") from None
+            raise IndexExistsError(taken) from None
         finally:
             tmp.unlink(missing_ok=True)
         fsync_dir(root)

@@ -23,10 +23,10 @@ S_COLS = ("doc", "index", "start", "end", "paragraph")
 P_COLS = ("doc", "index", "start", "end", "first", "last")
 
 
-
 @dataclass(frozen=True)
 class DocumentRecord:
     """One article as the index holds it: id, title, text of record, content hash, source."""
+
     doc_id: str
     title: str
     text: str
