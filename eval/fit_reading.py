@@ -172,7 +172,7 @@ def squad2_rows(reranker: ScoringModel, final: ScoringModel, reader: Reader, emb
         svc = QAService(reranker=reranker, final=final, reader=reader)
         svc.index.embedder = embedder
         svc.add_document(art.text, doc_id=art.title[:200].replace("/", "_"))
-        vectors = embedder.encode([q.question for q in art.questions])
+        vectors = svc.embed_questions([q.question for q in art.questions])
         for q, v in zip(art.questions, vectors):
             feats = svc.score(q.question, retrieve(svc.index, v, q.question)).features
             xs.append([feats.get(n, 0.0) for n in ABSTAIN_WITH_READER])

@@ -2,10 +2,12 @@
 
     python -m eval.load [--users 10] [--seconds 60] [--api both|rest|gradio] [--url URL]
 
-Without ``--url`` it launches the server on a free loopback port with a temporary library (the
-bundled article). ``--users`` clients ask questions in a loop while one more client adds (and
-removes) articles; through the REST API (``/api/v1``, plain JSON, no queue) and through Gradio's
-named endpoints (``gradio_client``), one after the other in the same run, so the two compare.
+Without ``--url`` it launches ``qa serve`` on a free loopback port with a temporary library (the
+bundled article), in a process of its own (``--server thread``: in this process, as before,
+where the clients' own Python work competes with the server's for one interpreter lock).
+``--users`` clients ask questions in a loop while one more client adds (and removes) articles;
+through the REST API (``/api/v1``, plain JSON, no queue) and through Gradio's named endpoints
+(``gradio_client``), one after the other in the same run, so the two compare.
 Every citation of the bundled article is checked against its text (``quote == text[start:end]``).
 Prints asks/s, p50/p95/p99, errors and inexact citations per path.
 """
@@ -13,6 +15,7 @@ Prints asks/s, p50/p95/p99, errors and inexact citations per path.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import sys
 import tempfile
@@ -141,24 +144,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--api", choices=["both", "rest", "gradio"], default="both")
     ap.add_argument("--url", default=None, help="a running server (default: launch one)")
+    ap.add_argument("--server", choices=["process", "thread"], default="process",
+                    help="where a launched server runs (default: its own process)")
     args = ap.parse_args(argv)
-    demo = None
-    url = args.url
-    if url is None:
-        from ui.server import start_in_background
-
-        demo = start_in_background(Path(tempfile.mkdtemp(prefix="qa-load-")) / "index")
-        url = demo.url
     paths = ["rest", "gradio"] if args.api == "both" else [args.api]
     results = {}
-    try:
+    with contextlib.ExitStack() as stack:
+        url = args.url
+        if url is None:
+            from ui.server import serve_process, start_in_background
+
+            library = Path(tempfile.mkdtemp(prefix="qa-load-")) / "index"
+            if args.server == "process":
+                url = stack.enter_context(serve_process(library))
+            else:
+                running = start_in_background(library)
+                stack.callback(running.close)
+                url = running.url
         for api in paths:
             results[api] = run_load(url, args.users, args.seconds, api=api)
-    finally:
-        if demo is not None:
-            demo.close()
     summaries = {api: r.summary() for api, r in results.items()}
-    print(f"{args.users} askers + 1 writer, {args.seconds:.0f} s per path")
+    where = args.url or f"server in {'its own process' if args.server == 'process' else 'this process'}"
+    print(f"{args.users} askers + 1 writer, {args.seconds:.0f} s per path, {where}")
     print(f"{'':<20}" + "".join(f"{api:>12}" for api in paths))
     for k in next(iter(summaries.values())):
         cells = [summaries[api][k] for api in paths]

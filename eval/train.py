@@ -1,9 +1,11 @@
 """Fit the re-ranker, the final ranker and the abstention models on SQuAD v1.1 *train* articles.
 
-    python -m eval.train [--articles 200] [--reader]
+    python -m eval.train [--articles 200] [--reader] [--qencoder] [--squad2-abstain]
 
 ``--reader`` first fine-tunes the reading model itself (``eval.train_reader``, on other train
-articles; about an hour on 2 cores); without it the shipped ``qa/models/reader.*`` is used.
+articles; about an hour on 2 cores), ``--qencoder`` the question encoder
+(``eval.train_qencoder``, the same articles; about half an hour); without them the shipped
+``qa/models/reader.*`` and ``qencoder.*`` are used.
 
 Nothing is fitted on the SQuAD 2.0 dev articles (the benchmark) or on the seed article.
 Each train article is indexed with 30 % of its paragraphs removed; questions about removed
@@ -47,6 +49,7 @@ from qa.abstain import ABSTAIN_FEATURES
 from qa.answer import make_citation
 from qa.features import FEATURES
 from qa.models import MODEL_DIR, ScoringModel
+from qa.qencoder import question_embedder
 from qa.retrieve import Candidates, retrieve
 
 
@@ -71,7 +74,7 @@ def run_article(
     answerable = [q for q in article.questions if not q.impossible][:max_answerable]
     unanswerable = [q for q in article.questions if q.impossible][:max_unanswerable]
     questions = answerable + unanswerable
-    vectors = embedder.encode([q.question for q in questions])
+    vectors = question_embedder(index.config, embedder)([q.question for q in questions])
     cands = [retrieve(index, v, q.question) for q, v in zip(questions, vectors)]
     return ArticleRun(article, questions, index, cands)
 
@@ -245,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=MODEL_DIR, help="where to write the model files")
     ap.add_argument("--reader", action="store_true", help="first fine-tune the reading model")
     ap.add_argument("--reader-steps", type=int, default=2400)
+    ap.add_argument("--qencoder", action="store_true", help="first fine-tune the question encoder")
     ap.add_argument("--squad2-abstain", action="store_true",
                     help="also fit abstention on the public SQuAD 2.0 split, cross-fitted by article")
     args = ap.parse_args(argv)
@@ -253,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
         from eval import train_reader
 
         train_reader.main(["--steps", str(args.reader_steps), "--out", str(args.out)])
+    if args.qencoder:
+        from eval import train_qencoder
+
+        train_qencoder.main(["--out", str(args.out)])
     embedder = CachedEmbedder(CACHE / "embeddings.npz")
 
     t = time.time()

@@ -62,7 +62,7 @@ def format_answer(ans: Answer) -> str:
 
 def _cmd_ask(args: argparse.Namespace) -> int:
     from index.config import Config
-    from qa.service import clean_question
+    from qa.inputs import clean_question
 
     clean_question(args.question, Config().max_question_chars)  # fail before loading anything
     svc = open_library(args.index_dir)

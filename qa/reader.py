@@ -12,7 +12,6 @@ model package), in half precision; ``reader.json`` beside it records the setting
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from index.embed import bundled_model_path
-from index.errors import QAError
+from index.embed import bundled_model_path, load_fine_tuned, shipped_files
 
 MODEL_DIR = Path(__file__).parent / "models"
 WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
@@ -62,14 +60,6 @@ def build_model(layers: int, pretrained: bool = True) -> Any:
         model.bert.encoder.layer = model.bert.encoder.layer[:layers]
         model.config.num_hidden_layers = layers
     return model
-
-
-def bundled_word_embeddings() -> Any:
-    """The bundled model's word-embedding matrix (frozen in training, so not shipped)."""
-    from safetensors import safe_open
-
-    with safe_open(str(Path(bundled_model_path()) / "model.safetensors"), "pt") as f:
-        return f.get_tensor(WORD_EMBEDDINGS.removeprefix("bert."))
 
 
 def encode_pairs(
@@ -134,35 +124,16 @@ class Reader:
 
     def __init__(self, directory: Path = MODEL_DIR, name: str = "reader", quantize: bool = True) -> None:
         import torch
-        from safetensors.torch import load_file
         from transformers import AutoTokenizer
 
-        meta_path = directory / f"{name}.json"
-        weights_path = directory / f"{name}.safetensors"
-        if not meta_path.exists() or not weights_path.exists():
-            raise QAError(f"reading model {weights_path} is missing; run `python -m eval.train_reader`")
-        self.info: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
+        self.info, weights_path = shipped_files(directory, name, "reading model",
+                                                "python -m eval.train_reader")
         self.max_length = int(self.info["max_length"])
         self.max_question_tokens = int(self.info["max_question_tokens"])
         self.max_answer_tokens = int(self.info["max_answer_tokens"])
         self.tokenizer = AutoTokenizer.from_pretrained(bundled_model_path(), local_files_only=True)
         self.model = build_model(int(self.info["layers"]), pretrained=False)
-        state = {k: v.float() for k, v in load_file(str(weights_path)).items()}
-        state[WORD_EMBEDDINGS] = bundled_word_embeddings().float()
-        try:
-            self.model.load_state_dict(state, strict=True, assign=True)
-        except RuntimeError as exc:
-            raise QAError(f"{weights_path} does not fit the reader: {str(exc).splitlines()[0]}") from None
-        # The embeddings' non-persistent buffers are not in any state dict: made here as BERT does.
-        emb = self.model.bert.embeddings
-        n = self.model.config.max_position_embeddings
-        emb.register_buffer("position_ids", torch.arange(n).expand((1, -1)), persistent=False)
-        emb.register_buffer("token_type_ids", torch.zeros((1, n), dtype=torch.long), persistent=False)
-        tensors = [*self.model.named_parameters(), *self.model.named_buffers()]
-        meta = [name for name, t in tensors if t.is_meta]
-        if meta:
-            raise QAError(f"{weights_path} does not fit the reader: no values for {', '.join(meta)}")
-        self.model.eval()
+        load_fine_tuned(self.model, weights_path, WORD_EMBEDDINGS, "reader")
         if quantize:
             self.model = quantize_int8(self.model)
         self._torch = torch

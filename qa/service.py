@@ -7,7 +7,6 @@ import logging
 import os
 import shutil
 import time
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,7 +30,9 @@ from qa.answer import compose, short_answer
 from qa.batching import MicroBatcher
 from qa.features import FEATURES
 from qa.followup import resolve
+from qa.inputs import clean_history, clean_question
 from qa.models import ScoringModel, load_model
+from qa.qencoder import load_question_encoder
 from qa.reader import Reader, load_reader
 from qa.rerank import (
     FINAL_FEATURES,
@@ -45,39 +46,6 @@ from qa.retrieve import Candidates, retrieve
 from qa.types import Answer
 
 log = logging.getLogger("qa")
-
-
-def clean_question(question: object, max_chars: int) -> str:
-    """The question with control characters turned into spaces, or an InvalidQuestionError."""
-    if not isinstance(question, str):
-        raise InvalidQuestionError(f"question must be text, got {type(question).__name__}")
-    try:
-        question.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidQuestionError("question contains invalid characters") from None
-    cleaned = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in question)
-    cleaned = " ".join(cleaned.split())
-    if not cleaned:
-        raise InvalidQuestionError("question is empty")
-    if len(cleaned) > max_chars:
-        raise InvalidQuestionError(f"question has {len(cleaned)} characters; the limit is {max_chars}")
-    return cleaned
-
-
-def _clean_history(history: object, max_chars: int) -> list[tuple[str, str]]:
-    if history is None:
-        return []
-    if isinstance(history, str | bytes) or not isinstance(history, Iterable):
-        raise InvalidQuestionError("history must be a list of (question, answer) pairs")
-    turns: list[tuple[str, str]] = []
-    for turn in history:
-        if not isinstance(turn, Sequence) or isinstance(turn, str) or len(turn) != 2:
-            raise InvalidQuestionError("history must be a list of (question, answer) pairs")
-        q, a = turn
-        if not isinstance(q, str) or not isinstance(a, str):
-            raise InvalidQuestionError("history questions and answers must be text")
-        turns.append((q[: max_chars * 4], a[:5000]))
-    return turns
 
 
 def _seed_files(folder: Path) -> list[Path]:
@@ -146,12 +114,21 @@ class QAService:
             if self.config.abstain_threshold is not None
             else float(self.abstainer.info.get("threshold", 0.5))
         )
+        self.question_encoder = (load_question_encoder(quantize=self.config.question_encoder_int8)
+                                 if self.config.question_encoder else None)
         # Questions asked at the same time (threads) share model calls (qa/batching.py).
         wait = self.config.batch_wait_ms / 1000
         self._embed_batch: MicroBatcher[str, np.ndarray] = MicroBatcher(
-            lambda qs: list(self.index.embedder.encode(qs)), self.config.batch_max, wait)
+            lambda qs: list(self.embed_questions(qs)), self.config.batch_max, wait)
         self._read_batch: MicroBatcher[tuple[str, list[str]], list] = MicroBatcher(
             lambda items: self.reader.read_many(items), self.config.batch_max, wait)
+
+    def embed_questions(self, questions: list[str]) -> np.ndarray:
+        """Unit vectors of ``questions`` as this service searches with them: from the question
+        encoder (``Config.question_encoder``), else from the library's own model."""
+        if self.question_encoder is not None:
+            return self.question_encoder.encode(questions)
+        return self.index.embedder.encode(questions)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -316,7 +293,7 @@ class QAService:
         sentence; abstain when the confidence is below the configured threshold."""
         t0 = time.perf_counter()
         question = clean_question(question, self.config.max_question_chars)
-        turns = _clean_history(history, self.config.max_question_chars)
+        turns = clean_history(history, self.config.max_question_chars)
         self.index.refresh()  # another process may have changed the library
         selected = None
         if doc_ids is not None:

@@ -69,33 +69,10 @@ def app_url(tmp_path_factory, embedder):
 @contextlib.contextmanager
 def serve_process(path: Path, *args: str):
     """``qa serve`` in its own process on a free port; yields its URL once it answers."""
-    import socket
-    import subprocess
-    import sys
-    import time
+    from ui.server import serve_process as serve
 
-    import httpx
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    qa = os.path.join(os.path.dirname(sys.executable), "qa")
-    proc = subprocess.Popen([qa, "--index-dir", str(path), "serve", "--port", str(port), *args], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 300
-    try:
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{url}api/v1/health", timeout=5).status_code in (200, 401):
-                    break
-            except httpx.HTTPError:
-                time.sleep(1)
-            assert proc.poll() is None, proc.stderr.read()
+    with serve(path, *args) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def tamper(library: Path, sql: str, *args) -> None:

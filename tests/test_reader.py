@@ -8,19 +8,22 @@ import numpy as np
 import pytest
 
 from qa.models import ScoringModel
+from qa.qencoder import WORD_EMBEDDINGS as QENCODER_WORDS
 from qa.reader import MODEL_DIR, WORD_EMBEDDINGS, load_reader
 
 ROCKETS = "On Sunday, Hamas fired about 10 rockets from the Rafah border crossing area, the IDF said."
 
 
-def test_shipped_weights_are_compact_and_without_word_embeddings():
+@pytest.mark.parametrize("name, word_key", [("reader", WORD_EMBEDDINGS), ("qencoder", QENCODER_WORDS)])
+def test_shipped_weights_are_compact_and_without_word_embeddings(name, word_key):
+    """Both models fine-tuned here: the reader and the question encoder (``qa/qencoder.py``)."""
     from safetensors import safe_open
 
-    path = MODEL_DIR / "reader.safetensors"
+    path = MODEL_DIR / f"{name}.safetensors"
     assert path.stat().st_size <= 25 * 1024 * 1024
     with safe_open(str(path), "pt") as f:
         keys = list(f.keys())
-        assert WORD_EMBEDDINGS not in keys
+        assert word_key not in keys
         assert all(str(f.get_tensor(k).dtype) == "torch.float16" for k in keys)
 
 

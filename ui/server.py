@@ -8,11 +8,13 @@ serves no add or remove anywhere.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,7 +154,8 @@ def _prepare(index_dir: Path, auth: tuple[str, str] | None, read_only: bool) -> 
     """Threads set, the library open, the model loaded (not on the first question), the app made."""
     _serving_threads()
     svc = QAService.open_library(index_dir)
-    svc.index.embedder.encode_one("warm up")
+    svc.index.embedder.encode_one("warm up")  # the first forward passes, not on the first request
+    svc.embed_questions(["warm up"])
     return svc, make_app(svc, Path(index_dir), auth=auth, read_only=read_only)
 
 
@@ -195,6 +198,43 @@ def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 7860, open_brows
 
         threading.Timer(2.0, webbrowser.open, [f"http://127.0.0.1:{port}/"]).start()
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@contextlib.contextmanager
+def serve_process(index_dir: Path, *args: str, timeout: float = 300) -> Iterator[str]:
+    """``qa serve`` on the library at ``index_dir`` in a process of its own on a free loopback
+    port (tests and load tests: the server then shares no interpreter lock with its clients);
+    yields its URL once it answers, and stops it on exit.
+
+    :param args: more ``qa serve`` options, e.g. ``"--read-only"``.
+    :raises QAError: the server exited, or did not answer within ``timeout`` seconds.
+    """
+    import subprocess
+    import sys
+
+    import httpx
+
+    port = _free_port()
+    qa = Path(sys.executable).parent / "qa"
+    proc = subprocess.Popen([str(qa), "--index-dir", str(index_dir), "serve", "--port", str(port), *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + timeout
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise QAError(f"qa serve exited: {proc.stderr.read().strip()[-300:]}")
+            if time.time() > deadline:
+                raise QAError(f"qa serve did not answer within {timeout:.0f} s")
+            try:
+                if httpx.get(f"{url}api/v1/health", timeout=5).status_code in (200, 401):
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def _free_port() -> int:

@@ -1,0 +1,48 @@
+"""The question encoder as shipped: its vectors, and that the engine searches with it (its file's
+size and contents are checked with the reader's, ``tests/test_reader.py``)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from index.config import Config
+from qa.qencoder import MODEL_DIR, QuestionEncoder, load_question_encoder
+
+
+def test_shipped_encoder_gives_the_fixed_question_the_vector_it_gave_when_saved():
+    info = json.loads((MODEL_DIR / "qencoder.json").read_text(encoding="utf-8"))
+    check = info["check"]
+    vec = load_question_encoder().encode([check["question"]])[0]
+    assert vec.dtype == np.float32 and vec.shape == (384,)
+    assert np.linalg.norm(vec) == pytest.approx(1.0, abs=1e-5)
+    assert vec[:8] == pytest.approx(check["first"], abs=2e-3)
+
+
+def test_encoder_is_fine_tuned_yet_in_the_library_space(seed_service):
+    """Not the bundled model's vector (it was trained), but close to it: the library's sentence
+    vectors are the bundled model's, and the question must still land among them."""
+    q = "Who did the CIA chief sit down with in Qatar?"
+    tuned = load_question_encoder().encode([q])[0]
+    bundled = seed_service.index.embedder.encode_one(q)
+    assert 0.5 < float(tuned @ bundled) < 0.999
+
+
+def test_service_searches_with_the_question_encoder_unless_configured_off(seed_service):
+    from qa.service import QAService
+
+    q = ["How many rockets did Hamas fire?"]
+    assert seed_service.config.question_encoder
+    assert np.allclose(seed_service.embed_questions(q), load_question_encoder().encode(q), atol=1e-6)
+    plain = QAService(config=Config(question_encoder=False), reader_top_k=0)
+    assert plain.question_encoder is None
+    assert np.allclose(plain.embed_questions(q), plain.index.embedder.encode(q), atol=1e-6)
+
+
+def test_missing_weights_are_one_clear_error(tmp_path):
+    from index.errors import QAError
+
+    with pytest.raises(QAError, match="question encoder .* is missing; run `python -m eval.train_qencoder`"):
+        QuestionEncoder(tmp_path)
