@@ -23,6 +23,7 @@ from index.embed import bundled_model_path, load_fine_tuned, shipped_files
 
 MODEL_DIR = Path(__file__).parent / "models"
 WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
+CHUNK_PAIRS = 8  # pairs per forward pass (Reader.read_many)
 
 
 @dataclass(frozen=True)
@@ -144,27 +145,33 @@ class Reader:
         return self.read_many([(question, sentences)])[0]
 
     def read_many(self, items: list[tuple[str, list[str]]]) -> list[list[Reading]]:
-        """:meth:`read` for several questions in one forward pass (``qa.batching``): one list of
-        readings per ``(question, sentences)`` item."""
-        questions = [q for q, sents in items for _ in sents]
-        sentences = [x for _, sents in items for x in sents]
-        if not sentences:
-            return [[] for _ in items]
+        """:meth:`read` for several questions at once (``qa.batching``): one list of readings per
+        ``(question, sentences)`` item. The pairs are read in forward passes of at most
+        ``CHUNK_PAIRS``, of similar length (a batch is padded to its longest pair: 32 pairs of
+        mixed length in one pass took 1.46x the time of the same pairs sorted in fours of 8)."""
+        pairs = [(q, x) for q, sents in items for x in sents]
+        readings: list[Reading | None] = [None] * len(pairs)
+        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+        for lo in range(0, len(order), CHUNK_PAIRS):
+            chunk = order[lo : lo + CHUNK_PAIRS]
+            for i, reading in zip(chunk, self._read_pairs([pairs[i] for i in chunk]), strict=True):
+                readings[i] = reading
+        bounds = np.cumsum([0] + [len(sents) for _, sents in items])
+        return [readings[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    def _read_pairs(self, pairs: list[tuple[str, str]]) -> list[Reading]:
         with self._lock:  # a fast tokenizer's padding and truncation settings are shared state
-            enc = encode_pairs(self.tokenizer, questions, sentences, self.max_length,
-                               self.max_question_tokens)
+            enc = encode_pairs(self.tokenizer, [q for q, _ in pairs], [x for _, x in pairs],
+                               self.max_length, self.max_question_tokens)
         offsets = enc.pop("offset_mapping")
         seq_ids = np.asarray([[-1 if s is None else s for s in enc.sequence_ids(i)]
-                              for i in range(len(sentences))])
+                              for i in range(len(pairs))])
         torch = self._torch
         inputs = {k: torch.as_tensor(v) for k, v in enc.items()}
         with torch.inference_mode():  # the forward pass itself runs in parallel across threads
             out = self.model(**inputs)
-        start = out.start_logits.float().numpy()
-        end = out.end_logits.float().numpy()
-        readings = self.decode(start, end, seq_ids == 1, offsets)
-        bounds = np.cumsum([0] + [len(sents) for _, sents in items])
-        return [readings[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+        return self.decode(out.start_logits.float().numpy(), out.end_logits.float().numpy(),
+                           seq_ids == 1, offsets)
 
     def decode(
         self, start: np.ndarray, end: np.ndarray, in_context: np.ndarray, offsets: np.ndarray
