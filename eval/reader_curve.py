@@ -30,11 +30,17 @@ from qa.rerank import as_if_read, final_probs, read_top, reader_abstain_features
 from qa.retrieve import retrieve
 from qa.service import ABSTAIN_WITH_READER, QAService
 
-# Fixed k (read the best k), and the default of Config (read 2, and up to 16 when neither of
-# those holds an answer), keyed by name.
+# Fixed k (read the best k), and the default of Config (read the best `reader_first_k`, and up
+# to `reader_top_k` when none of those holds an answer), keyed by name.
 POLICIES: dict[str, tuple[int, int, float]] = {str(k): (k, k, 0.0) for k in (0, 1, 2, 4, 8, 16)}
 POLICIES["default"] = policy_of(Config())
 KS = tuple(POLICIES)
+
+
+def default_label() -> str:
+    """The default policy in words, e.g. "default: best 2" or "default: 2, up to 16 when unsure"."""
+    top, first, _ = POLICIES["default"]
+    return f"default: best {top}" if top <= first else f"default: {first}, up to {top} when unsure"
 SETTINGS = ("reader_top_k", "reader_first_k", "reader_more_below")
 
 
@@ -114,7 +120,7 @@ def curve_lines(curve: dict[str, dict]) -> list[str]:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for k, m in curve.items():
-        name = "default: 2, up to 16 when unsure" if k == "default" else f"best {k}"
+        name = default_label() if k == "default" else f"best {k}"
         lines.append(f"| {name} | {m['read_mean']:.2f} | {m['hit@1']:.3f} | {m['abstain_auroc']:.3f} | "
                      f"{m['ask_ms_p50']:.1f} | {m['ask_ms_p95']:.1f} |")
     return lines
@@ -136,9 +142,9 @@ def plot_curve(curve: dict[str, dict], path: Path) -> Path:
     if "default" in curve:
         d = curve["default"]
         a.scatter([d["read_mean"]] * 2, [d["hit@1"], d["abstain_auroc"]], color="red", zorder=3,
-                  label="default (2, up to 16)")
+                  label=default_label())
         b.scatter([d["read_mean"]] * 2, [d["ask_ms_p50"], d["ask_ms_p95"]], color="red", zorder=3,
-                  label="default (2, up to 16)")
+                  label=default_label())
     a.set_xlabel("candidates read per question (0 = no reader)")
     a.set_title("Quality against reading (SQuAD 2.0 dev)")
     a.legend(fontsize=7)

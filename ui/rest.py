@@ -29,9 +29,9 @@ from index.errors import (
 )
 from ui.app import App
 
-# Questions answered at once: two per core. An ask is about 31 ms of one core (12 ms embedding
-# the question, 17 ms reading); in threads it is GIL-bound past that, so more threads only
-# queue (`python -m eval.load --api rest`: 17.9 asks/s with 10 askers; README, Reliability).
+# Questions answered at once: two per core. An ask is about 33 ms of one core (11 ms embedding
+# the question, most of the rest reading); more threads only queue (12 instead of 4 gave fewer
+# asks/s: `python -m eval.load --api rest`; README, Reliability).
 ASK_THREADS = 4
 _ask_limiter: anyio.CapacityLimiter | None = None
 
