@@ -156,12 +156,12 @@ def test_quick_suite_squad(quick):
     sq = {name: s["metrics"] for name, s in quick["squad"].items()}
     e = sq["engine"]
     assert e["questions"] == 474 and e["citation_validity"] == 1.0
-    assert e["hit@1"] >= 0.83  # measured 0.869 (0.874 without the reader); headroom ~8 of 214
+    assert e["hit@1"] >= 0.85  # measured 0.888 (0.893 without the reader); headroom ~8 of 214
     assert e["hit@1"] > sq["bm25_sentence"]["hit@1"] + 0.05  # measured 0.785
     assert e["hit@1"] > sq["dense_sentence"]["hit@1"] + 0.10  # measured 0.696
     assert e["hit@1"] > sq["llamaindex_default"]["hit@1"] + 0.2  # measured 0.533
-    assert e["abstain_auroc"] >= 0.67  # measured 0.712 (cross-fitted; 0.668 before the reader)
-    assert e["short_f1"] >= 0.48  # measured 0.550
+    assert e["abstain_auroc"] >= 0.67  # measured 0.716 (cross-fitted; 0.668 before the reader)
+    assert e["short_f1"] >= 0.48  # measured 0.555
     assert e["first_citation_chars"] <= 270  # measured 218.3 characters
 
 
