@@ -46,6 +46,26 @@ def test_reader_finds_the_span_and_knows_when_a_sentence_does_not_answer():
     assert reader.read("Anything?", []) == []
 
 
+def test_many_pairs_read_in_sorted_passes_come_back_in_their_own_order():
+    """More pairs than one pass takes (``CHUNK_PAIRS``), of mixed lengths and from two questions:
+    each reading is of its own sentence, as when that sentence is read alone."""
+    from qa.reader import CHUNK_PAIRS
+
+    reader = load_reader()
+    fillers = ["The mayor resigned.", "Rain fell all week across the north of the country, and the "
+               "rivers rose to levels not seen since the floods of the last decade.", "Talks resumed.",
+               "A spokesman for the ministry declined to comment on the matter when asked on Monday."]
+    sentences = [fillers[i % 4] for i in range(CHUNK_PAIRS + 3)] + [ROCKETS]
+    q1, q2 = "How many rockets did Hamas fire on Sunday?", "Who resigned?"
+    first, second = reader.read_many([(q1, sentences), (q2, sentences[:5])])
+    assert len(first) == len(sentences) and len(second) == 5
+    for reading, sentence in zip(first + second, sentences + sentences[:5], strict=True):
+        assert 0 <= reading.start <= reading.end <= len(sentence)
+    assert ROCKETS[first[-1].start : first[-1].end] in ("about 10", "10")
+    assert sentences[0][second[0].start : second[0].end] == "The mayor"
+    assert max(first, key=lambda r: r.evidence) is first[-1]
+
+
 def test_models_are_bound_to_feature_names():
     model = ScoringModel(["b", "a"], np.zeros(2), np.ones(2), [np.array([[1.0], [-1.0]])], [np.zeros(1)])
     x = np.array([[0.0, 2.0, 9.0]])  # columns a, b, c
