@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,18 @@ from index.settings import set_offline
 
 set_offline()  # nothing may reach a model hub at run time; before transformers is imported
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # re-entrant: a model made under it may load another
 _MODELS: dict[str, Any] = {}
+
+
+def loaded_once(key: str, make: Callable[[], Any]) -> Any:
+    """The model stored under ``key``, made by ``make()`` the first time it is asked for: every
+    model of the process is loaded once, and one thread at a time (transformers' lazy imports
+    are not thread-safe)."""
+    with _LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = make()
+        return _MODELS[key]
 
 
 def bundled_model_path() -> str:
@@ -76,15 +87,16 @@ def load_fine_tuned(model: Any, weights_path: Path, word_key: str, what: str) ->
 def load_model(path: str | None = None) -> Any:
     """The SentenceTransformer at ``path`` (default: the bundled model), loaded once."""
     path = path or bundled_model_path()
-    with _LOCK:
-        if path not in _MODELS:
-            import transformers
-            from sentence_transformers import SentenceTransformer
 
-            transformers.utils.logging.disable_progress_bar()
-            transformers.utils.logging.set_verbosity_error()
-            _MODELS[path] = SentenceTransformer(path, device="cpu", local_files_only=True)
-        return _MODELS[path]
+    def make() -> Any:
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.set_verbosity_error()
+        return SentenceTransformer(path, device="cpu", local_files_only=True)
+
+    return loaded_once(path, make)
 
 
 class Embedder:

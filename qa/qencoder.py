@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from index.embed import bundled_model_path, load_fine_tuned, shipped_files
+from index.embed import bundled_model_path, load_fine_tuned, loaded_once, shipped_files
 
 MODEL_DIR = Path(__file__).parent / "models"
 WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
@@ -100,16 +100,9 @@ def question_embedder(config: Any, embedder: Any) -> Callable[[list[str]], np.nd
     return embedder.encode
 
 
-_ENCODERS: dict[str, QuestionEncoder] = {}
-_ENCODERS_LOCK = threading.Lock()
-
-
 def load_question_encoder(directory: Path = MODEL_DIR, name: str = "qencoder",
                           quantize: bool = False) -> QuestionEncoder:
     """The shipped question encoder (with int8 linear layers if ``quantize``), loaded once per
     process."""
-    key = f"{directory / name}:{quantize}"
-    with _ENCODERS_LOCK:
-        if key not in _ENCODERS:
-            _ENCODERS[key] = QuestionEncoder(directory, name, quantize)
-        return _ENCODERS[key]
+    return loaded_once(f"qencoder:{directory / name}:{quantize}",
+                       lambda: QuestionEncoder(directory, name, quantize))

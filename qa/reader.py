@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from index.embed import bundled_model_path, load_fine_tuned, shipped_files
+from index.embed import bundled_model_path, load_fine_tuned, loaded_once, shipped_files
 
 MODEL_DIR = Path(__file__).parent / "models"
 WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
@@ -180,15 +180,7 @@ class Reader:
         return decode_readings(start, end, in_context, offsets, self.max_answer_tokens)
 
 
-_READERS: dict[str, Reader] = {}
-_READERS_LOCK = threading.Lock()
-
-
 def load_reader(directory: Path = MODEL_DIR, name: str = "reader", quantize: bool = True) -> Reader:
     """The shipped reader (int8 linear layers unless ``quantize`` is false), loaded once per
     process."""
-    key = f"{directory / name}:{quantize}"
-    with _READERS_LOCK:
-        if key not in _READERS:
-            _READERS[key] = Reader(directory, name, quantize)
-        return _READERS[key]
+    return loaded_once(f"reader:{directory / name}:{quantize}", lambda: Reader(directory, name, quantize))

@@ -32,7 +32,7 @@ from qa.features import FEATURES
 from qa.followup import resolve
 from qa.inputs import clean_history, clean_question
 from qa.models import ScoringModel, load_model
-from qa.qencoder import load_question_encoder
+from qa.qencoder import load_question_encoder, question_embedder
 from qa.reader import Reader, load_reader
 from qa.rerank import (
     FINAL_FEATURES,
@@ -114,6 +114,8 @@ class QAService:
             if self.config.abstain_threshold is not None
             else float(self.abstainer.info.get("threshold", 0.5))
         )
+        # loaded here, not on the first question (the embedding itself is chosen per call, by
+        # question_embedder, so a swapped index embedder is honoured)
         self.question_encoder = (load_question_encoder(quantize=self.config.question_encoder_int8)
                                  if self.config.question_encoder else None)
         # Questions asked at the same time (threads) share model calls (qa/batching.py).
@@ -126,9 +128,7 @@ class QAService:
     def embed_questions(self, questions: list[str]) -> np.ndarray:
         """Unit vectors of ``questions`` as this service searches with them: from the question
         encoder (``Config.question_encoder``), else from the library's own model."""
-        if self.question_encoder is not None:
-            return self.question_encoder.encode(questions)
-        return self.index.embedder.encode(questions)
+        return question_embedder(self.config, self.index.embedder)(questions)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
