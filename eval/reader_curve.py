@@ -60,7 +60,7 @@ def reader_curve(limit: int | None, latency_questions: int = 40, progress: bool 
         lexical = QAService(svc.index, reader_top_k=0)
         index = svc.index
         for q in art.questions:
-            vec = plain.encode_one(q.question)
+            vec = svc.embed_questions([q.question])[0]  # as ask embeds it (the question encoder)
             c = retrieve(index, vec, q.question)
             labels.append(int(not q.impossible))
             if not len(c.rows):
@@ -132,7 +132,7 @@ def plot_curve(curve: dict[str, dict], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ks = [k for k in curve if k != "default"]
+    ks = [k for k in curve if k.isdigit()]
     x = [curve[k]["read_mean"] for k in ks]
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
     a.plot(x, [curve[k]["hit@1"] for k in ks], marker="o", label="evidence hit@1, best k")

@@ -19,9 +19,11 @@ class Config:
     # questions are embedded by the question encoder fine-tuned here (qa/qencoder.py) against
     # the bundled model's sentence vectors; False: by the bundled model, as the sentences are
     question_encoder: bool = True
-    # its linear layers in int8 (torch dynamic quantization): 2.9x faster, 0.9 points less
-    # dense-only hit@1 on SQuAD 2.0, 3 of 46 paraphrase questions lost (README)
-    question_encoder_int8: bool = False
+    # the precision it runs in: "bfloat16" (with AVX-512 BF16 here: 6.4 against 9.4 ms a question,
+    # dense-only hit@1 on SQuAD 2.0 0.643 against 0.645 in "float32"), "int8" (linear layers,
+    # torch dynamic quantization: 2.5x faster, 0.634, 3 of 46 paraphrases lost) or "auto":
+    # bfloat16 where the CPU multiplies in bf16 natively, float32 elsewhere
+    question_encoder_precision: str = "auto"
     # splitting: retrieval passages are windows of sentences that overlap
     passage_sentences: int = 3
     passage_overlap: int = 1
@@ -38,12 +40,15 @@ class Config:
     related_count: int = 3
     # the reading model (qa/reader.py) reads the re-ranker's best `reader_first_k` candidates,
     # and up to `reader_top_k` when none of those holds an answer with evidence of at least
-    # `reader_more_below`; reader_top_k = 0 turns it off. Measured by `qa eval` (quality and
-    # latency against k, eval/out/reader-k.png): with the question encoder, reading up to 16
-    # when the best 2 hold no answer bought 0.4 points of SQuAD hit@1 for 3x the p95 latency
-    # and 1.7x fewer asks/s under load, so the default reads the best 2 only.
+    # `reader_more_below`; reader_top_k = 0 turns it off. Measured with the models fitted for
+    # "best 2" (SQuAD: first 6 SQuAD 2.0 articles, 2,120 questions; hit@1 / p50 ms):
+    #   best 2:                    SQuAD 0.825 / 31.6, paraphrase 0.522, seed 0.909 / 34.3
+    #   best 1, the 2nd if unsure: SQuAD 0.830 / 29.6, paraphrase 0.522, seed 0.932 / 30.5
+    #   best 1:                    SQuAD 0.846 / 25.0, paraphrase 0.478, seed 0.932 / 27.7
+    # The reader re-ordering the best 2 helps where the re-ranker is unsure (paraphrases) and
+    # not where it is right, so it reads the second only when the first holds no answer.
     reader_top_k: int = 2
-    reader_first_k: int = 2
+    reader_first_k: int = 1
     reader_more_below: float = 0.0
     # int8 linear layers: about 2x faster here; exact-span agreement on held-out train sentences
     # 0.42 against 0.47 in float32, has-answer AUROC 0.904 against 0.913 (qa/models/reader.json)

@@ -22,10 +22,24 @@ from typing import Any
 import numpy as np
 
 from index.embed import bundled_model_path, load_fine_tuned, loaded_once, shipped_files
+from index.errors import ConfigError
 
 MODEL_DIR = Path(__file__).parent / "models"
 WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 MAX_TOKENS = 64
+PRECISIONS = ("auto", "float32", "bfloat16", "int8")  # what Config.question_encoder_precision may say
+
+
+def resolve_precision(precision: str) -> str:
+    """"auto" is "bfloat16" on a CPU with native bf16 products (AVX-512 BF16 or AMX), where it is
+    faster, and "float32" elsewhere, where bf16 would be emulated and slower."""
+    if precision != "auto":
+        return precision
+    import torch
+
+    native = any(getattr(torch.cpu, f, lambda: False)() for f in
+                 ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))  # private but stable since 2.1
+    return "bfloat16" if native else "float32"
 
 
 def build_encoder(pretrained: bool = True) -> Any:
@@ -49,7 +63,7 @@ def pooled(model: Any, inputs: dict[str, Any]) -> Any:
     the one forward used in training and in serving."""
     import torch
 
-    hidden = model(**inputs).last_hidden_state
+    hidden = model(**inputs).last_hidden_state.float()  # pooled in float32 whatever it ran in
     mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
     mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
     return torch.nn.functional.normalize(mean, p=2, dim=1)
@@ -64,20 +78,28 @@ def tokenize(tokenizer: Any, questions: list[str]) -> dict[str, Any]:
 class QuestionEncoder:
     """Unit vectors of questions from the shipped question encoder; safe from many threads."""
 
-    def __init__(self, directory: Path = MODEL_DIR, name: str = "qencoder", quantize: bool = False) -> None:
+    def __init__(self, directory: Path = MODEL_DIR, name: str = "qencoder",
+                 precision: str = "float32") -> None:
         import torch
         from transformers import AutoTokenizer
 
+        if precision not in PRECISIONS:
+            raise ConfigError(f"question_encoder_precision must be one of {', '.join(PRECISIONS)}, "
+                              f"not {str(precision)[:40]!r}")
         self.info, weights_path = shipped_files(directory, name, "question encoder",
                                                 "python -m eval.train_qencoder")
         self.tokenizer = AutoTokenizer.from_pretrained(bundled_model_path(), local_files_only=True)
         self.model = build_encoder(pretrained=False)
         load_fine_tuned(self.model, weights_path, WORD_EMBEDDINGS, "question encoder")
         self.dimension = int(self.model.config.hidden_size)
-        if quantize:
+        precision = resolve_precision(precision)
+        if precision == "int8":
             from qa.reader import quantize_int8
 
             self.model = quantize_int8(self.model)
+        elif precision == "bfloat16":  # matrix products in bf16 where the CPU has them
+            self.model = self.model.to(torch.bfloat16)
+        self.precision = precision  # as resolved: never "auto"
         self._torch = torch
         self._lock = threading.Lock()
 
@@ -96,13 +118,14 @@ def question_embedder(config: Any, embedder: Any) -> Callable[[list[str]], np.nd
     """How questions are embedded under ``config``: the shipped question encoder when
     ``config.question_encoder`` is set, else ``embedder`` (the library's own model)."""
     if config.question_encoder:
-        return load_question_encoder(quantize=config.question_encoder_int8).encode
+        return load_question_encoder(precision=config.question_encoder_precision).encode
     return embedder.encode
 
 
 def load_question_encoder(directory: Path = MODEL_DIR, name: str = "qencoder",
-                          quantize: bool = False) -> QuestionEncoder:
-    """The shipped question encoder (with int8 linear layers if ``quantize``), loaded once per
-    process."""
-    return loaded_once(f"qencoder:{directory / name}:{quantize}",
-                       lambda: QuestionEncoder(directory, name, quantize))
+                          precision: str = "float32") -> QuestionEncoder:
+    """The shipped question encoder running in ``precision`` (one of :data:`PRECISIONS`), loaded
+    once per process."""
+    precision = resolve_precision(precision) if precision in PRECISIONS else precision
+    return loaded_once(f"qencoder:{directory / name}:{precision}",
+                       lambda: QuestionEncoder(directory, name, precision))

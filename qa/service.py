@@ -116,7 +116,7 @@ class QAService:
         )
         # loaded here, not on the first question (the embedding itself is chosen per call, by
         # question_embedder, so a swapped index embedder is honoured)
-        self.question_encoder = (load_question_encoder(quantize=self.config.question_encoder_int8)
+        self.question_encoder = (load_question_encoder(precision=self.config.question_encoder_precision)
                                  if self.config.question_encoder else None)
         # Questions asked at the same time (threads) share model calls (qa/batching.py).
         wait = self.config.batch_wait_ms / 1000

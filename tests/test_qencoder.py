@@ -35,7 +35,8 @@ def test_service_searches_with_the_question_encoder_unless_configured_off(seed_s
 
     q = ["How many rockets did Hamas fire?"]
     assert seed_service.config.question_encoder
-    assert np.allclose(seed_service.embed_questions(q), load_question_encoder().encode(q), atol=1e-6)
+    served = load_question_encoder(precision=seed_service.config.question_encoder_precision)
+    assert np.allclose(seed_service.embed_questions(q), served.encode(q), atol=1e-6)
     plain = QAService(config=Config(question_encoder=False), reader_top_k=0)
     assert plain.question_encoder is None
     assert np.allclose(plain.embed_questions(q), plain.index.embedder.encode(q), atol=1e-6)
@@ -46,3 +47,20 @@ def test_missing_weights_are_one_clear_error(tmp_path):
 
     with pytest.raises(QAError, match="question encoder .* is missing; run `python -m eval.train_qencoder`"):
         QuestionEncoder(tmp_path)
+
+
+def test_bfloat16_serving_stays_next_to_float32():
+    """The default precision moves a question's vector by less than the gap between sentences."""
+    assert Config().question_encoder_precision == "auto"
+    qs = ["How many rockets did Hamas fire?", "Who is the Qatari Prime Minister?"]
+    full = load_question_encoder(precision="float32").encode(qs)
+    half = load_question_encoder(precision="bfloat16").encode(qs)
+    assert half.dtype == np.float32 and np.allclose(np.linalg.norm(half, axis=1), 1.0, atol=1e-5)
+    assert 0.99 < float((full * half).sum(1).min()) < 1 - 1e-6  # close, yet it did run in bf16
+
+
+def test_unknown_precision_is_one_clear_error():
+    from index.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="must be one of auto, float32, bfloat16, int8, not .fp8."):
+        QuestionEncoder(precision="fp8")
