@@ -24,14 +24,21 @@ class Candidates:
     bm25: np.ndarray
 
 
-def _top(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> list[int]:
+def _top_positive(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> list[int]:
+    """Rows of the ``k`` best positive scores (among ``allowed`` rows), best first, ties in row
+    order. Only rows sharing a term with the question are ranked: at 100k articles a few
+    thousand of 486k sentence rows, and a partition of the whole array cost 0.9 ms a call."""
+    mask = scores > 0
     if allowed is not None:
-        scores = np.where(allowed, scores, -np.inf)
-    k = min(k, int(np.isfinite(scores).sum()))
-    if k <= 0:
+        mask &= allowed
+    rows = np.flatnonzero(mask)
+    if k <= 0 or not len(rows):
         return []
-    idx = np.argpartition(-scores, k - 1)[:k]
-    return [int(i) for i in idx[np.argsort(-scores[idx], kind="stable")] if scores[i] > -np.inf]
+    if len(rows) > k:  # the k-th best score, then ties at it taken in row order
+        kth = -np.partition(-scores[rows], k - 1)[k - 1]
+        above, at = rows[scores[rows] > kth], rows[scores[rows] == kth]
+        rows = np.concatenate([above, at[: k - len(above)]])
+    return rows[np.argsort(-scores[rows], kind="stable")].tolist()
 
 
 def _rrf(rankings: list[list[int]], k: int) -> dict[int, float]:
@@ -61,13 +68,12 @@ def retrieve(
     # Sentence level: the vector index for dense (filtered by document), BM25 scores.
     dense_s = [h.row for h in index.search_sentences(query_vector, cfg.dense_top_k, doc_ids)]
     bm25_all = index.sentence_bm25_scores(stems)
-    bm25_s = _top(bm25_all, cfg.bm25_top_k, allowed_s)
-    bm25_s = [r for r in bm25_s if bm25_all[r] > 0]
+    bm25_s = _top_positive(bm25_all, cfg.bm25_top_k, allowed_s)
 
     # Passage level: dense and BM25 fused by reciprocal rank; their sentences join the pool.
     dense_p = [h.row for h in index.search_passages(query_vector, cfg.passage_top_k * 2, doc_ids)]
     pbm25_all = index.passage_bm25_scores(stems)
-    bm25_p = [r for r in _top(pbm25_all, cfg.passage_top_k * 2, allowed_p) if pbm25_all[r] > 0]
+    bm25_p = _top_positive(pbm25_all, cfg.passage_top_k * 2, allowed_p)
     fused_p = _rrf([dense_p, bm25_p], cfg.rrf_k)
     top_p = sorted(fused_p, key=lambda r: -fused_p[r])[: cfg.passage_top_k]
 
