@@ -19,10 +19,10 @@ class Config:
     # questions are embedded by the question encoder fine-tuned here (qa/qencoder.py) against
     # the bundled model's sentence vectors; False: by the bundled model, as the sentences are
     question_encoder: bool = True
-    # the precision it runs in: "bfloat16" (with AVX-512 BF16 here: 6.4 against 9.4 ms a question,
-    # dense-only hit@1 on SQuAD 2.0 0.643 against 0.645 in "float32"), "int8" (linear layers,
-    # torch dynamic quantization: 2.5x faster, 0.634, 3 of 46 paraphrases lost) or "auto":
-    # bfloat16 where the CPU multiplies in bf16 natively, float32 elsewhere
+    # the precision it runs in: "bfloat16" (with AVX-512 BF16 here: 8.1 against 11.2 ms a question
+    # on one thread, dense-only hit@1 on SQuAD 2.0 0.643 against 0.645 in "float32"), "int8"
+    # (linear layers, torch dynamic quantization: 4.2 ms, 0.632, 3 of 46 paraphrases lost) or
+    # "auto": bfloat16 where the CPU multiplies in bf16 natively, float32 elsewhere
     question_encoder_precision: str = "auto"
     # splitting: retrieval passages are windows of sentences that overlap
     passage_sentences: int = 3

@@ -96,7 +96,9 @@ def as_if_read(
 
 def final_probs(probs: np.ndarray, read: ReadCandidates, read_probs: np.ndarray) -> np.ndarray:
     """Final score of every candidate: the final model's probability for those read; the ones
-    not read keep their re-ranker order, scaled below every candidate that was read."""
+    not read keep their re-ranker probability and order, scaled down only as far as needed to
+    stay below every candidate that was read (never up: an unread sentence scored 0.1 by the
+    re-ranker must not look as likely as the one read, or every answer would cite it too)."""
     out = np.asarray(probs, dtype=np.float64).copy()
     if not len(read.positions):
         return out
@@ -106,7 +108,8 @@ def final_probs(probs: np.ndarray, read: ReadCandidates, read_probs: np.ndarray)
     if rest.any():
         floor = float(read_probs.min()) * 0.999
         top_rest = float(out[rest].max())
-        out[rest] = out[rest] * (floor / top_rest) if top_rest > 0 else 0.0  # same order, below
+        if top_rest > floor:  # same order, below
+            out[rest] = out[rest] * (floor / top_rest) if top_rest > 0 else 0.0
     return out
 
 

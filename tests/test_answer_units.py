@@ -37,3 +37,14 @@ def test_final_probs_put_every_read_candidate_above_the_unread():
     assert list(np.argsort(-out)) == [1, 0, 2, 3]
     assert out[2] < 0.2 and out[3] < 0.2
     assert out[2] > out[3]  # the unread keep their order
+
+
+def test_final_probs_never_raise_an_unread_candidate():
+    """Read the best only (the default when it holds an answer): the others keep the re-ranker's
+    low probabilities, so an answer does not cite them as nearly as likely."""
+    import numpy as np
+
+    probs = np.array([0.9, 0.1, 0.05])
+    read = ReadCandidates(np.array([0]), [Reading(0, 1, 1.0, 0.0)], np.zeros((1, 6)))
+    out = final_probs(probs, read, np.array([0.8]))
+    assert out.tolist() == [0.8, 0.1, 0.05]
