@@ -242,10 +242,17 @@ class LibraryDB:
 
     def changed(self) -> bool:
         """Whether another connection committed since the last call (``PRAGMA data_version``:
-        no file read, so cheap enough to ask before every question)."""
-        with self._lock:
+        no file read, so cheap enough to ask before every question). Never waits: while this
+        process holds the connection (a write transaction, whose writer syncs what others
+        committed before it, or a read), it answers False and the next call looks again. Waiting
+        stalled every question for each add's commit and fsync under load."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
             version = self._conn.execute("PRAGMA data_version").fetchone()[0]
             changed, self._data_version = version != self._data_version, version
+        finally:
+            self._lock.release()
         return changed
 
     def snapshot(self) -> Snapshot:

@@ -310,3 +310,37 @@ def test_save_compacts_by_itself_past_the_dead_row_threshold(fresh_service, tmp_
     assert fresh_service.ask("What did critics say about the plan?").citations[0].doc_id == "council"
     reopened = ArticleIndex.open(path)
     assert set(reopened.documents) == {"council"} and len(reopened.sentences) == 3
+
+
+def test_a_question_never_waits_for_a_write_transaction(tmp_path):
+    """While a writer of this process holds the store (waiting for another process's write lock,
+    inserting, committing with fsync), ``changed()`` (asked before every question) answers at
+    once; once the writer is done it reports what other connections committed meanwhile."""
+    import sqlite3
+    import threading
+
+    from index.library import DATABASE, LibraryDB
+
+    db = LibraryDB.create(tmp_path / DATABASE, "{}")
+    db.changed()
+    inside, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with db.writing():
+            inside.set()
+            release.wait(30)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    assert inside.wait(30)
+    answered = []
+    asker = threading.Thread(target=lambda: answered.append(db.changed()))
+    asker.start()
+    asker.join(30)  # a deadlock guard, not a timing: it blocked until release before
+    release.set()
+    t.join(30)
+    assert answered == [False]
+    other = sqlite3.connect(tmp_path / DATABASE, isolation_level=None)
+    other.execute("INSERT OR REPLACE INTO meta VALUES ('probe', 'another process')")
+    other.close()
+    assert db.changed() is True and db.changed() is False
