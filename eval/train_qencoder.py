@@ -18,7 +18,6 @@ Checkpoints to ``artifacts/qencoder/`` every ``--save-every`` steps and resumes 
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import sys
@@ -109,23 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
-    from eval.train_reader import articles
+    from eval.train_reader import articles, start_training, training_parser
     from index.embed import bundled_model_path
     from qa.qencoder import MODEL_DIR, build_encoder, pooled, tokenize
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=3e-5)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--save-every", type=int, default=100)
+    ap = training_parser(__doc__.splitlines()[0], steps=1500, batch=64, lr=3e-5, work=ARTIFACTS,
+                         out=MODEL_DIR)
     ap.add_argument("--eval-every", type=int, default=250)
-    ap.add_argument("--work", type=Path, default=ARTIFACTS, help="checkpoint folder")
-    ap.add_argument("--out", type=Path, default=MODEL_DIR)
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    args.work.mkdir(parents=True, exist_ok=True)
+    start_training(args)
 
     t0 = time.time()
     train_arts, val_arts = articles()

@@ -135,25 +135,40 @@ def evaluate(model, tokenizer, data: list[ReaderExample]) -> dict[str, float]:
     return {"span_exact": float(np.mean(exact)), "has_answer_auroc": float(roc_auc_score(lab, ev))}
 
 
+def training_parser(description: str, steps: int, batch: int, lr: float, work: Path,
+                    out: Path = MODEL_DIR) -> argparse.ArgumentParser:
+    """The options of every training command here (``eval.train_reader``,
+    ``eval.train_qencoder``): steps, batch, learning rate, threads, checkpoints, output."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--steps", type=int, default=steps)
+    ap.add_argument("--batch", type=int, default=batch)
+    ap.add_argument("--lr", type=float, default=lr)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--save-every", type=int, default=100)
+    ap.add_argument("--work", type=Path, default=work, help="checkpoint folder")
+    ap.add_argument("--out", type=Path, default=out)
+    return ap
+
+
+def start_training(args: argparse.Namespace) -> None:
+    """Torch threads as asked, a fixed seed, the checkpoint folder made."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    args.work.mkdir(parents=True, exist_ok=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
     from index.embed import bundled_model_path
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=4000)
-    ap.add_argument("--batch", type=int, default=32)
+    ap = training_parser(__doc__.splitlines()[0], steps=4000, batch=32, lr=1e-4, work=ARTIFACTS)
     ap.add_argument("--layers", type=int, default=6)
-    ap.add_argument("--lr", type=float, default=1e-4)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--save-every", type=int, default=100)
-    ap.add_argument("--work", type=Path, default=ARTIFACTS, help="checkpoint folder")
-    ap.add_argument("--out", type=Path, default=MODEL_DIR)
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    args.work.mkdir(parents=True, exist_ok=True)
+    start_training(args)
 
     t0 = time.time()
     train_arts, val_arts = articles()
