@@ -39,10 +39,11 @@ class ReadRun:
 
 # How the reader reads, as Config says: (reader_top_k, reader_first_k, reader_more_below).
 Policy = tuple[int, int, float]
+POLICY_SETTINGS = ("reader_top_k", "reader_first_k", "reader_more_below")
 
 
 def policy_of(config) -> Policy:
-    return (config.reader_top_k, config.reader_first_k, config.reader_more_below)
+    return tuple(getattr(config, name) for name in POLICY_SETTINGS)
 
 
 def fixed(k: int) -> Policy:

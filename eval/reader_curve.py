@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.fit_reading import policy_of
+from eval.fit_reading import POLICY_SETTINGS, policy_of
 from eval.metrics import auroc
 from eval.run import use_cross_fitted
 from eval.squad import CACHE, SQUAD2_DEV, contains_answer, load_articles
@@ -41,7 +41,6 @@ def default_label() -> str:
     """The default policy in words, e.g. "default: best 2" or "default: 2, up to 16 when unsure"."""
     top, first, _ = POLICIES["default"]
     return f"default: best {top}" if top <= first else f"default: {first}, up to {top} when unsure"
-SETTINGS = ("reader_top_k", "reader_first_k", "reader_more_below")
 
 
 def reader_curve(limit: int | None, latency_questions: int = 40, progress: bool = True) -> dict[str, dict]:
@@ -89,7 +88,7 @@ def reader_curve(limit: int | None, latency_questions: int = 40, progress: bool 
                 quote = make_citation(index, top, 0).quote
                 hits[k].append(not q.impossible and contains_answer(quote, q.answers))
         sample = [q.question for q in art.questions[:latency_questions]]
-        services = {k: QAService(index, overrides=dict(zip(SETTINGS, p))) for k, p in POLICIES.items()}
+        services = {k: QAService(index, overrides=dict(zip(POLICY_SETTINGS, p))) for k, p in POLICIES.items()}
         for question in sample:
             for k in KS:
                 t = time.perf_counter()

@@ -105,10 +105,10 @@ def child_serve(n: int, out: Path) -> dict:
     serve_rss = _rss_now_mb() - base_rss
     # The engine as this version ships it: the reading settings of today's defaults, whatever
     # the library was saved with (the shipped models are fitted for them).
-    from eval.fit_reading import policy_of
+    from eval.fit_reading import POLICY_SETTINGS, policy_of
     from index.config import Config
 
-    reading = dict(zip(("reader_top_k", "reader_first_k", "reader_more_below"), policy_of(Config())))
+    reading = dict(zip(POLICY_SETTINGS, policy_of(Config())))
     svc = QAService(index, overrides=reading)
     squad, seed = _questions(min(n, 1000))
     texts = [q.question for q in squad] + [q["question"] for q in seed]

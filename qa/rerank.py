@@ -109,7 +109,7 @@ def final_probs(probs: np.ndarray, read: ReadCandidates, read_probs: np.ndarray)
         floor = float(read_probs.min()) * 0.999
         top_rest = float(out[rest].max())
         if top_rest > floor:  # same order, below
-            out[rest] = out[rest] * (floor / top_rest) if top_rest > 0 else 0.0
+            out[rest] *= floor / top_rest
     return out
 
 
