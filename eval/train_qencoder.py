@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
-    from eval.train_reader import articles, start_training, training_parser
+    from eval.train_reader import articles, optimizer_step, start_training, training_parser
     from index.embed import bundled_model_path
     from qa.qencoder import MODEL_DIR, build_encoder, pooled, tokenize
 
@@ -159,11 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         q = pooled(model, tokenize(tokenizer, [it.question for it in batch]))
         logits = SCALE * q @ doc[rows].T
         loss = torch.nn.functional.cross_entropy(logits, target)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
+        optimizer_step(loss, opt, sched, params)
         step += 1
         seconds += time.time() - t
         if step % 20 == 0:

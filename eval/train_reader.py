@@ -159,6 +159,17 @@ def start_training(args: argparse.Namespace) -> None:
     args.work.mkdir(parents=True, exist_ok=True)
 
 
+def optimizer_step(loss, opt, sched, params) -> None:
+    """One step of both training commands: gradients clipped at norm 1, then the schedule."""
+    import torch
+
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    sched.step()
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
@@ -220,11 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             if inputs is None:
                 continue
             loss = model(**inputs).loss
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
+            optimizer_step(loss, opt, sched, params)
             step += 1
             seconds += time.time() - t
             log.write(json.dumps({"step": step, "loss": round(float(loss), 4)}) + "\n")
