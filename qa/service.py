@@ -32,7 +32,7 @@ from qa.features import FEATURES
 from qa.followup import resolve
 from qa.inputs import clean_history, clean_question
 from qa.models import ScoringModel, load_model
-from qa.qencoder import load_question_encoder, question_embedder
+from qa.qencoder import load_question_encoder
 from qa.reader import Reader, load_reader
 from qa.rerank import (
     FINAL_FEATURES,
@@ -114,8 +114,8 @@ class QAService:
             if self.config.abstain_threshold is not None
             else float(self.abstainer.info.get("threshold", 0.5))
         )
-        # loaded here, not on the first question (the embedding itself is chosen per call, by
-        # question_embedder, so a swapped index embedder is honoured)
+        # loaded here, not on the first question; None: questions are embedded by the index's
+        # embedder, looked up per call (so a swapped index embedder is honoured)
         self.question_encoder = (load_question_encoder(precision=self.config.question_encoder_precision)
                                  if self.config.question_encoder else None)
         # Questions asked at the same time (threads) share model calls (qa/batching.py).
@@ -127,8 +127,9 @@ class QAService:
 
     def embed_questions(self, questions: list[str]) -> np.ndarray:
         """Unit vectors of ``questions`` as this service searches with them: from the question
-        encoder (``Config.question_encoder``), else from the library's own model."""
-        return question_embedder(self.config, self.index.embedder)(questions)
+        encoder (``Config.question_encoder``), else from the library's own model. The encoder
+        loaded at start is used as is: no model look-up on the path of every question."""
+        return (self.question_encoder or self.index.embedder).encode(questions)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
