@@ -334,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 XFIT_DIR = Path(__file__).resolve().parent / "models"
+# the abstention rows of the last fit (train select articles, SQuAD 2.0 split with its halves),
+# kept to try other abstention models without re-reading every question
+ABSTAIN_ROWS = Path(__file__).resolve().parent.parent / "artifacts" / "abstain-rows.npz"
 
 
 def fit_abstainer_with_squad2(x_sel, y_sel, reranker, final, reader, embedder, out: Path) -> None:
@@ -347,6 +350,8 @@ def fit_abstainer_with_squad2(x_sel, y_sel, reranker, final, reader, embedder, o
     from eval.fit_reading import squad2_rows
 
     x2, y2, h2 = squad2_rows(reranker, final, reader, embedder)
+    ABSTAIN_ROWS.parent.mkdir(exist_ok=True)
+    np.savez(ABSTAIN_ROWS, x_sel=x_sel, y_sel=y_sel, x2=x2, y2=y2, h2=h2)
     XFIT_DIR.mkdir(exist_ok=True)
     figures = {}
     for h in (0, 1):

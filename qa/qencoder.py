@@ -23,11 +23,14 @@ import numpy as np
 
 from index.embed import bundled_model_path, load_fine_tuned, loaded_once, shipped_files
 from index.errors import ConfigError
+from qa.precision import bf16_native, quantize_int8
 
 MODEL_DIR = Path(__file__).parent / "models"
 WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 MAX_TOKENS = 64
-PRECISIONS = ("auto", "float32", "bfloat16", "int8")  # what Config.question_encoder_precision may say
+# what Config.question_encoder_precision may say ("int8-mixed": int8 but the feed-forward output
+# layers, qa/precision.py)
+PRECISIONS = ("auto", "float32", "bfloat16", "int8", "int8-mixed")
 
 
 def resolve_precision(precision: str) -> str:
@@ -35,11 +38,7 @@ def resolve_precision(precision: str) -> str:
     faster, and "float32" elsewhere, where bf16 would be emulated and slower."""
     if precision != "auto":
         return precision
-    import torch
-
-    native = any(getattr(torch.cpu, f, lambda: False)() for f in
-                 ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))  # private but stable since 2.1
-    return "bfloat16" if native else "float32"
+    return "bfloat16" if bf16_native() else "float32"
 
 
 def build_encoder(pretrained: bool = True) -> Any:
@@ -93,10 +92,8 @@ class QuestionEncoder:
         load_fine_tuned(self.model, weights_path, WORD_EMBEDDINGS, "question encoder")
         self.dimension = int(self.model.config.hidden_size)
         precision = resolve_precision(precision)
-        if precision == "int8":
-            from qa.reader import quantize_int8
-
-            self.model = quantize_int8(self.model)
+        if precision in ("int8", "int8-mixed"):
+            self.model = quantize_int8(self.model, keep_ffn_output=precision == "int8-mixed")
         elif precision == "bfloat16":  # matrix products in bf16 where the CPU has them
             self.model = self.model.to(torch.bfloat16)
         self.precision = precision  # as resolved: never "auto"

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from index.embed import bundled_model_path, load_fine_tuned, loaded_once, shipped_files
+from qa.precision import quantize_int8
 
 MODEL_DIR = Path(__file__).parent / "models"
 WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
@@ -82,19 +83,6 @@ def encode_pairs(
         return_offsets_mapping=True,
         return_tensors="np",
     )
-
-
-def quantize_int8(model: Any) -> Any:
-    """The model with its linear layers in int8 (dynamic quantization): 2.5x faster on this CPU
-    (one question, 3 sentences: 16 ms against 42 ms) for the same span and evidence (see
-    ``reader.json``, "validation" against "validation_fp32")."""
-    import warnings
-
-    import torch
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated but kept in 2.13
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def decode_readings(
