@@ -1,6 +1,9 @@
 """Fine-tune the reading model (``qa/reader.py``) from the bundled MiniLM weights.
 
-    python -m eval.train_reader [--steps 4000] [--batch 32] [--layers 6]
+    python -m eval.train_reader [--steps 2400] [--lr 1e-4] [--batch 32] [--layers 6]
+
+As shipped: ``--steps 2400 --lr 1e-4``, then ``--steps 4800 --lr 5e-5`` (``SCHEDULE``; the
+second run resumes the first's checkpoint and extends its schedule).
 
 Data: SQuAD v1.1 train articles 200.. of the fixed shuffle that ``eval.train`` uses (its first
 200 articles fit and report the re-ranker and the abstention model, so the reader's scores
@@ -34,6 +37,9 @@ VALIDATION_ARTICLES = 8
 MAX_LENGTH = 128
 MAX_QUESTION_TOKENS = 40
 MAX_ANSWER_TOKENS = 30
+# The shipped reader's training: 2,400 steps at 1e-4, then extended from that checkpoint to
+# 4,800 with a fresh schedule at 5e-5 (validation exact span 0.470 -> 0.479, AUROC 0.913 -> 0.924)
+SCHEDULE = ((2400, 1e-4), (4800, 5e-5))
 CHECK_PAIR = (
     "How many rockets did Hamas fire on Sunday?",
     "On Sunday, Hamas fired about 10 rockets from the Rafah border crossing area, the IDF said.",
@@ -176,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from index.embed import bundled_model_path
 
-    ap = training_parser(__doc__.splitlines()[0], steps=4000, batch=32, lr=1e-4, work=ARTIFACTS)
+    ap = training_parser(__doc__.splitlines()[0], steps=SCHEDULE[0][0], batch=32, lr=SCHEDULE[0][1],
+                         work=ARTIFACTS)
     ap.add_argument("--layers", type=int, default=6)
     args = ap.parse_args(argv)
     start_training(args)

@@ -41,9 +41,24 @@ def test_reader_finds_the_span_and_knows_when_a_sentence_does_not_answer():
     hit, miss = reader.read("How many rockets did Hamas fire on Sunday?", [ROCKETS, "The mayor resigned."])
     assert ROCKETS[hit.start : hit.end] in ("about 10", "10")
     assert hit.evidence > miss.evidence
-    swapped = reader.read("How many rockets did Hezbollah fire on Sunday?", [ROCKETS])[0]
-    assert hit.evidence > swapped.evidence  # a near-miss question is weaker evidence
+    # Near-miss questions (another actor, place, year or act than the sentence's) are weaker
+    # evidence. (Not every one: a name that is nowhere in the text, "Hezbollah" for "Hamas",
+    # reads as strongly as the right one; the engine's missing-name feature lowers its
+    # confidence instead: test_engine_is_less_sure_of_a_name_the_article_never_mentions.)
+    near_misses = ["How many rockets did Israel fire on Sunday?",
+                   "How many rockets did the IDF fire on Sunday?",
+                   "How many rockets did Hamas fire from the Erez crossing?",
+                   "How many rockets did Hamas intercept on Sunday?",
+                   "How many rockets did Hamas fire in 2019?"]
+    for q in near_misses:
+        assert reader.read(q, [ROCKETS])[0].evidence < hit.evidence, q
     assert reader.read("Anything?", []) == []
+
+
+def test_engine_is_less_sure_of_a_name_the_article_never_mentions(seed_service):
+    right = seed_service.ask("How many rockets did Hamas fire on Sunday?")
+    swapped = seed_service.ask("How many rockets did Hezbollah fire on Sunday?")
+    assert not right.abstained and right.confidence - swapped.confidence > 0.1  # measured 0.89 vs 0.69
 
 
 def test_many_pairs_read_in_sorted_passes_come_back_in_their_own_order():
