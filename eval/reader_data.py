@@ -15,6 +15,10 @@ span inside the sentence, or ``None`` (no answer). Per question:
   labelled ``None`` on the answer sentence. These are the near-miss questions that raw
   similarity cannot tell apart. (Common words are not swapped: a question in other words than
   its sentence must stay answerable, and a swapped common word would teach the opposite.)
+* the other kinds of SQuAD 2.0's writers, where a rule can make them: an *antonym* ("largest" for
+  "smallest", "before" for "after") of a word that the question and the answer sentence share,
+  and a *negation* ("Who was not elected ...?") of a question in the passive when the sentence
+  holds no negation; both labelled ``None`` on the answer sentence.
 """
 
 from __future__ import annotations
@@ -30,6 +34,23 @@ from index.split import split_sentences
 from index.text import tokenize
 
 _YEAR = re.compile(r"^(1[0-9]{3}|20[0-9]{2})s?$")
+_ANTONYM_PAIRS = (
+    "large small", "largest smallest", "larger smaller", "high low", "highest lowest",
+    "higher lower", "first last", "before after", "earliest latest", "earlier later",
+    "increase decrease", "increased decreased", "most least", "more fewer", "north south",
+    "northern southern", "east west", "eastern western", "won lost", "win lose", "began ended",
+    "oldest newest", "older younger", "best worst", "longest shortest", "longer shorter",
+    "maximum minimum", "major minor", "positive negative", "rose fell", "rise fall",
+    "accepted rejected", "upper lower", "inside outside", "above below", "private public",
+    "male female", "strongest weakest", "richest poorest", "fastest slowest", "success failure",
+    "successful unsuccessful", "legal illegal", "supported opposed", "support oppose",
+    "internal external", "entered left", "allowed banned", "open closed", "top bottom",
+)
+_ANTONYMS = {a: b for pair in _ANTONYM_PAIRS for a, b in (pair.split(), pair.split()[::-1])}
+# a wh-question in the passive: "... was elected ...", "... is taken up by ..."
+_PASSIVE_QUESTION = re.compile(r"^((?:what|who|which|where|when|how)\b[^?]*?\b(?:was|were|is|are))\s"
+                               r"(?=[a-z]+(?:ed|en|wn)\b)", re.IGNORECASE)
+_NEGATION = re.compile(r"\b(not|no|never|n't|neither|nor|without)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -37,7 +58,7 @@ class ReaderExample:
     question: str
     sentence: str
     answer: tuple[int, int] | None  # character span in ``sentence``; None = no answer
-    kind: str  # "positive", "hard_negative" or "adversarial"
+    kind: str  # "positive", "hard_negative", "adversarial", "antonym" or "negation"
 
 
 def _kind_of(surface: str) -> str:
@@ -69,12 +90,33 @@ def _swap(question: str, sentence: str, vocab: dict[str, list[str]], rng: random
     return None
 
 
+def _antonym(question: str, sentence: str) -> str | None:
+    """``question`` with one word that the sentence also has replaced by its antonym; None if it
+    shares none."""
+    sent_words = set(re.findall(r"[a-z]+", sentence.lower()))
+    for m in re.finditer(r"[a-z]+", question):  # lower-case words only: never a name
+        opposite = _ANTONYMS.get(m.group())
+        if opposite and m.group() in sent_words and opposite not in sent_words:
+            return question[: m.start()] + opposite + question[m.end() :]
+    return None
+
+
+def _negate(question: str, sentence: str) -> str | None:
+    """``question`` in the passive negated ("Who was elected ...?" → "Who was not elected
+    ...?"); None if it is not one or the sentence holds a negation."""
+    m = _PASSIVE_QUESTION.match(question)
+    if not m or _NEGATION.search(sentence):
+        return None
+    return question[: m.end(1)] + " not " + question[m.end() :]
+
+
 def article_examples(
     article: SquadArticle,
     rng: random.Random,
     hard_negatives: int = 2,
     adversarial_share: float = 0.5,
     max_questions: int | None = None,
+    other_adversarial: bool = False,
 ) -> list[ReaderExample]:
     sentences = split_sentences("a", article.text)
     if not sentences:
@@ -122,4 +164,9 @@ def article_examples(
             swapped = _swap(q.question, sent.text, vocab, rng)
             if swapped:
                 out.append(ReaderExample(swapped, sent.text, None, "adversarial"))
+        if other_adversarial:
+            for kind, changed in (("antonym", _antonym(q.question, sent.text)),
+                                  ("negation", _negate(q.question, sent.text))):
+                if changed:  # every one the rules can make (rare: 2 % of the examples)
+                    out.append(ReaderExample(changed, sent.text, None, kind))
     return out

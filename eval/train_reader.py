@@ -23,6 +23,7 @@ import json
 import random
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -53,11 +54,11 @@ def articles() -> tuple[list, list]:
     return mine[VALIDATION_ARTICLES:], mine[:VALIDATION_ARTICLES]
 
 
-def examples(arts: list, seed: int) -> list[ReaderExample]:
+def examples(arts: list, seed: int, other_adversarial: bool = False) -> list[ReaderExample]:
     rng = random.Random(seed)
     out: list[ReaderExample] = []
     for art in arts:
-        out.extend(article_examples(art, rng))
+        out.extend(article_examples(art, rng, other_adversarial=other_adversarial))
     rng.shuffle(out)
     return out
 
@@ -185,14 +186,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = training_parser(__doc__.splitlines()[0], steps=SCHEDULE[0][0], batch=32, lr=SCHEDULE[0][1],
                          work=ARTIFACTS)
     ap.add_argument("--layers", type=int, default=6)
+    ap.add_argument("--other-adversarial", action="store_true",
+                    help="add antonym and negation questions (eval/reader_data.py)")
     args = ap.parse_args(argv)
     start_training(args)
 
     t0 = time.time()
     train_arts, val_arts = articles()
-    train = examples(train_arts, seed=1)
-    val = examples(val_arts, seed=2)[:1500]
-    kinds = {k: sum(e.kind == k for e in train) for k in ("positive", "hard_negative", "adversarial")}
+    train = examples(train_arts, seed=1, other_adversarial=args.other_adversarial)
+    val = examples(val_arts, seed=2, other_adversarial=args.other_adversarial)[:1500]
+    if args.other_adversarial:  # rare kinds (2 % of the examples), seen 4 times as often
+        train += [e for e in train if e.kind in ("antonym", "negation")] * 3
+        random.Random(3).shuffle(train)
+    kinds = dict(Counter(e.kind for e in train))
     print(f"{len(train_arts)} articles, {len(train)} examples {kinds}; {len(val)} validation "
           f"({time.time() - t0:.0f}s)", flush=True)
 
