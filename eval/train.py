@@ -3,7 +3,7 @@
     python -m eval.train [--articles 200] [--reader] [--qencoder] [--squad2-abstain]
 
 ``--reader`` first fine-tunes the reading model itself (``eval.train_reader``, on other train
-articles; about 2 hours on 2 cores), ``--qencoder`` the question encoder
+articles; about 1 h 45 min on 2 cores), ``--qencoder`` the question encoder
 (``eval.train_qencoder``, the same articles; about half an hour); without them the shipped
 ``qa/models/reader.*`` and ``qencoder.*`` are used.
 

@@ -2,9 +2,8 @@
 
     python -m eval.train_reader [--steps 2400] [--lr 1e-4] [--batch 32] [--layers 6]
 
-As shipped: ``--steps 2400 --lr 1e-4``, then ``--steps 4800 --lr 5e-5``, then ``--steps 5600
---lr 3e-5 --other-adversarial`` (``SCHEDULE``; each run resumes the last checkpoint and
-extends its schedule).
+As shipped: ``--steps 2400 --lr 1e-4``, then ``--steps 4800 --lr 5e-5`` (``SCHEDULE``; the
+second run resumes the first's checkpoint and extends its schedule).
 
 Data: SQuAD v1.1 train articles 200.. of the fixed shuffle that ``eval.train`` uses (its first
 200 articles fit and report the re-ranker and the abstention model, so the reader's scores
@@ -40,10 +39,11 @@ MAX_LENGTH = 128
 MAX_QUESTION_TOKENS = 40
 MAX_ANSWER_TOKENS = 30
 # The shipped reader's training: 2,400 steps at 1e-4, then extended from that checkpoint to
-# 4,800 with a fresh schedule at 5e-5 (validation exact span 0.470 -> 0.479, AUROC 0.913 -> 0.924),
-# then to 5,600 at 3e-5 with antonym and negation questions added (cross-fitted SQuAD 2.0
-# abstention AUROC 0.728 / 0.718 -> 0.760 / 0.765, exact span 0.468 -> 0.443 in int8)
-SCHEDULE = ((2400, 1e-4, False), (4800, 5e-5, False), (5600, 3e-5, True))
+# 4,800 with a fresh schedule at 5e-5 (validation exact span 0.470 -> 0.479, AUROC 0.913 -> 0.924).
+# (800 more at 3e-5 with --other-adversarial raised cross-fitted SQuAD 2.0 abstention AUROC
+# 0.728 / 0.718 -> 0.760 / 0.765 but cost exact span 0.468 -> 0.443 in int8, and answered
+# "Whom did Bill Burns meet in Doha?" with his title: not shipped, README.)
+SCHEDULE = ((2400, 1e-4, False), (4800, 5e-5, False))
 CHECK_PAIR = (
     "How many rockets did Hamas fire on Sunday?",
     "On Sunday, Hamas fired about 10 rockets from the Rafah border crossing area, the IDF said.",
