@@ -3,7 +3,7 @@
     python -m eval.train [--articles 200] [--reader] [--qencoder] [--squad2-abstain]
 
 ``--reader`` first fine-tunes the reading model itself (``eval.train_reader``, on other train
-articles; about 1 h 45 min on 2 cores), ``--qencoder`` the question encoder
+articles; about 2 h on 2 cores when nothing else runs), ``--qencoder`` the question encoder
 (``eval.train_qencoder``, the same articles; about half an hour); without them the shipped
 ``qa/models/reader.*`` and ``qencoder.*`` are used.
 
@@ -255,9 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.reader:
         from eval import train_reader
 
-        for steps, lr, other in train_reader.SCHEDULE:  # as shipped: each run extends the last
+        for steps, lr, anchored in train_reader.SCHEDULE:  # as shipped: each run extends the last
             train_reader.main(["--steps", str(steps), "--lr", str(lr), "--out", str(args.out)]
-                              + ["--other-adversarial"] * other)
+                              + ["--other-adversarial", "--teacher", str(args.out), "--work",
+                                 str(train_reader.ANCHORED)] * anchored)
     if args.qencoder:
         from eval import train_qencoder
 

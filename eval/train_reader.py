@@ -3,7 +3,9 @@
     python -m eval.train_reader [--steps 2400] [--lr 1e-4] [--batch 32] [--layers 6]
 
 As shipped: ``--steps 2400 --lr 1e-4``, then ``--steps 4800 --lr 5e-5`` (``SCHEDULE``; the
-second run resumes the first's checkpoint and extends its schedule).
+second run resumes the first's checkpoint and extends its schedule), then
+``--steps 800 --lr 3e-5 --other-adversarial --teacher qa/models --work artifacts/reader-anchored``
+(starts from the reader the first two wrote and keeps its spans by distillation).
 
 Data: SQuAD v1.1 train articles 200.. of the fixed shuffle that ``eval.train`` uses (its first
 200 articles fit and report the re-ranker and the abstention model, so the reader's scores
@@ -40,11 +42,16 @@ MAX_LENGTH = 128
 MAX_QUESTION_TOKENS = 40
 MAX_ANSWER_TOKENS = 30
 # The shipped reader's training: 2,400 steps at 1e-4, then extended from that checkpoint to
-# 4,800 with a fresh schedule at 5e-5 (validation exact span 0.470 -> 0.479, AUROC 0.913 -> 0.924).
-# (800 more at 3e-5 with --other-adversarial raised cross-fitted SQuAD 2.0 abstention AUROC
-# 0.728 / 0.718 -> 0.760 / 0.765 but cost exact span 0.468 -> 0.443 in int8, and answered
-# "Whom did Bill Burns meet in Doha?" with his title: not shipped, README.)
-SCHEDULE = ((2400, 1e-4, False), (4800, 5e-5, False))
+# 4,800 with a fresh schedule at 5e-5 (validation exact span 0.470 -> 0.479, AUROC 0.913 -> 0.924);
+# then 800 steps at 3e-5 from that reader with antonym and negation questions added, its spans
+# on the other questions kept by distillation from it (int8 validation: exact span 0.468 ->
+# 0.474, AUROC 0.918 -> 0.916; on antonym and negation questions AUROC 0.605 -> 0.851).
+# (The same 800 steps without distillation raised abstention as much but cost 2.5 points of
+# exact span and answered "Whom did Bill Burns meet in Doha?" with his title.)
+# Each entry: (steps, lr, anchored): an anchored run starts from the reader the runs before
+# wrote, in a work folder of its own (ANCHORED), with --other-adversarial and --teacher.
+SCHEDULE = ((2400, 1e-4, False), (4800, 5e-5, False), (800, 3e-5, True))
+ANCHORED = ARTIFACTS.parent / "reader-anchored"
 CHECK_PAIR = (
     "How many rockets did Hamas fire on Sunday?",
     "On Sunday, Hamas fired about 10 rockets from the Rafah border crossing area, the IDF said.",
@@ -333,6 +340,9 @@ def save(model, tokenizer, args, runs, scores, seconds, n_articles, n_examples, 
 
     state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()
              if k != WORD_EMBEDDINGS and not k.endswith("position_ids")}
+    before = {}  # the teacher's own record, read before ``out`` (which may be its folder) is written
+    if args.teacher is not None:
+        before = json.loads((args.teacher / "reader.json").read_text(encoding="utf-8"))
     args.out.mkdir(parents=True, exist_ok=True)
     save_file(state, str(args.out / "reader.safetensors"))
     info = {
@@ -353,6 +363,9 @@ def save(model, tokenizer, args, runs, scores, seconds, n_articles, n_examples, 
         + (f" --teacher {args.teacher} --work {args.work}" if args.teacher else ""),
         "validation": {k: round(v, 4) for k, v in scores.items()},
     }
+    if before:  # the whole history: how the teacher was made, then this run
+        info["training"] = f"{before['training']}; then {info['training']}"
+        info["command"] = f"{before['command']} && {info['command']}"
     (args.out / "reader.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     # The fixed pair's scores as the saved (half-precision) weights give them: the load test
     # checks that a fresh load reproduces them.

@@ -50,7 +50,7 @@ class Config:
     reader_top_k: int = 2
     reader_first_k: int = 1
     reader_more_below: float = 0.0
-    # int8 linear layers: about 2x faster here, for about 1-2 points less exact-span agreement on
+    # int8 linear layers: about 2x faster here, for 1-5 points less exact-span agreement on
     # held-out train sentences (qa/models/reader.json: "validation" against "validation_fp32")
     reader_int8: bool = True
     # a short answer is given when the reader's evidence for its span is at least this and the

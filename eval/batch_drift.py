@@ -1,0 +1,61 @@
+"""How much the reader's scores depend on what else is read in the same forward pass.
+
+    python -m eval.batch_drift [--pairs 80]
+
+With int8 linear layers (``Config.reader_int8``) each forward pass quantizes its activations
+with one scale for the whole batch, so a (question, sentence) pair read together with other
+pairs (``qa/batching.py``, asks in flight at the same time) scores a little differently from
+the same pair read alone. Prints the absolute difference of the reader's evidence (span minus
+no-answer score, in logits) for seed-article pairs read alone and read with 7 others, for the
+reader in int8, int8 with the feed-forward outputs in bf16, and float32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+
+import numpy as np
+
+from eval.seed_set import load_seed_set
+from index.settings import seeds_dir
+from index.split import split_sentences
+from qa.precision import quantize_int8
+from qa.reader import Reader
+
+
+def drift(reader: Reader, pairs: list[tuple[str, str]], n: int, rng: random.Random) -> np.ndarray:
+    out = []
+    for pair in pairs[:n]:
+        alone = reader._read_pairs([pair])[0].evidence
+        shared = reader._read_pairs([pair, *rng.sample(pairs, 7)])[0].evidence
+        out.append(abs(alone - shared))
+    return np.asarray(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", type=int, default=80)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    seed = load_seed_set()
+    text = (seeds_dir() / f"{seed['article']}.txt").read_text(encoding="utf-8")
+    sentences = [s.text for s in split_sentences(seed["article"], text)]
+    questions = [q["question"] for q in seed["questions"]]
+    rng = random.Random(0)
+    pairs = [(rng.choice(questions), rng.choice(sentences)) for _ in range(200)]
+    print(f"reader evidence, |read alone - read with 7 other pairs| (logits), {args.pairs} pairs")
+    for name, mixed in (("int8 (default)", False), ("int8-mixed", True), ("float32", None)):
+        reader = Reader(quantize=False)
+        if mixed is not None:
+            reader.model = quantize_int8(reader.model, keep_ffn_output=mixed)
+        d = drift(reader, pairs, args.pairs, random.Random(1))
+        print(f"  {name:<15} mean {d.mean():.3f}  p90 {np.percentile(d, 90):.3f}  max {d.max():.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
