@@ -44,8 +44,9 @@ MAX_ANSWER_TOKENS = 30
 # The shipped reader's training: 2,400 steps at 1e-4, then extended from that checkpoint to
 # 4,800 with a fresh schedule at 5e-5 (validation exact span 0.470 -> 0.479, AUROC 0.913 -> 0.924);
 # then 800 steps at 3e-5 from that reader with antonym and negation questions added, its spans
-# on the other questions kept by distillation from it (int8 validation: exact span 0.468 ->
-# 0.474, AUROC 0.918 -> 0.916; on antonym and negation questions AUROC 0.605 -> 0.851).
+# on the other questions kept by distillation from it (int8, `python -m eval.reader_validation`:
+# exact span 0.468 -> 0.474, AUROC 0.918 -> 0.916; against antonym and negation questions AUROC
+# 0.605 -> 0.851).
 # (The same 800 steps without distillation raised abstention as much but cost 2.5 points of
 # exact span and answered "Whom did Bill Burns meet in Doha?" with his title.)
 # Each entry: (steps, lr, anchored): an anchored run starts from the reader the runs before
@@ -252,8 +253,7 @@ def main(argv: list[str] | None = None) -> int:
 
         teacher = Reader(args.teacher, quantize=False).model  # fp32, frozen
         teacher.requires_grad_(False)
-        model.load_state_dict(teacher.state_dict())
-        model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+        model.load_state_dict(teacher.state_dict())  # copies values: requires_grad stays as set
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     step, epoch, done, seconds = 0, 0, 0, 0.0

@@ -1,0 +1,42 @@
+"""The reader's held-out figures, as served (int8), for one or more trained readers.
+
+    python -m eval.reader_validation [DIR ...]   (default: qa/models)
+
+On the 8 validation articles of ``eval.train_reader`` (never trained on): exact span and
+has-answer AUROC on the usual validation examples (answer sentences, hard and swapped-entity
+negatives), and on the answer sentences against antonym and negation questions
+(``--other-adversarial`` kinds). The two sets do not depend on how a reader was trained, so
+readers compare side by side (``reader.json``'s own "validation" does depend on it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from eval.train_reader import NEW_KINDS, articles, evaluate, examples
+from qa.reader import MODEL_DIR, Reader
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dirs", nargs="*", type=Path, default=[MODEL_DIR])
+    args = ap.parse_args(argv)
+    _, val_arts = articles()
+    plain = examples(val_arts, seed=2)[:1500]
+    positives = [e for e in plain if e.kind == "positive"]
+    new = [e for e in examples(val_arts, seed=2, other_adversarial=True) if e.kind in NEW_KINDS]
+    print(f"{len(plain)} validation examples; {len(positives)} answer sentences against "
+          f"{len(new)} antonym and negation questions")
+    for d in args.dirs:
+        reader = Reader(d)
+        usual = evaluate(reader.model, reader.tokenizer, plain)
+        kinds = evaluate(reader.model, reader.tokenizer, positives + new)
+        print(f"{d}: exact span {usual['span_exact']:.3f}, AUROC {usual['has_answer_auroc']:.3f}; "
+              f"against antonym and negation questions AUROC {kinds['has_answer_auroc']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
