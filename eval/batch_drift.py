@@ -27,10 +27,11 @@ from qa.reader import Reader
 
 def drift(reader: Reader, pairs: list[tuple[str, str]], n: int, rng: random.Random) -> np.ndarray:
     out = []
-    for pair in pairs[:n]:
-        alone = reader._read_pairs([pair])[0].evidence
-        shared = reader._read_pairs([pair, *rng.sample(pairs, 7)])[0].evidence
-        out.append(abs(alone - shared))
+    for q, s in pairs[:n]:
+        alone = reader.read(q, [s])[0].evidence
+        # 8 pairs of 8 questions: one forward pass (CHUNK_PAIRS), as a shared call reads them
+        shared = reader.read_many([(q, [s])] + [(q2, [s2]) for q2, s2 in rng.sample(pairs, 7)])
+        out.append(abs(alone - shared[0][0].evidence))
     return np.asarray(out)
 
 
