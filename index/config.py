@@ -64,6 +64,13 @@ class Config:
     # to batch_wait_ms for the others in flight, at most batch_max in one call
     batch_wait_ms: float = 4.0
     batch_max: int = 16
+    # the reader's passes are shared too (default): its int8 layers quantize each pass with one
+    # scale, so a sentence read with other asks' sentences scores a little differently than alone
+    # (`python -m eval.batch_drift`) and an answer under load can differ from the same answer
+    # alone (a near tie, or confidence by about 0.1). False: one ask's sentences a pass, every
+    # answer exactly as alone, for fewer asks/s under load (back to back, `python -m eval.load
+    # --api rest`, 10 askers and a writer: 56.6 asks/s, p95 239 ms against 68.1, 206 ms shared).
+    reader_share_passes: bool = True
     # vector search: "" is FAISS in the index directory; a ".db" path is Milvus Lite (relative
     # to the index directory); "http://host:19530" is a Milvus server or cluster.
     vector_uri: str = ""

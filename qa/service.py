@@ -118,12 +118,14 @@ class QAService:
         # embedder, looked up per call (so a swapped index embedder is honoured)
         self.question_encoder = (load_question_encoder(precision=self.config.question_encoder_precision)
                                  if self.config.question_encoder else None)
-        # Questions asked at the same time (threads) share model calls (qa/batching.py).
+        # Questions asked at the same time (threads) share model calls (qa/batching.py); the
+        # reader's unless Config.reader_share_passes is false (one ask's sentences a call).
         wait = self.config.batch_wait_ms / 1000
         self._embed_batch: MicroBatcher[str, np.ndarray] = MicroBatcher(
             lambda qs: list(self.embed_questions(qs)), self.config.batch_max, wait)
         self._read_batch: MicroBatcher[tuple[str, list[str]], list] = MicroBatcher(
-            lambda items: self.reader.read_many(items), self.config.batch_max, wait)
+            lambda items: self.reader.read_many(items),
+            self.config.batch_max if self.config.reader_share_passes else 1, wait)
 
     def embed_questions(self, questions: list[str]) -> np.ndarray:
         """Unit vectors of ``questions`` as this service searches with them: from the question

@@ -70,13 +70,12 @@ def test_batches_hold_at_most_max_items_and_errors_reach_every_caller():
     assert errors and set(errors) == {"bad item"} and len(out) + len(errors) == 7
 
 
-@pytest.mark.slow
-def test_concurrent_asks_share_reader_calls_and_cite_exactly(fresh_service, seed_text):
-    svc = fresh_service
-    questions = ["How many rockets did Hamas fire on Sunday?", "Whom did Bill Burns meet in Doha?",
-                 "Why did Israel not send a delegation to Cairo?", "What does Hamas want?"] * 2
-    alone = {q: svc.ask(q) for q in set(questions)}
-    before = (svc._read_batch.calls, svc._read_batch.items)
+QUESTIONS = ["How many rockets did Hamas fire on Sunday?", "Whom did Bill Burns meet in Doha?",
+             "Why did Israel not send a delegation to Cairo?", "What does Hamas want?"] * 2
+
+
+def _ask_together(svc, questions: list[str]) -> list:
+    """Every question asked at once from its own thread; the answers in order."""
     answers = [None] * len(questions)
     gate = threading.Barrier(len(questions))
 
@@ -89,6 +88,40 @@ def test_concurrent_asks_share_reader_calls_and_cite_exactly(fresh_service, seed
         t.start()
     for t in threads:
         t.join(120)
+    return answers
+
+
+@pytest.mark.slow
+def test_concurrent_asks_answer_exactly_as_alone_when_reads_are_not_shared(fresh_service):
+    """``Config.reader_share_passes`` false: questions share the question encoder's calls, each
+    ask reads its own sentences, and every answer is the one it gets alone (the same citations,
+    short answer and confidence, float noise aside)."""
+    from qa import QAService
+
+    svc = QAService(fresh_service.index, overrides={"reader_share_passes": False})
+    alone = {q: svc.ask(q) for q in set(QUESTIONS)}
+    before = (svc._embed_batch.calls, svc._embed_batch.items, svc._read_batch.calls, svc._read_batch.items)
+    answers = _ask_together(svc, QUESTIONS)
+    assert svc._embed_batch.items - before[1] == len(QUESTIONS)
+    assert svc._embed_batch.calls - before[0] < len(QUESTIONS)  # question embeddings shared
+    reads = svc._read_batch.items - before[3]
+    assert reads >= len(QUESTIONS) and svc._read_batch.calls - before[2] == reads  # reads not
+    for q, a in zip(QUESTIONS, answers, strict=True):
+        b = alone[q]
+        assert a.abstained == b.abstained, q
+        assert [(c.start, c.end) for c in a.citations] == [(c.start, c.end) for c in b.citations], q
+        assert [(c.start, c.end) for c in (a.short,) if c] == [(c.start, c.end) for c in (b.short,) if c], q
+        assert abs(a.confidence - b.confidence) < 1e-3, q
+
+
+@pytest.mark.slow
+def test_concurrent_asks_share_reader_calls_and_cite_exactly(fresh_service, seed_text):
+    svc = fresh_service
+    assert svc.config.reader_share_passes  # the default
+    questions = QUESTIONS
+    alone = {q: svc.ask(q) for q in set(questions)}
+    before = (svc._read_batch.calls, svc._read_batch.items)
+    answers = _ask_together(svc, questions)
     calls, items = svc._read_batch.calls - before[0], svc._read_batch.items - before[1]
     assert items >= len(questions) and calls < items  # some reads were shared
     # int8 activations are quantized per call (one scale for the whole batch), so a shared call
