@@ -2,12 +2,12 @@
 
     python -m eval.batch_drift [--pairs 80]
 
-With int8 linear layers (``Config.reader_int8``) each forward pass quantizes its activations
-with one scale for the whole batch, so a (question, sentence) pair read together with other
-pairs (``qa/batching.py``, asks in flight at the same time) scores a little differently from
-the same pair read alone. Prints the absolute difference of the reader's evidence (span minus
-no-answer score, in logits) for seed-article pairs read alone and read with 7 others, for the
-reader in int8, int8 with the feed-forward outputs in bf16, and float32.
+With int8 linear layers (``Config.reader_precision`` "int8") each forward pass quantizes its
+activations with one scale for the whole batch, so a (question, sentence) pair read together
+with other pairs (``qa/batching.py``, asks in flight at the same time) scores a little
+differently from the same pair read alone. Prints the absolute difference of the reader's
+evidence (span minus no-answer score, in logits) for seed-article pairs read alone and read with
+7 others, for the reader in each precision (bfloat16 is emulated, slowly, on a CPU without it).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import sys
 import numpy as np
 
 from eval.seed_set import load_seed_set
+from index.config import Config
 from index.settings import seeds_dir
 from index.split import split_sentences
-from qa.precision import quantize_int8
-from qa.reader import Reader
+from qa.reader import Reader, resolve_reader_precision
 
 
 def drift(reader: Reader, pairs: list[tuple[str, str]], n: int, rng: random.Random) -> np.ndarray:
@@ -49,11 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(0)
     pairs = [(rng.choice(questions), rng.choice(sentences)) for _ in range(200)]
     print(f"reader evidence, |read alone - read with 7 other pairs| (logits), {args.pairs} pairs")
-    for name, mixed in (("int8 (default)", False), ("int8-mixed", True), ("float32", None)):
-        reader = Reader(quantize=False)
-        if mixed is not None:
-            reader.model = quantize_int8(reader.model, keep_ffn_output=mixed)
+    default = resolve_reader_precision(Config().reader_precision)
+    for precision in ("bfloat16", "int8", "int8-mixed", "float32"):
+        reader = Reader(precision=precision)
         d = drift(reader, pairs, args.pairs, random.Random(1))
+        name = f"{precision} (default)" if precision == default else precision
         print(f"  {name:<15} mean {d.mean():.3f}  p90 {np.percentile(d, 90):.3f}  max {d.max():.3f}")
     return 0
 

@@ -19,6 +19,15 @@ span inside the sentence, or ``None`` (no answer). Per question:
   "smallest", "before" for "after") of a word that the question and the answer sentence share,
   and a *negation* ("Who was not elected ...?") of a question in the passive when the sentence
   holds no negation; both labelled ``None`` on the answer sentence.
+* a *word swap* (``word_swaps``): a lower-case content word that the question shares with the
+  answer sentence (outside the answer) replaced by another word of the article with the same
+  ending ("-ed", "-ing" or "-s": a rough part of speech, so the question stays grammatical)
+  that the sentence does not hold: "How many soldiers were
+  *wounded* near ...?" against "... killing three soldiers near ...", the question about
+  another act or thing than the sentence's (SQuAD 2.0's "impossible condition" and word
+  swaps); labelled ``None``. Taught with the reader anchored to an earlier one by distillation
+  (``eval/train_reader.py --teacher``), so that questions in other words than their sentence,
+  which are not in this kind, stay answerable as the earlier reader read them.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ from dataclasses import dataclass
 
 from eval.squad import SquadArticle, contains_answer
 from index.split import split_sentences
-from index.text import tokenize
+from index.text import stem, tokenize
 
 _YEAR = re.compile(r"^(1[0-9]{3}|20[0-9]{2})s?$")
 _ANTONYM_PAIRS = (
@@ -58,7 +67,7 @@ class ReaderExample:
     question: str
     sentence: str
     answer: tuple[int, int] | None  # character span in ``sentence``; None = no answer
-    kind: str  # "positive", "hard_negative", "adversarial", "antonym" or "negation"
+    kind: str  # "positive", "hard_negative", "adversarial", "antonym", "negation" or "word_swap"
 
 
 def _kind_of(surface: str) -> str:
@@ -90,6 +99,34 @@ def _swap(question: str, sentence: str, vocab: dict[str, list[str]], rng: random
     return None
 
 
+def _ending(word: str) -> str:
+    """"ing", "ed", "s" or "" (then the word is not swapped: nouns, verbs and adjectives mix)."""
+    for end in ("ing", "ed", "s"):
+        if word.endswith(end):
+            return end
+    return ""
+
+
+def _swap_word(question: str, sentence: str, answer: str, words: dict[str, list[str]],
+               rng: random.Random) -> str | None:
+    """``question`` with one lower-case content word that the sentence also holds (not in the
+    answer) replaced by an article word of the same ending that the sentence does not hold and
+    whose stem is not the question's; None if there is none."""
+    sent_stems = {t.stem for t in tokenize(sentence) if t.stem}
+    answer_stems = {t.stem for t in tokenize(answer) if t.stem}
+    q_toks = tokenize(question)
+    q_stems = {t.stem for t in q_toks}
+    shared = [t for t in q_toks[1:] if t.stem and t.surface.islower() and len(t.surface) > 3
+              and _ending(t.surface) and t.stem in sent_stems and t.stem not in answer_stems]
+    if not shared:
+        return None
+    t = rng.choice(shared)
+    options = [w for w in words.get(_ending(t.surface), ()) if stem(w) not in sent_stems | q_stems]
+    if not options:
+        return None
+    return question[: t.start] + rng.choice(options) + question[t.end :]
+
+
 def _antonym(question: str, sentence: str) -> str | None:
     """``question`` with one word that the sentence also has replaced by its antonym; None if it
     shares none."""
@@ -117,7 +154,10 @@ def article_examples(
     adversarial_share: float = 0.5,
     max_questions: int | None = None,
     other_adversarial: bool = False,
+    word_swaps: float = 0.0,
 ) -> list[ReaderExample]:
+    """The examples of one article's questions (module docstring); ``word_swaps``: the share of
+    questions that also get a word-swapped copy."""
     sentences = split_sentences("a", article.text)
     if not sentences:
         return []
@@ -132,6 +172,10 @@ def article_examples(
             if t.stem:
                 vocab.setdefault(_kind_of(t.surface), []).append(t.surface)
     vocab = {k: sorted(set(v)) for k, v in vocab.items()}
+    words: dict[str, list[str]] = {}
+    for w in sorted({t.surface for ts in toks for t in ts if t.stem and t.surface.isalpha()
+                     and t.surface.islower() and len(t.surface) > 3}):
+        words.setdefault(_ending(w), []).append(w)
 
     out: list[ReaderExample] = []
     questions = list(article.questions)
@@ -169,4 +213,8 @@ def article_examples(
                                   ("negation", _negate(q.question, sent.text))):
                 if changed:  # every one the rules can make (rare: 2 % of the examples)
                     out.append(ReaderExample(changed, sent.text, None, kind))
+        if word_swaps and rng.random() < word_swaps:
+            changed = _swap_word(q.question, sent.text, answer, words, rng)
+            if changed:
+                out.append(ReaderExample(changed, sent.text, None, "word_swap"))
     return out

@@ -1,6 +1,6 @@
-"""The reader's held-out figures, as served (int8), for one or more trained readers.
+"""The reader's held-out figures, as served, for one or more trained readers.
 
-    python -m eval.reader_validation [DIR ...]   (default: qa/models)
+    python -m eval.reader_validation [DIR ...] [--precision auto]   (default: qa/models)
 
 On the 8 validation articles of ``eval.train_reader`` (never trained on): exact span and
 has-answer AUROC on the usual validation examples (answer sentences, hard and swapped-entity
@@ -16,12 +16,15 @@ import sys
 from pathlib import Path
 
 from eval.train_reader import NEW_KINDS, articles, evaluate, examples
+from qa.precision import PRECISIONS
 from qa.reader import MODEL_DIR, Reader
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dirs", nargs="*", type=Path, default=[MODEL_DIR])
+    ap.add_argument("--precision", choices=PRECISIONS, default="auto",
+                    help="as Config.reader_precision (default: as served)")
     args = ap.parse_args(argv)
     _, val_arts = articles()
     plain = examples(val_arts, seed=2)[:1500]
@@ -30,10 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(plain)} validation examples; {len(positives)} answer sentences against "
           f"{len(new)} antonym and negation questions")
     for d in args.dirs:
-        reader = Reader(d)
+        reader = Reader(d, precision=args.precision)
         usual = evaluate(reader.model, reader.tokenizer, plain)
         kinds = evaluate(reader.model, reader.tokenizer, positives + new)
-        print(f"{d}: exact span {usual['span_exact']:.3f}, AUROC {usual['has_answer_auroc']:.3f}; "
+        print(f"{d} ({reader.precision}): exact span {usual['span_exact']:.3f}, "
+              f"AUROC {usual['has_answer_auroc']:.3f}; "
               f"against antonym and negation questions AUROC {kinds['has_answer_auroc']:.3f}")
     return 0
 

@@ -66,11 +66,12 @@ def articles() -> tuple[list, list]:
     return mine[VALIDATION_ARTICLES:], mine[:VALIDATION_ARTICLES]
 
 
-def examples(arts: list, seed: int, other_adversarial: bool = False) -> list[ReaderExample]:
+def examples(arts: list, seed: int, other_adversarial: bool = False,
+             word_swaps: float = 0.0) -> list[ReaderExample]:
     rng = random.Random(seed)
     out: list[ReaderExample] = []
     for art in arts:
-        out.extend(article_examples(art, rng, other_adversarial=other_adversarial))
+        out.extend(article_examples(art, rng, other_adversarial=other_adversarial, word_swaps=word_swaps))
     rng.shuffle(out)
     return out
 
@@ -117,7 +118,7 @@ def tensorize(tokenizer, batch: list[ReaderExample]) -> dict | None:
     }
 
 
-NEW_KINDS = ("antonym", "negation")  # the kinds a teacher-anchored run teaches anew
+NEW_KINDS = ("antonym", "negation", "word_swap")  # the kinds a teacher-anchored run teaches anew
 
 
 def distill_loss(teacher, inputs: dict, out, anchored) -> Any:
@@ -170,8 +171,8 @@ def evaluate(model, tokenizer, data: list[ReaderExample]) -> dict[str, float]:
         ctx = np.asarray([[s == 1 for s in enc.sequence_ids(i)] for i in range(len(batch))])
         with torch.inference_mode():
             out = model(**{k2: torch.as_tensor(v) for k2, v in enc.items()})
-        readings = decode_readings(out.start_logits.numpy(), out.end_logits.numpy(), ctx, offsets,
-                                   MAX_ANSWER_TOKENS)
+        readings = decode_readings(out.start_logits.float().numpy(), out.end_logits.float().numpy(),
+                                   ctx, offsets, MAX_ANSWER_TOKENS)
         for ex, r in zip(batch, readings):
             ev.append(r.evidence)
             lab.append(ex.answer is not None)
@@ -227,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--other-adversarial", action="store_true",
                     help="add antonym and negation questions (eval/reader_data.py)")
+    ap.add_argument("--word-swaps", type=float, default=0.0,
+                    help="the share of questions with a word-swapped copy (eval/reader_data.py)")
     ap.add_argument("--teacher", type=Path, default=None,
                     help="a trained reader's folder: the start (when there is no checkpoint) and a "
                     "frozen teacher whose spans the other examples keep (see distill_loss)")
@@ -235,10 +238,11 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.time()
     train_arts, val_arts = articles()
-    train = examples(train_arts, seed=1, other_adversarial=args.other_adversarial)
-    val = examples(val_arts, seed=2, other_adversarial=args.other_adversarial)[:1500]
-    if args.other_adversarial:  # rare kinds (2 % of the examples), seen 4 times as often
-        train += [e for e in train if e.kind in ("antonym", "negation")] * 3
+    kinds_made = {"other_adversarial": args.other_adversarial, "word_swaps": args.word_swaps}
+    train = examples(train_arts, seed=1, **kinds_made)
+    val = examples(val_arts, seed=2, **kinds_made)[:1500]
+    if args.other_adversarial or args.word_swaps:  # rare kinds (2-3 % each), seen 4 times as often
+        train += [e for e in train if e.kind in NEW_KINDS] * 3
         random.Random(3).shuffle(train)
     kinds = dict(Counter(e.kind for e in train))
     print(f"{len(train_arts)} articles, {len(train)} examples {kinds}; {len(val)} validation "
@@ -251,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.teacher is not None:
         from qa.reader import Reader
 
-        teacher = Reader(args.teacher, quantize=False).model  # fp32, frozen
+        teacher = Reader(args.teacher, precision="float32").model  # frozen
         teacher.requires_grad_(False)
         model.load_state_dict(teacher.state_dict())  # copies values: requires_grad stays as set
     params = [p for p in model.parameters() if p.requires_grad]
@@ -322,13 +326,14 @@ def main(argv: list[str] | None = None) -> int:
     save(model, tokenizer, args, runs, scores, seconds, len(train_arts), len(train), kinds)
     from qa.reader import Reader
 
-    shipped = Reader(args.out)  # as served: half-precision weights, int8 linear layers
-    scores_int8 = evaluate(shipped.model, tokenizer, val)
     info = json.loads((args.out / "reader.json").read_text(encoding="utf-8"))
     info["validation_fp32"] = info.pop("validation")
-    info["validation"] = {k: round(v, 4) for k, v in scores_int8.items()}
+    for precision in ("bfloat16", "int8"):  # as served: half-precision weights, then these
+        scores = evaluate(Reader(args.out, precision=precision).model, tokenizer, val)
+        info[f"validation_{precision}"] = {k: round(v, 4) for k, v in scores.items()}
     (args.out / "reader.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
-    print(f"as served (int8): {info['validation']}; fp32: {info['validation_fp32']}", flush=True)
+    print(f"fp32: {info['validation_fp32']}; bf16: {info['validation_bfloat16']}; "
+          f"int8: {info['validation_int8']}", flush=True)
     return 0
 
 
@@ -360,6 +365,7 @@ def save(model, tokenizer, args, runs, scores, seconds, n_articles, n_examples, 
         "command": " && ".join(f"python -m eval.train_reader --steps {n} --batch {args.batch} "
                                f"--layers {args.layers} --lr {lr}" for n, lr in runs)
         + " --other-adversarial" * args.other_adversarial  # (the last run's data)
+        + (f" --word-swaps {args.word_swaps}" if args.word_swaps else "")
         + (f" --teacher {args.teacher} --work {args.work}" if args.teacher else ""),
         "validation": {k: round(v, 4) for k, v in scores.items()},
     }
@@ -367,10 +373,10 @@ def save(model, tokenizer, args, runs, scores, seconds, n_articles, n_examples, 
         info["training"] = f"{before['training']}; then {info['training']}"
         info["command"] = f"{before['command']} && {info['command']}"
     (args.out / "reader.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
-    # The fixed pair's scores as the saved (half-precision) weights give them: the load test
-    # checks that a fresh load reproduces them.
+    # The fixed pair's scores as the saved (half-precision) weights give them in float32 (the
+    # same on every CPU): the load test checks that a fresh load reproduces them.
     with torch.inference_mode():
-        reading = Reader(args.out).read(CHECK_PAIR[0], [CHECK_PAIR[1]])[0]
+        reading = Reader(args.out, precision="float32").read(CHECK_PAIR[0], [CHECK_PAIR[1]])[0]
     info["check"] = {"question": CHECK_PAIR[0], "sentence": CHECK_PAIR[1], "start": reading.start,
                      "end": reading.end, "span_score": round(reading.span_score, 4),
                      "null_score": round(reading.null_score, 4)}

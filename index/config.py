@@ -50,9 +50,17 @@ class Config:
     reader_top_k: int = 2
     reader_first_k: int = 1
     reader_more_below: float = 0.0
-    # int8 linear layers: about 2x faster here, for 1-5 points less exact-span agreement on
-    # held-out train sentences (qa/models/reader.json: "validation" against "validation_fp32")
-    reader_int8: bool = True
+    # the precision it runs in (as question_encoder_precision; "auto": "bfloat16" where the CPU
+    # multiplies it natively, else "int8"). Measured here on the first 6 SQuAD 2.0 articles
+    # (2,120 questions; short-answer F1 / abstention AUROC / ask p50 ms, one thread):
+    #   int8 0.649 / 0.782 / 17.6, int8-mixed 0.658 / 0.789 / 19.3,
+    #   bfloat16 0.668 / 0.792 / 19.8, float32 0.665 / 0.792 / 35.3
+    # int8 by default: the bf16 weights take twice the memory traffic of int8 for each pass, so
+    # ask p50 over embedding the question alone (eval.latency, back to back) is 2.2-2.7x in int8
+    # against 3.2-3.4x in bf16, over the 3x target. int8 also quantizes each pass's activations
+    # with one scale, so a sentence scores a little differently when read with other asks'
+    # (reader_share_passes; eval.batch_drift); bf16 does not.
+    reader_precision: str = "int8"
     # a short answer is given when the reader's evidence for its span is at least this and the
     # span is shorter than this share of its sentence. No real floor: on answered SQuAD 2.0
     # questions (first 6 articles, 908) the reader's span beats the whole sentence at every
@@ -64,10 +72,10 @@ class Config:
     # to batch_wait_ms for the others in flight, at most batch_max in one call
     batch_wait_ms: float = 4.0
     batch_max: int = 16
-    # the reader's passes are shared too (default): its int8 layers quantize each pass with one
-    # scale, so a sentence read with other asks' sentences scores a little differently than alone
-    # (`python -m eval.batch_drift`) and an answer under load can differ from the same answer
-    # alone (a near tie, or confidence by about 0.1). False: one ask's sentences a pass, every
+    # the reader's passes are shared too (default): in int8 its layers quantize each pass with
+    # one scale, so a sentence read with other asks' sentences scores a little differently than
+    # alone (`python -m eval.batch_drift`) and an answer under load can differ from the same
+    # answer alone (a near tie, or confidence by about 0.1). False: one ask's sentences a pass, every
     # answer exactly as alone, for fewer asks/s under load (back to back, `python -m eval.load
     # --api rest`, 10 askers and a writer: 56.6 asks/s, p95 239 ms against 68.1, 206 ms shared).
     reader_share_passes: bool = True
@@ -98,6 +106,8 @@ class Config:
         those it added since get their defaults.
         """
         known = {f.name for f in fields(cls)}
+        if "reader_int8" in data and "reader_precision" not in data:  # before reader_precision
+            data = {**data, "reader_precision": "int8" if data["reader_int8"] else "float32"}
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def to_json(self) -> str:

@@ -1,6 +1,6 @@
 """How the shipped encoders run on this CPU: float32, bfloat16 where the CPU multiplies it
 natively, or int8 linear layers (``torch`` dynamic quantization), optionally keeping the
-feed-forward output layers out of int8.
+feed-forward output layers out of int8 (one of :data:`PRECISIONS`, or "auto").
 
 Those layers take the GELU's output, whose few large channels per-tensor int8 quantizes
 worst: measured on the reader's 1,500 validation pairs (after its first 2,400 steps), exact
@@ -12,6 +12,13 @@ in bf16, 0.705 in bf16 throughout, at 4.5 / 5.7 / 7.7 ms per question on one thr
 from __future__ import annotations
 
 from typing import Any
+
+from index.errors import ConfigError
+
+# what Config.question_encoder_precision and Config.reader_precision may say ("int8-mixed": int8
+# but the feed-forward output layers; "auto": bfloat16 where the CPU has it natively, else the
+# model's own fallback)
+PRECISIONS = ("auto", "float32", "bfloat16", "int8", "int8-mixed")
 
 
 def bf16_native() -> bool:
@@ -55,3 +62,26 @@ def quantize_int8(model: Any, keep_ffn_output: bool = False) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated but kept in 2.13
         return torch.ao.quantization.quantize_dynamic(model, linears - kept, dtype=torch.qint8)
+
+
+def resolve_precision(precision: str, fallback: str = "float32", setting: str = "precision") -> str:
+    """``precision`` checked, with "auto" resolved: "bfloat16" on a CPU with native bf16 products
+    (AVX-512 BF16 or AMX), where it is about as fast as int8 and as exact as float32, else
+    ``fallback`` (there bf16 would be emulated, slower). Raises ``ConfigError`` naming
+    ``setting`` for a value not in :data:`PRECISIONS`."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"{setting} must be one of {', '.join(PRECISIONS)}, not {str(precision)[:40]!r}")
+    if precision != "auto":
+        return precision
+    return "bfloat16" if bf16_native() else fallback
+
+
+def apply_precision(model: Any, precision: str) -> Any:
+    """``model`` running in ``precision`` (resolved: not "auto"); float32 leaves it as it is."""
+    if precision in ("int8", "int8-mixed"):
+        return quantize_int8(model, keep_ffn_output=precision == "int8-mixed")
+    if precision == "bfloat16":  # matrix products in bf16 where the CPU has them
+        import torch
+
+        return model.to(torch.bfloat16)
+    return model

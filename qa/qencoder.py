@@ -22,23 +22,11 @@ from typing import Any
 import numpy as np
 
 from index.embed import bundled_model_path, load_fine_tuned, loaded_once, shipped_files
-from index.errors import ConfigError
-from qa.precision import bf16_native, quantize_int8
+from qa.precision import PRECISIONS, apply_precision, resolve_precision
 
 MODEL_DIR = Path(__file__).parent / "models"
 WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 MAX_TOKENS = 64
-# what Config.question_encoder_precision may say ("int8-mixed": int8 but the feed-forward output
-# layers, qa/precision.py)
-PRECISIONS = ("auto", "float32", "bfloat16", "int8", "int8-mixed")
-
-
-def resolve_precision(precision: str) -> str:
-    """"auto" is "bfloat16" on a CPU with native bf16 products (AVX-512 BF16 or AMX), where it is
-    faster, and "float32" elsewhere, where bf16 would be emulated and slower."""
-    if precision != "auto":
-        return precision
-    return "bfloat16" if bf16_native() else "float32"
 
 
 def build_encoder(pretrained: bool = True) -> Any:
@@ -82,20 +70,14 @@ class QuestionEncoder:
         import torch
         from transformers import AutoTokenizer
 
-        if precision not in PRECISIONS:
-            raise ConfigError(f"question_encoder_precision must be one of {', '.join(PRECISIONS)}, "
-                              f"not {str(precision)[:40]!r}")
+        precision = resolve_precision(precision, setting="question_encoder_precision")
         self.info, weights_path = shipped_files(directory, name, "question encoder",
                                                 "python -m eval.train_qencoder")
         self.tokenizer = AutoTokenizer.from_pretrained(bundled_model_path(), local_files_only=True)
         self.model = build_encoder(pretrained=False)
         load_fine_tuned(self.model, weights_path, WORD_EMBEDDINGS, "question encoder")
         self.dimension = int(self.model.config.hidden_size)
-        precision = resolve_precision(precision)
-        if precision in ("int8", "int8-mixed"):
-            self.model = quantize_int8(self.model, keep_ffn_output=precision == "int8-mixed")
-        elif precision == "bfloat16":  # matrix products in bf16 where the CPU has them
-            self.model = self.model.to(torch.bfloat16)
+        self.model = apply_precision(self.model, precision)
         self.precision = precision  # as resolved: never "auto"
         self._torch = torch
         self._lock = threading.Lock()

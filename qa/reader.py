@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from index.embed import bundled_model_path, load_fine_tuned, loaded_once, shipped_files
-from qa.precision import quantize_int8
+from qa.precision import apply_precision, resolve_precision
 
 MODEL_DIR = Path(__file__).parent / "models"
 WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
@@ -108,10 +108,11 @@ def decode_readings(
 
 
 class Reader:
-    """Reads (question, sentence) pairs with the shipped reading model; safe from many threads
-    (one forward pass at a time: torch modules are not re-entrant)."""
+    """Reads (question, sentence) pairs with the shipped reading model in ``precision``
+    (:func:`resolve_reader_precision`); safe from many threads (one forward pass at a time:
+    torch modules are not re-entrant)."""
 
-    def __init__(self, directory: Path = MODEL_DIR, name: str = "reader", quantize: bool = True) -> None:
+    def __init__(self, directory: Path = MODEL_DIR, name: str = "reader", precision: str = "auto") -> None:
         import torch
         from transformers import AutoTokenizer
 
@@ -123,8 +124,8 @@ class Reader:
         self.tokenizer = AutoTokenizer.from_pretrained(bundled_model_path(), local_files_only=True)
         self.model = build_model(int(self.info["layers"]), pretrained=False)
         load_fine_tuned(self.model, weights_path, WORD_EMBEDDINGS, "reader")
-        if quantize:
-            self.model = quantize_int8(self.model)
+        self.precision = resolve_reader_precision(precision)  # as resolved: never "auto"
+        self.model = apply_precision(self.model, self.precision)
         self._torch = torch
         self._lock = threading.Lock()
 
@@ -168,7 +169,13 @@ class Reader:
         return decode_readings(start, end, in_context, offsets, self.max_answer_tokens)
 
 
-def load_reader(directory: Path = MODEL_DIR, name: str = "reader", quantize: bool = True) -> Reader:
-    """The shipped reader (int8 linear layers unless ``quantize`` is false), loaded once per
-    process."""
-    return loaded_once(f"reader:{directory / name}:{quantize}", lambda: Reader(directory, name, quantize))
+def resolve_reader_precision(precision: str) -> str:
+    """``Config.reader_precision`` resolved: "auto" is bfloat16 where the CPU multiplies it
+    natively, else int8 (float32 reads at half int8's speed)."""
+    return resolve_precision(precision, fallback="int8", setting="reader_precision")
+
+
+def load_reader(directory: Path = MODEL_DIR, name: str = "reader", precision: str = "auto") -> Reader:
+    """The shipped reader running in ``precision``, loaded once per process."""
+    precision = resolve_reader_precision(precision)
+    return loaded_once(f"reader:{directory / name}:{precision}", lambda: Reader(directory, name, precision))

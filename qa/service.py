@@ -104,7 +104,7 @@ class QAService:
         if self.config.reader_top_k > 0:
             # Loaded here, not in a background thread: transformers' lazy imports are not safe
             # while another thread imports it (seen: "cannot import name 'AutoTokenizer'").
-            self.reader = reader or load_reader(quantize=self.config.reader_int8)
+            self.reader = reader or load_reader(precision=self.config.reader_precision)
             self.final = final or load_model("final", FINAL_FEATURES)
             self.abstainer = abstainer or load_model("abstainer", ABSTAIN_WITH_READER)
         else:  # the engine without its reading model (for comparison, or the fastest answers)
