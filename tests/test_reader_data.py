@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from eval.reader_data import _antonym, _negate
+from eval.reader_data import _antonym, _negate, _swap_word
 
 SENTENCE = "The largest city in the north, Tromsø, was founded before 1800 and is governed by a council."
 
@@ -35,3 +37,22 @@ def test_antonym_flips_a_word_the_sentence_shares(question, expected):
 )
 def test_negation_only_of_passive_questions_whose_sentence_is_not_negated(question, sentence, expected):
     assert _negate(question, sentence) == expected
+
+
+KILLED = "Three soldiers were killed on Sunday near the crossing."
+WORDS = {"ed": ["killed", "wounded"], "ing": ["fighting"], "s": ["rockets", "soldiers"]}
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "expected"),
+    [
+        # the one shared word with an ending: another of the article's words ending so
+        ("How many were killed there?", "Three", "How many were wounded there?"),
+        ("How many soldiers died?", "Three", "How many rockets died?"),
+        ("How many were killed there?", "Three soldiers were killed", None),  # in the answer
+        ("How many were shot there?", "Three", None),  # the sentence does not share it
+        ("When did Hamas fire?", "Sunday", None),  # names and words without an ending stay
+    ],
+)
+def test_word_swap_replaces_a_shared_word_by_another_article_word_of_its_ending(question, answer, expected):
+    assert _swap_word(question, KILLED, answer, WORDS, random.Random(0)) == expected
