@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from eval.train_reader import NEW_KINDS, articles, evaluate, examples
+from index.config import Config
 from qa.precision import PRECISIONS
 from qa.reader import MODEL_DIR, Reader
 
@@ -23,7 +24,7 @@ from qa.reader import MODEL_DIR, Reader
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dirs", nargs="*", type=Path, default=[MODEL_DIR])
-    ap.add_argument("--precision", choices=PRECISIONS, default="auto",
+    ap.add_argument("--precision", choices=PRECISIONS, default=Config().reader_precision,
                     help="as Config.reader_precision (default: as served)")
     args = ap.parse_args(argv)
     _, val_arts = articles()

@@ -287,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     from eval.fit_reading import final_hit_at_1, fit_final, fixed, policy_of, read_runs
     from qa.reader import Reader
 
-    reader = Reader(args.out) if (args.out / "reader.json").exists() else Reader()
+    precision = Config().reader_precision  # the features as the engine will compute them
+    reader = Reader(args.out if (args.out / "reader.json").exists() else MODEL_DIR, precision=precision)
     k = policy_of(Config())
     t = time.time()
     rr_select, rr_fit, rr_report = (read_runs(r, reranker, reader, k) for r in (select, fit, report))
