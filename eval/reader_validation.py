@@ -5,7 +5,8 @@
 On the 8 validation articles of ``eval.train_reader`` (never trained on): exact span and
 has-answer AUROC on the usual validation examples (answer sentences, hard and swapped-entity
 negatives), and on the answer sentences against antonym and negation questions
-(``--other-adversarial`` kinds). The two sets do not depend on how a reader was trained, so
+(``--other-adversarial`` kinds) and against word-swapped ones (``--word-swaps``, one per
+question the rule can change). These sets do not depend on how a reader was trained, so
 readers compare side by side (``reader.json``'s own "validation" does depend on it).
 """
 
@@ -15,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from eval.train_reader import NEW_KINDS, articles, evaluate, examples
+from eval.train_reader import articles, evaluate, examples
 from index.config import Config
 from qa.precision import PRECISIONS
 from qa.reader import MODEL_DIR, Reader
@@ -30,16 +31,20 @@ def main(argv: list[str] | None = None) -> int:
     _, val_arts = articles()
     plain = examples(val_arts, seed=2)[:1500]
     positives = [e for e in plain if e.kind == "positive"]
-    new = [e for e in examples(val_arts, seed=2, other_adversarial=True) if e.kind in NEW_KINDS]
+    made = examples(val_arts, seed=2, other_adversarial=True, word_swaps=1.0)
+    near = {"antonym and negation": [e for e in made if e.kind in ("antonym", "negation")],
+            "word-swapped": [e for e in made if e.kind == "word_swap"]}
     print(f"{len(plain)} validation examples; {len(positives)} answer sentences against "
-          f"{len(new)} antonym and negation questions")
+          + " and ".join(f"{len(v)} {k}" for k, v in near.items()) + " questions")
     for d in args.dirs:
         reader = Reader(d, precision=args.precision)
         usual = evaluate(reader.model, reader.tokenizer, plain)
-        kinds = evaluate(reader.model, reader.tokenizer, positives + new)
-        print(f"{d} ({reader.precision}): exact span {usual['span_exact']:.3f}, "
-              f"AUROC {usual['has_answer_auroc']:.3f}; "
-              f"against antonym and negation questions AUROC {kinds['has_answer_auroc']:.3f}")
+        line = (f"{d} ({reader.precision}): exact span {usual['span_exact']:.3f}, "
+                f"AUROC {usual['has_answer_auroc']:.3f}")
+        for name, kind in near.items():
+            auroc = evaluate(reader.model, reader.tokenizer, positives + kind)["has_answer_auroc"]
+            line += f"; against {name} questions AUROC {auroc:.3f}"
+        print(line)
     return 0
 
 
