@@ -3,7 +3,7 @@
     python -m eval.train [--articles 200] [--reader] [--qencoder] [--squad2-abstain]
 
 ``--reader`` first fine-tunes the reading model itself (``eval.train_reader``, on other train
-articles; about 2 h on 2 cores when nothing else runs), ``--qencoder`` the question encoder
+articles; about 3 h on 2 cores when nothing else runs), ``--qencoder`` the question encoder
 (``eval.train_qencoder``, the same articles; about half an hour); without them the shipped
 ``qa/models/reader.*`` and ``qencoder.*`` are used.
 
@@ -256,9 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         from eval import train_reader
 
         for steps, lr, anchored in train_reader.SCHEDULE:  # as shipped: each run extends the last
-            train_reader.main(["--steps", str(steps), "--lr", str(lr), "--out", str(args.out)]
-                              + ["--other-adversarial", "--teacher", str(args.out), "--work",
-                                 str(train_reader.ANCHORED)] * anchored)
+            train_reader.main(["--steps", str(steps), "--lr", str(lr), "--out", str(args.out),
+                               *(["--teacher", str(args.out), *anchored] if anchored else [])])
     if args.qencoder:
         from eval import train_qencoder
 

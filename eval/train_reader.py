@@ -5,7 +5,9 @@
 As shipped: ``--steps 2400 --lr 1e-4``, then ``--steps 4800 --lr 5e-5`` (``SCHEDULE``; the
 second run resumes the first's checkpoint and extends its schedule), then
 ``--steps 800 --lr 3e-5 --other-adversarial --teacher qa/models --work artifacts/reader-anchored``
-(starts from the reader the first two wrote and keeps its spans by distillation).
+(starts from the reader the first two wrote and keeps its spans by distillation), then
+``--steps 2000 --lr 3e-5 --other-adversarial --word-swaps 0.25 --teacher qa/models --work
+artifacts/reader-wordswap`` (the same from the reader the third wrote, word swaps added).
 
 Data: SQuAD v1.1 train articles 200.. of the fixed shuffle that ``eval.train`` uses (its first
 200 articles fit and report the re-ranker and the abstention model, so the reader's scores
@@ -49,10 +51,18 @@ MAX_ANSWER_TOKENS = 30
 # 0.605 -> 0.851).
 # (The same 800 steps without distillation raised abstention as much but cost 2.5 points of
 # exact span and answered "Whom did Bill Burns meet in Doha?" with his title.)
-# Each entry: (steps, lr, anchored): an anchored run starts from the reader the runs before
-# wrote, in a work folder of its own (ANCHORED), with --other-adversarial and --teacher.
-SCHEDULE = ((2400, 1e-4, False), (4800, 5e-5, False), (800, 3e-5, True))
-ANCHORED = ARTIFACTS.parent / "reader-anchored"
+# Then 2,000 steps at 3e-5 from that reader, with word-swapped questions added too, anchored the
+# same way (int8: exact span 0.472 -> 0.474, AUROC 0.916 -> 0.912; against antonym and negation
+# questions 0.850 -> 0.902, against word-swapped ones 0.694 -> 0.776).
+# Each entry: (steps, lr, anchored run): an anchored run starts from the reader the runs before
+# wrote, with --teacher, in a work folder of its own and with the data options it names.
+SCHEDULE: tuple[tuple[int, float, tuple[str, ...]], ...] = (
+    (2400, 1e-4, ()),
+    (4800, 5e-5, ()),
+    (800, 3e-5, ("--work", str(ARTIFACTS.parent / "reader-anchored"), "--other-adversarial")),
+    (2000, 3e-5, ("--work", str(ARTIFACTS.parent / "reader-wordswap"), "--other-adversarial",
+                  "--word-swaps", "0.25")),
+)
 CHECK_PAIR = (
     "How many rockets did Hamas fire on Sunday?",
     "On Sunday, Hamas fired about 10 rockets from the Rafah border crossing area, the IDF said.",
