@@ -51,15 +51,15 @@ class Config:
     reader_first_k: int = 1
     reader_more_below: float = 0.0
     # the precision it runs in (as question_encoder_precision; "auto": "bfloat16" where the CPU
-    # multiplies it natively, else "int8"). Measured here on the first 6 SQuAD 2.0 articles
-    # (2,120 questions; short-answer F1 / abstention AUROC / ask p50 ms, one thread):
-    #   int8 0.649 / 0.782 / 17.6, int8-mixed 0.658 / 0.789 / 19.3,
-    #   bfloat16 0.668 / 0.792 / 19.8, float32 0.665 / 0.792 / 35.3
+    # multiplies it natively, else "int8"). `python -m eval.reader_precision` on the first 6
+    # SQuAD 2.0 articles (2,040 questions; short-answer F1 / abstention AUROC / ask p50 ms):
+    #   int8 0.663 / 0.787 / 17.0, int8-mixed 0.664 / 0.784 / 17.9,
+    #   bfloat16 0.670 / 0.787 / 20.4, float32 0.669 / 0.787 / 34.6
     # int8 by default: the bf16 weights take twice the memory traffic of int8 for each pass, so
     # ask p50 over embedding the question alone (eval.latency, back to back) is 2.2-2.7x in int8
     # against 3.2-3.4x in bf16, over the 3x target. int8 also quantizes each pass's activations
     # with one scale, so a sentence scores a little differently when read with other asks'
-    # (reader_share_passes; eval.batch_drift); bf16 does not.
+    # (reader_share_passes; eval.batch_drift: 0.64 logits on average); bf16 does not (0.013).
     reader_precision: str = "int8"
     # a short answer is given when the reader's evidence for its span is at least this and the
     # span is shorter than this share of its sentence. No real floor: on answered SQuAD 2.0

@@ -1,0 +1,70 @@
+"""The engine's SQuAD figures with its reader in each precision (``Config.reader_precision``).
+
+    python -m eval.reader_precision [--articles 6] [--precisions int8 bfloat16 ...]
+
+Asks the first ``--articles`` public SQuAD 2.0 articles' questions article-level, as ``qa eval``
+does (cross-fitted abstention model, questions embedded fresh), once per precision, one torch
+thread; prints hit@1, short-answer EM / F1, abstention AUROC, unanswerable abstained, false
+abstentions and ask p50. The shipped models are fitted for the default precision, so the others
+are read with features a little off that fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from eval.metrics import grounding_metrics
+from eval.run import use_cross_fitted
+from eval.squad import CACHE, SQUAD2_DEV, load_articles
+from eval.systems import Engine
+from index.embed import CachedEmbedder, Embedder
+from qa.precision import PRECISIONS
+from qa.reader import Reader
+from qa.service import QAService
+
+SHOWN = ("hit@1", "short_em", "short_f1", "abstain_auroc", "abstain_recall", "false_abstention",
+         "latency_ms_p50")
+
+
+def engine_metrics(reader: Reader, articles: list) -> dict[str, float]:
+    embedder, plain = CachedEmbedder(CACHE / "embeddings.npz"), Embedder()
+    records = []
+    for art in articles:
+        svc = QAService(reader=reader)
+        use_cross_fitted(svc, art.title)
+        svc.index.embedder = embedder
+        doc_id = svc.add_document(art.text, doc_id=art.title[:200].replace("/", "_"))
+        svc.index.embedder = plain  # questions are embedded fresh: honest latency
+        engine = Engine(svc)
+        for q in art.questions:
+            records.append({"id": q.qid, "answerable": not q.impossible, "gold_answers": list(q.answers),
+                            "short_golds": list(q.answers), "doc_texts": {doc_id: art.text},
+                            **engine.answer(q.question)})
+    embedder.save()
+    return grounding_metrics(records)[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--articles", type=int, default=6)
+    ap.add_argument("--precisions", nargs="+", default=["int8", "int8-mixed", "bfloat16", "float32"],
+                    choices=[p for p in PRECISIONS if p != "auto"])
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    articles = load_articles(SQUAD2_DEV, args.articles)
+    n = sum(len(a.questions) for a in articles)
+    print(f"{len(articles)} SQuAD 2.0 articles, {n} questions; " + " / ".join(SHOWN))
+    for precision in args.precisions:
+        t = time.time()
+        m = engine_metrics(Reader(precision=precision), articles)
+        print(f"  {precision:<11} " + "  ".join(f"{m[k]:.3f}" if k != "latency_ms_p50" else f"{m[k]:.1f} ms"
+                                                for k in SHOWN) + f"  ({time.time() - t:.0f}s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
