@@ -22,12 +22,12 @@ span inside the sentence, or ``None`` (no answer). Per question:
 * a *word swap* (``word_swaps``): a lower-case content word that the question shares with the
   answer sentence (outside the answer) replaced by another word of the article with the same
   ending ("-ed", "-ing" or "-s": a rough part of speech, so the question stays grammatical)
-  that the sentence does not hold: "How many soldiers were
-  *wounded* near ...?" against "... killing three soldiers near ...", the question about
-  another act or thing than the sentence's (SQuAD 2.0's "impossible condition" and word
-  swaps); labelled ``None``. Taught with the reader anchored to an earlier one by distillation
-  (``eval/train_reader.py --teacher``), so that questions in other words than their sentence,
-  which are not in this kind, stay answerable as the earlier reader read them.
+  that the sentence does not hold: "How many soldiers were *wounded* near ...?" against
+  "... killing three soldiers near ...", the question about another act or thing than the
+  sentence's (SQuAD 2.0's "impossible condition" and word swaps); labelled ``None``. Taught
+  with the reader anchored to an earlier one by distillation (``eval/train_reader.py
+  --teacher``), so that questions in other words than their sentence, which are not in this
+  kind, stay answerable as the earlier reader read them.
 """
 
 from __future__ import annotations

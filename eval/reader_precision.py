@@ -16,33 +16,18 @@ import sys
 import time
 
 from eval.metrics import grounding_metrics
-from eval.run import use_cross_fitted
-from eval.squad import CACHE, SQUAD2_DEV, load_articles
-from eval.systems import Engine
-from index.embed import CachedEmbedder, Embedder
+from eval.run import squad_records
+from eval.squad import SQUAD2_DEV, load_articles
 from qa.precision import PRECISIONS
 from qa.reader import Reader
-from qa.service import QAService
 
 SHOWN = ("hit@1", "short_em", "short_f1", "abstain_auroc", "abstain_recall", "false_abstention",
          "latency_ms_p50")
 
 
-def engine_metrics(reader: Reader, articles: list) -> dict[str, float]:
-    embedder, plain = CachedEmbedder(CACHE / "embeddings.npz"), Embedder()
-    records = []
-    for art in articles:
-        svc = QAService(reader=reader)
-        use_cross_fitted(svc, art.title)
-        svc.index.embedder = embedder
-        doc_id = svc.add_document(art.text, doc_id=art.title[:200].replace("/", "_"))
-        svc.index.embedder = plain  # questions are embedded fresh: honest latency
-        engine = Engine(svc)
-        for q in art.questions:
-            records.append({"id": q.qid, "answerable": not q.impossible, "gold_answers": list(q.answers),
-                            "short_golds": list(q.answers), "doc_texts": {doc_id: art.text},
-                            **engine.answer(q.question)})
-    embedder.save()
+def engine_metrics(reader: Reader, articles: int) -> dict[str, float]:
+    """The engine's figures on the first ``articles`` SQuAD articles, reading with ``reader``."""
+    records = squad_records(articles, progress=False, reader=reader, engine_only=True)["engine"]
     return grounding_metrics(records)[0]
 
 
@@ -60,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(articles)} SQuAD 2.0 articles, {n} questions; " + " / ".join(SHOWN))
     for precision in args.precisions:
         t = time.time()
-        m = engine_metrics(Reader(precision=precision), articles)
+        m = engine_metrics(Reader(precision=precision), args.articles)
         print(f"  {precision:<11} " + "  ".join(f"{m[k]:.3f}" if k != "latency_ms_p50" else f"{m[k]:.1f} ms"
                                                 for k in SHOWN) + f"  ({time.time() - t:.0f}s)", flush=True)
     return 0

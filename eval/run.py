@@ -19,7 +19,7 @@ from typing import Any
 from eval.metrics import grounding_metrics
 from eval.seed_set import load_seed_set
 from eval.squad import CACHE, SQUAD2_DEV, load_articles
-from eval.systems import SYSTEMS, build_systems
+from eval.systems import SYSTEMS, Engine, build_systems
 from index.embed import CachedEmbedder, Embedder
 from index.errors import QAError
 from qa.service import QAService
@@ -108,21 +108,25 @@ def use_cross_fitted(svc: QAService, title: str) -> None:
     svc.threshold = float(svc.abstainer.info["threshold"])
 
 
-def squad_records(limit: int | None, progress: bool = True) -> dict[str, list[dict]]:
+def squad_records(
+    limit: int | None, progress: bool = True, reader: Any = None, engine_only: bool = False
+) -> dict[str, list[dict]]:
     """Articles are embedded through a cache (re-runs are fast); questions never are, so the
-    latency figures include embedding the question."""
+    latency figures include embedding the question. ``reader``: the engine's reading model
+    (default: the shipped one as the config says); ``engine_only``: no baselines."""
     embedder = CachedEmbedder(CACHE / "embeddings.npz")
     plain = Embedder()
     articles = load_articles(SQUAD2_DEV, limit)
     records: dict[str, list[dict]] = {name: [] for name in SYSTEMS}
     bar = Progress("squad", sum(len(a.questions) for a in articles), progress)
     for art in articles:
-        svc = QAService()
+        svc = QAService(reader=reader)
         use_cross_fitted(svc, art.title)
         svc.index.embedder = embedder
         doc_id = svc.add_document(art.text, doc_id=art.title[:200].replace("/", "_"))
         svc.index.embedder = plain  # questions are embedded fresh: honest latency
-        for system in build_systems(svc, {doc_id: art.text}, embedder):
+        systems = [Engine(svc)] if engine_only else build_systems(svc, {doc_id: art.text}, embedder)
+        for system in systems:
             for q in art.questions:
                 out = system.answer(q.question)
                 records[system.name].append(

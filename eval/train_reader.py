@@ -52,8 +52,8 @@ MAX_ANSWER_TOKENS = 30
 # (The same 800 steps without distillation raised abstention as much but cost 2.5 points of
 # exact span and answered "Whom did Bill Burns meet in Doha?" with his title.)
 # Then 2,000 steps at 3e-5 from that reader, with word-swapped questions added too, anchored the
-# same way (int8: exact span 0.472 -> 0.474, AUROC 0.916 -> 0.912; against antonym and negation
-# questions 0.850 -> 0.902, against word-swapped ones 0.694 -> 0.776).
+# same way (int8 weights per layer: exact span 0.472 -> 0.474, AUROC 0.916 -> 0.912; against
+# antonym and negation questions 0.850 -> 0.902, against word-swapped ones 0.694 -> 0.776).
 # Each entry: (steps, lr, anchored run): an anchored run starts from the reader the runs before
 # wrote, with --teacher, in a work folder of its own and with the data options it names.
 SCHEDULE: tuple[tuple[int, float, tuple[str, ...]], ...] = (
