@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from index.config import Config
 from index.embed import bundled_model_path, load_fine_tuned, loaded_once, shipped_files
 from qa.precision import apply_precision, resolve_precision
 
@@ -112,7 +113,8 @@ class Reader:
     (:func:`resolve_reader_precision`); safe from many threads (one forward pass at a time:
     torch modules are not re-entrant)."""
 
-    def __init__(self, directory: Path = MODEL_DIR, name: str = "reader", precision: str = "auto") -> None:
+    def __init__(self, directory: Path = MODEL_DIR, name: str = "reader",
+                 precision: str = Config.reader_precision) -> None:
         import torch
         from transformers import AutoTokenizer
 
@@ -175,7 +177,9 @@ def resolve_reader_precision(precision: str) -> str:
     return resolve_precision(precision, fallback="int8", setting="reader_precision")
 
 
-def load_reader(directory: Path = MODEL_DIR, name: str = "reader", precision: str = "auto") -> Reader:
-    """The shipped reader running in ``precision``, loaded once per process."""
+def load_reader(directory: Path = MODEL_DIR, name: str = "reader",
+                precision: str = Config.reader_precision) -> Reader:
+    """The shipped reader running in ``precision`` (default: as the engine serves it), loaded once
+    per process."""
     precision = resolve_reader_precision(precision)
     return loaded_once(f"reader:{directory / name}:{precision}", lambda: Reader(directory, name, precision))
