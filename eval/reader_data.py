@@ -67,7 +67,14 @@ class ReaderExample:
     question: str
     sentence: str
     answer: tuple[int, int] | None  # character span in ``sentence``; None = no answer
-    kind: str  # "positive", "hard_negative", "adversarial", "antonym", "negation" or "word_swap"
+    kind: str  # "positive", "low_overlap", "hard_negative", "adversarial", "antonym", "negation"
+    # or "word_swap"
+
+
+def overlap(question: str, sentence: str) -> float:
+    """The share of the question's content stems that ``sentence`` holds (0 when it has none)."""
+    q = {t.stem for t in tokenize(question) if t.stem}
+    return len(q & {t.stem for t in tokenize(sentence) if t.stem}) / len(q) if q else 0.0
 
 
 def _kind_of(surface: str) -> str:
@@ -155,9 +162,12 @@ def article_examples(
     max_questions: int | None = None,
     other_adversarial: bool = False,
     word_swaps: float = 0.0,
+    low_overlap: float = 0.0,
 ) -> list[ReaderExample]:
     """The examples of one article's questions (module docstring); ``word_swaps``: the share of
-    questions that also get a word-swapped copy."""
+    questions that also get a word-swapped copy; ``low_overlap``: answer sentences holding at
+    most this share of their question's content stems are of the kind "low_overlap" (the
+    question in other words than its sentence) instead of "positive"."""
     sentences = split_sentences("a", article.text)
     if not sentences:
         return []
@@ -193,8 +203,9 @@ def article_examples(
             continue  # the answer crosses a sentence boundary
         g = gold[0]
         sent = sentences[g]
+        low = low_overlap > 0 and overlap(q.question, sent.text) <= low_overlap
         out.append(ReaderExample(q.question, sent.text, (pos - sent.start, pos - sent.start + len(answer)),
-                                 "positive"))
+                                 "low_overlap" if low else "positive"))
         q_stems = {t.stem for t in tokenize(q.question) if t.stem}
         scored = sorted((-sum(idf.get(s, 0.0) for s in q_stems & stems[i]), i) for i in range(n) if i != g)
         taken = 0

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from eval.reader_data import _antonym, _negate, _swap_word
+from eval.reader_data import _antonym, _negate, _swap_word, article_examples, overlap
+from eval.squad import SquadArticle, SquadQuestion
 
 SENTENCE = "The largest city in the north, Tromsø, was founded before 1800 and is governed by a council."
 
@@ -56,3 +57,35 @@ WORDS = {"ed": ["killed", "wounded"], "ing": ["fighting"], "s": ["rockets", "sol
 )
 def test_word_swap_replaces_a_shared_word_by_another_article_word_of_its_ending(question, answer, expected):
     assert _swap_word(question, KILLED, answer, WORDS, random.Random(0)) == expected
+
+
+def test_overlap_is_the_share_of_the_question_content_stems_in_the_sentence():
+    assert overlap("Who was killed near the crossing?", KILLED) == 1.0  # kill, near, cross
+    assert overlap("How many troops died in the attack?", KILLED) == 0.0  # many, troop, die, attack
+    assert overlap("How many soldiers died?", KILLED) == pytest.approx(1 / 3)  # soldier of 3
+    assert overlap("Who was it?", KILLED) == 0.0  # no content word at all
+
+
+ARTICLE_TEXT = (
+    "Three soldiers were killed on Sunday near the crossing. "
+    "The army said it answered with airstrikes on the launch site."
+)
+ARTICLE = SquadArticle(
+    "t", ARTICLE_TEXT, ((0, len(ARTICLE_TEXT)),),
+    (SquadQuestion("1", "How many soldiers were killed near the crossing?", ("Three",), False, 0),
+     SquadQuestion("2", "How did the military retaliate?", ("with airstrikes on the launch site",),
+                   False, 0)),
+)
+
+
+@pytest.mark.parametrize(("low_overlap", "kinds"), [
+    (0.0, {"How many soldiers were killed near the crossing?": "positive",
+           "How did the military retaliate?": "positive"}),  # off: every answer sentence positive
+    (0.25, {"How many soldiers were killed near the crossing?": "positive",
+            "How did the military retaliate?": "low_overlap"}),  # shares no word with its sentence
+])
+def test_answer_sentences_in_other_words_are_their_own_kind(low_overlap, kinds):
+    found = {e.question: e.kind for e in article_examples(ARTICLE, random.Random(0), hard_negatives=0,
+                                                          adversarial_share=0.0, low_overlap=low_overlap)
+             if e.answer is not None}
+    assert found == kinds
