@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -300,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
             keep = ("articles", "sentences", "passages", "build_s", "save_s", "disk_mb", "build_peak_rss_mb")
             row = {"size": n, **{k: earlier[n][k] for k in keep}}
         else:
+            if where.exists():  # this bench's own library from an earlier run: built anew
+                print(f"replacing the earlier run's {where}", flush=True)
+                shutil.rmtree(where)
             row = {"size": n, **_child(["build", str(n), str(where)])}
         row.update(_child(["serve", str(n), str(where)]))
         rows.append(row)

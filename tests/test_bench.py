@@ -22,6 +22,11 @@ def test_scale_bench_small_corpus(tmp_path, capsys):
     assert row["hit1_seed"] >= 0.85
     assert row["disk_mb"] > 0 and row["add_one_ms"] > 0
     assert "| 61 |" in capsys.readouterr().out
+    # run again into the same folder: its own library from the first run is built anew
+    assert scale.main(["--sizes", "60", "--out", str(tmp_path)]) == 0
+    assert "replacing the earlier run's" in capsys.readouterr().out
+    (again,) = json.loads((tmp_path / "scale.json").read_text())
+    assert again["articles"] == 61
 
 
 def test_bench_reports_every_figure_for_both_paths(tmp_path, capsys):
