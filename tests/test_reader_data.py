@@ -89,3 +89,27 @@ def test_answer_sentences_in_other_words_are_their_own_kind(low_overlap, kinds):
                                                           adversarial_share=0.0, low_overlap=low_overlap)
              if e.answer is not None}
     assert found == kinds
+
+
+def test_question_encoder_training_marks_the_questions_asked_in_other_words():
+    from eval.train_qencoder import gather
+
+    texts, ranges, items = gather([ARTICLE])
+    assert ranges == [(0, 2)] and texts[1].startswith("The army said")
+    assert [(it.question, it.gold, it.low_overlap) for it in items] == [
+        ("How many soldiers were killed near the crossing?", 0, False),
+        ("How did the military retaliate?", 1, True),
+    ]
+
+
+def test_reranker_fit_weights_every_candidate_of_a_question_asked_in_other_words():
+    import numpy as np
+
+    from eval.train import FEATURES, question_weights
+
+    x = np.zeros((5, len(FEATURES)))
+    x[:, FEATURES.index("overlap")] = [0.8, 0.1, 0.2, 0.5, 0.9]
+    y = np.array([1, 0, 1, 0, 1])  # question 0's answer holds 0.8 of it; question 1's only 0.2
+    groups = np.array([0, 1, 1, 1, 2])
+    assert question_weights(y, groups, x, 4.0).tolist() == [1.0, 4.0, 4.0, 4.0, 1.0]
+    assert question_weights(y, groups, x, 1.0).tolist() == [1.0] * 5
