@@ -105,7 +105,7 @@ def test_question_encoder_training_marks_the_questions_asked_in_other_words():
 def test_reranker_fit_weights_every_candidate_of_a_question_asked_in_other_words():
     import numpy as np
 
-    from eval.train import FEATURES, question_weights
+    from eval.fit_rerank import FEATURES, question_weights
 
     x = np.zeros((5, len(FEATURES)))
     x[:, FEATURES.index("overlap")] = [0.8, 0.1, 0.2, 0.5, 0.9]
