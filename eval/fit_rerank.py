@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eval.reader_data import LOW_OVERLAP
 from eval.squad import SquadArticle, SquadQuestion, contains_answer
 from index.embed import Embedder
 from index.store import ArticleIndex
@@ -62,11 +63,7 @@ def reranker_rows(run: ArticleRun) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.asarray(xs), np.asarray(ys, dtype=int), np.asarray(gs)
 
 
-# A question is "in other words" when its answer sentence holds at most this share of its content
-# stems (the re-ranker's ``overlap`` feature; 12 % of the train questions): the questions a
-# lexical ranker gets wrong, which ``--low-overlap-weight`` counts more in the fit.
-LOW_OVERLAP = 0.25
-_OVERLAP = FEATURES.index("overlap")
+_OVERLAP = FEATURES.index("overlap")  # the same share as eval.reader_data.overlap
 
 
 def question_weights(y: np.ndarray, groups: np.ndarray, x: np.ndarray, low_weight: float) -> np.ndarray:
@@ -173,7 +170,7 @@ def fit_reranker(
     w = question_weights(y, groups, x, low_weight)
     scaler = StandardScaler().fit(x)
     xs = scaler.transform(x)
-    best: tuple[float, ScoringModel] | None = None
+    best: tuple[float, ScoringModel, float] | None = None
     for name, clf in [
         ("logistic", LogisticRegression(C=1.0, max_iter=2000)),
         (
@@ -189,26 +186,26 @@ def fit_reranker(
         ("listwise", None),
     ]:
         if clf is None:
-            model = fit_listwise(x, y, groups, scaler, w if low_weight != 1.0 else None)
+            model = fit_listwise(x, y, groups, scaler, w)  # all ones: as unweighted
         else:
             # unweighted fits exactly as before (sklearn's MLP fits differently given any weights)
             clf.fit(xs, y, **({"sample_weight": w} if low_weight != 1.0 else {}))
             model = ScoringModel.from_sklearn(scaler, clf, list(FEATURES), {"kind": name})
-        score = hit_at_1(held_out, model)
+        score, other = hit_at_1(held_out, model), hit_at_1(held_out, model, low_only=True)
         print(
             f"  re-ranker {name:10s}: hit@1 on {len(held_out)} held-out train articles = {score:.3f} "
-            f"(in other words: {hit_at_1(held_out, model, low_only=True):.3f})",
+            f"(in other words: {other:.3f})",
             flush=True,
         )
         if best is None or score > best[0]:
-            best = (score, model)
+            best = (score, model, other)
     assert best is not None
     best[1].info.update(
         {
             "fitted_on": f"SQuAD v1.1 train, {len(train)} articles, {len(y)} candidates",
             "held_out_hit_at_1": round(best[0], 4),
             "held_out_articles": len(held_out),
-            "held_out_hit_at_1_other_words": round(hit_at_1(held_out, best[1], low_only=True), 4),
+            "held_out_hit_at_1_other_words": round(best[2], 4),
             "low_overlap_weight": low_weight,
         }
     )

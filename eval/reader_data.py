@@ -71,6 +71,12 @@ class ReaderExample:
     # or "word_swap"
 
 
+# A question is asked "in other words" when its answer sentence holds at most this share of its
+# content stems (12 % of the SQuAD v1.1 train questions): what the question encoder's and the
+# re-ranker's fits can weight (``--low-overlap``, ``--low-overlap-weight``) and report apart.
+LOW_OVERLAP = 0.25
+
+
 def overlap(question: str, sentence: str) -> float:
     """The share of the question's content stems that ``sentence`` holds (0 when it has none)."""
     q = {t.stem for t in tokenize(question) if t.stem}

@@ -33,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.fit_rerank import LOW_OVERLAP, fit_reranker, hit_at_1, run_article
+from eval.fit_rerank import fit_reranker, hit_at_1, run_article
+from eval.reader_data import LOW_OVERLAP
 from eval.squad import CACHE, SQUAD11_TRAIN, hold_out_paragraphs, load_articles
 from index.config import Config
 from index.embed import CachedEmbedder

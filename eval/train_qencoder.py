@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.reader_data import overlap
+from eval.reader_data import LOW_OVERLAP, overlap
 from eval.squad import SquadArticle
 from index.split import split_sentences
 
@@ -47,9 +47,6 @@ class Item:
     article: int  # index into the article list
     gold: int  # row of the gold sentence in the sentence matrix
     low_overlap: bool = False  # the gold sentence holds at most LOW_OVERLAP of its stems
-
-
-LOW_OVERLAP = 0.25
 
 
 def gather(arts: list[SquadArticle]) -> tuple[list[str], list[tuple[int, int]], list[Item]]:
