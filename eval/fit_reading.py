@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eval.fit_rerank import is_answer_sentence
 from eval.squad import contains_answer
 from qa.abstain import ABSTAIN_FEATURES, abstention_features
 from qa.answer import make_citation
@@ -71,12 +72,6 @@ def read_runs(runs: list, reranker: ScoringModel, reader: Reader, policy: Policy
     return out
 
 
-def _label(run, q, row: int) -> bool:
-    lo, hi = run.article.paragraph_spans[q.paragraph]
-    s = run.index.sentences[row]
-    return lo <= s.start < hi and contains_answer(s.text, q.answers)
-
-
 def final_rows(rr: list[ReadRun]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features, labels and question groups of every read candidate of answerable questions."""
     xs, ys, gs, g = [], [], [], 0
@@ -87,7 +82,7 @@ def final_rows(rr: list[ReadRun]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 continue
             for pos, f in zip(read.positions, read.features):
                 xs.append(f)
-                ys.append(_label(r.run, q, int(c.rows[pos])))
+                ys.append(is_answer_sentence(r.run, q, int(c.rows[pos])))
                 gs.append(g)
     return np.asarray(xs), np.asarray(ys, dtype=int), np.asarray(gs)
 

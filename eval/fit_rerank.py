@@ -48,17 +48,23 @@ def run_article(
     return ArticleRun(article, questions, index, cands)
 
 
+def is_answer_sentence(run: ArticleRun, q: SquadQuestion, row: int) -> bool:
+    """The label of every fit here: sentence ``row`` lies in the question's paragraph and holds
+    a gold answer."""
+    lo, hi = run.article.paragraph_spans[q.paragraph]
+    s = run.index.sentences[row]
+    return lo <= s.start < hi and contains_answer(s.text, q.answers)
+
+
 def reranker_rows(run: ArticleRun) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features, labels and question ids of every candidate of an article's answerable questions."""
     xs, ys, gs = [], [], []
     for qi, (q, c) in enumerate(zip(run.questions, run.cands)):
         if q.impossible or not len(c.rows):
             continue
-        lo, hi = run.article.paragraph_spans[q.paragraph]
         for row, f in zip(c.rows, c.features):
-            s = run.index.sentences[row]
             xs.append(f)
-            ys.append(lo <= s.start < hi and contains_answer(s.text, q.answers))
+            ys.append(is_answer_sentence(run, q, int(row)))
             gs.append(qi)
     return np.asarray(xs), np.asarray(ys, dtype=int), np.asarray(gs)
 
@@ -83,10 +89,7 @@ def question_weights(y: np.ndarray, groups: np.ndarray, x: np.ndarray, low_weigh
 def is_low_overlap(c: Candidates, run: ArticleRun, q: SquadQuestion) -> bool:
     """Whether every answer sentence among ``c`` holds at most :data:`LOW_OVERLAP` of the
     question's stems (False when none is among them)."""
-    lo, hi = run.article.paragraph_spans[q.paragraph]
-    ov = [f[_OVERLAP] for row, f in zip(c.rows, c.features)
-          if lo <= run.index.sentences[row].start < hi
-          and contains_answer(run.index.sentences[row].text, q.answers)]
+    ov = [f[_OVERLAP] for row, f in zip(c.rows, c.features) if is_answer_sentence(run, q, int(row))]
     return bool(ov) and max(ov) <= LOW_OVERLAP
 
 
