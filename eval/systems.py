@@ -77,7 +77,7 @@ class SentenceBaseline:
 
 def plain_llamaindex(texts: dict[str, str], embedder: Any) -> Any:
     """LlamaIndex with its defaults: ``VectorStoreIndex`` (default ``SentenceSplitter``) over a
-    FAISS ``IndexFlatIP``, embedding with the same bundled model."""
+    FAISS ``IndexFlatIP``, embedding with the engine's own encoder."""
     import faiss
     from llama_index.core import Document, StorageContext, VectorStoreIndex
     from llama_index.vector_stores.faiss import FaissVectorStore

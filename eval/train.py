@@ -1,12 +1,12 @@
 """Fit the re-ranker, the final ranker and the abstention models on SQuAD v1.1 *train* articles.
 
-    python -m eval.train [--articles 200] [--reader] [--qencoder] [--squad2-abstain]
+    python -m eval.train [--articles 200] [--reader] [--encoder] [--squad2-abstain]
                          [--low-overlap-weight 1]
 
 ``--reader`` first fine-tunes the reading model itself (``eval.train_reader``, on other train
-articles; about 3 h on 2 cores when nothing else runs), ``--qencoder`` the question encoder
-(``eval.train_qencoder``, the same articles; about half an hour); without them the shipped
-``qa/models/reader.*`` and ``qencoder.*`` are used.
+articles; about 3 h on 2 cores when nothing else runs), ``--encoder`` the library's encoder
+(``eval.train_encoder``, the same articles; about 50 minutes); without them the shipped
+``qa/models/reader.*`` and ``index/models/encoder.*`` are used.
 
 Nothing is fitted on the SQuAD 2.0 dev articles (the benchmark) or on the seed article.
 Each train article is indexed with 30 % of its paragraphs removed; questions about removed
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hold-out", type=float, default=0.3, help="share of paragraphs removed")
     ap.add_argument("--out", type=Path, default=MODEL_DIR, help="where to write the model files")
     ap.add_argument("--reader", action="store_true", help="first fine-tune the reading model")
-    ap.add_argument("--qencoder", action="store_true", help="first fine-tune the question encoder")
+    ap.add_argument("--encoder", action="store_true", help="first fine-tune the library's encoder")
     ap.add_argument("--low-overlap-weight", type=float, default=1.0,
                     help="weight in the re-ranker's fit of questions asked in other words than "
                     f"their answer sentence (overlap <= {LOW_OVERLAP})")
@@ -100,10 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         for steps, lr, anchored in train_reader.SCHEDULE:  # as shipped: each run extends the last
             train_reader.main(["--steps", str(steps), "--lr", str(lr), "--out", str(args.out),
                                *(["--teacher", str(args.out), *anchored] if anchored else [])])
-    if args.qencoder:
-        from eval import train_qencoder
+    if args.encoder:  # written where the library's embedder loads it (index/models)
+        from eval import train_encoder
 
-        train_qencoder.main(["--out", str(args.out)])
+        train_encoder.main([])
     embedder = CachedEmbedder(CACHE / "embeddings.npz")
 
     t = time.time()

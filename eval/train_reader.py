@@ -207,7 +207,7 @@ def evaluate(model, tokenizer, data: list[ReaderExample]) -> dict[str, float]:
 def training_parser(description: str, steps: int, batch: int, lr: float, work: Path,
                     out: Path = MODEL_DIR) -> argparse.ArgumentParser:
     """The options of every training command here (``eval.train_reader``,
-    ``eval.train_qencoder``): steps, batch, learning rate, threads, checkpoints, output."""
+    ``eval.train_encoder``): steps, batch, learning rate, threads, checkpoints, output."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--steps", type=int, default=steps)
     ap.add_argument("--batch", type=int, default=batch)

@@ -198,12 +198,11 @@ def _open_index(cls: type[ArticleIndex], root: Path, embedder: Embedder | None,
             db.close()
             raise CorruptIndexError(f"index store {DATABASE} is damaged ({type(exc).__name__}): "
                                     "run `qa index rebuild`") from None
-    current = Config()
-    if (config.model_name, config.dimension) != (current.model_name, current.dimension):
+    if (config.model_name, config.dimension) != (Config().model_name, Config().dimension):
         db.close()
-        raise CorruptIndexError(
-            f"index in {root.name}/ was embedded with {config.model_name} ({config.dimension} "
-            f"dimensions); this program uses {current.model_name}: run `qa index rebuild`")
+        from index.repair import embed_again
+
+        return embed_again(cls, root, embedder, config)
     damaged = [d.doc_id for d in snap.documents if d.removed is None and not d.intact()]
     if damaged:
         db.close()

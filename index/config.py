@@ -13,16 +13,18 @@ CONFIG_VERSION = 2
 class Config:
     """Every default of the pipeline. A saved index records the values it was built with."""
 
-    # embedding
-    model_name: str = "sentence-transformers/all-MiniLM-L6-v2"
+    # embedding: the encoder fine-tuned here (index/encoder.py; the name in its encoder.json).
+    # A library records the model its vectors came from; one embedded with the bundled
+    # all-MiniLM-L6-v2 ("sentence-transformers/all-MiniLM-L6-v2") is re-embedded when opened.
+    model_name: str = "all-MiniLM-L6-v2-qa-dual-1"
     dimension: int = 384
-    # questions are embedded by the question encoder fine-tuned here (qa/qencoder.py) against
-    # the bundled model's sentence vectors; False: by the bundled model, as the sentences are
+    # questions are embedded by the same encoder in question_encoder_precision (qa/qencoder.py);
+    # False: by the library's embedder itself (float32)
     question_encoder: bool = True
     # the precision it runs in: "bfloat16" (with AVX-512 BF16 here: 8.1 against 11.2 ms a question
-    # on one thread, dense-only hit@1 on SQuAD 2.0 0.643 against 0.645 in "float32"), "int8"
-    # (linear layers, torch dynamic quantization: 4.2 ms, 0.632, 3 of 46 paraphrases lost) or
-    # "auto": bfloat16 where the CPU multiplies in bf16 natively, float32 elsewhere
+    # on one thread, dense-only hit@1 on SQuAD 2.0 0.643 against 0.645 in "float32", measured
+    # with the earlier question-only encoder), "int8" (linear layers, torch dynamic quantization:
+    # 4.2 ms, 0.632) or "auto": bfloat16 where the CPU multiplies in bf16 natively, float32 elsewhere
     question_encoder_precision: str = "auto"
     # splitting: retrieval passages are windows of sentences that overlap
     passage_sentences: int = 3

@@ -1,4 +1,6 @@
-"""The bundled all-MiniLM-L6-v2, loaded offline through sentence-transformers, once per process."""
+"""Embedding texts offline, each model loaded once per process: the library's encoder
+(``index/encoder.py``, all-MiniLM-L6-v2 fine-tuned here) by default, or a sentence-transformers
+model such as the bundled all-MiniLM-L6-v2 itself (training's hard negatives, baselines)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from index.errors import QAError
+from index.files import file_sha256
 from index.settings import set_offline
 
 set_offline()  # nothing may reach a model hub at run time; before transformers is imported
@@ -99,14 +102,36 @@ def load_model(path: str | None = None) -> Any:
     return loaded_once(path, make)
 
 
+BUNDLED_NAME = "sentence-transformers/all-MiniLM-L6-v2"  # what libraries embedded with it record
+
+
 class Embedder:
-    """Unit-length float32 embeddings; cosine similarity is then an inner product."""
+    """Unit-length float32 embeddings; cosine similarity is then an inner product. By default
+    from the library's encoder (``index/encoder.py``); with ``model_path``, from the
+    sentence-transformers model there (``bundled_model_path()``: the bundled model)."""
 
     def __init__(self, model_path: str | None = None, batch_size: int = 64) -> None:
-        self.model = load_model(model_path)
         self.batch_size = batch_size
-        self.dimension = int(self.model.get_embedding_dimension())
         self._encode_lock = threading.Lock()
+        if model_path is None:
+            from index.encoder import MODEL_DIR, TEXT_TOKENS, model_name, pooled, shipped_encoder, tokenize
+
+            _, model, tokenizer = shipped_encoder()
+            self.model_name = model_name()
+            self.weights: Path | None = MODEL_DIR / "encoder.safetensors"
+            self.dimension = int(model.config.hidden_size)
+            self._tokenize = lambda texts: tokenize(tokenizer, texts, TEXT_TOKENS)
+            self._forward = lambda features: pooled(model, features)
+            return
+        import torch
+
+        st = load_model(model_path)
+        self.model_name = BUNDLED_NAME if model_path == bundled_model_path() else model_path
+        self.weights = None
+        self.dimension = int(st.get_embedding_dimension())
+        self._tokenize = st.preprocess
+        self._forward = lambda features: torch.nn.functional.normalize(
+            st(features)["sentence_embedding"], p=2, dim=1)
 
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         """Unit vectors of ``texts``, in order. Batches of similar length; the lock is held only
@@ -126,11 +151,9 @@ class Embedder:
         for lo in starts:
             idx = order[lo : lo + self.batch_size]
             with self._encode_lock:
-                features = self.model.preprocess([texts[i] for i in idx])
+                features = self._tokenize([texts[i] for i in idx])
             with torch.inference_mode():
-                vecs = self.model(features)["sentence_embedding"]
-            vecs = torch.nn.functional.normalize(vecs, p=2, dim=1)
-            out[idx] = vecs.float().numpy()
+                out[idx] = self._forward(features).float().numpy()
         return np.ascontiguousarray(out)
 
     def encode_one(self, text: str) -> np.ndarray:
@@ -142,7 +165,7 @@ def llama_embedding(embedder: Embedder) -> Any:
     """A LlamaIndex ``BaseEmbedding`` over the same loaded model (for LlamaIndex pipelines)."""
     from llama_index.core.embeddings import BaseEmbedding
 
-    class _Bundled(BaseEmbedding):
+    class _Ours(BaseEmbedding):
         def _get_query_embedding(self, query: str) -> list[float]:
             return embedder.encode_one(query).tolist()
 
@@ -155,26 +178,28 @@ def llama_embedding(embedder: Embedder) -> Any:
         async def _aget_query_embedding(self, query: str) -> list[float]:
             return self._get_query_embedding(query)
 
-    return _Bundled(model_name="all-MiniLM-L6-v2 (bundled)", embed_batch_size=embedder.batch_size)
+    return _Ours(model_name=embedder.model_name, embed_batch_size=embedder.batch_size)
 
 
 class CachedEmbedder(Embedder):
-    """An Embedder that remembers vectors by content hash in a ``.npz`` file, so benchmark and
-    training runs embed each distinct text once across runs."""
+    """An Embedder that remembers vectors by model and content hash in a ``.npz`` file, so
+    benchmark and training runs embed each distinct text once across runs (and a vector of
+    another model is never taken for this one's)."""
 
     def __init__(self, cache_path: str | os.PathLike[str], model_path: str | None = None) -> None:
         super().__init__(model_path)
         self.cache_path = os.fspath(cache_path)
+        # the weights' checksum too: an encoder trained again under the same name is another model
+        self._model_key = self.model_name + (f":{file_sha256(self.weights)}" if self.weights else "")
         self._cache: dict[str, np.ndarray] = {}
         if os.path.exists(self.cache_path):
             with np.load(self.cache_path) as data:
                 self._cache = dict(zip(data["keys"].tolist(), data["vectors"]))
         self._dirty = False
 
-    @staticmethod
-    def key(text: str) -> str:
-        """The cache key of a text (sha1 of its UTF-8)."""
-        return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+    def key(self, text: str) -> str:
+        """The cache key of a text: sha1 of this model (name and weights) and the text's UTF-8."""
+        return hashlib.sha1(f"{self._model_key}\n{text}".encode("utf-8", "surrogatepass")).hexdigest()
 
     def __contains__(self, text: str) -> bool:
         return self.key(text) in self._cache

@@ -11,6 +11,9 @@ Three cases, in order:
 * A library of the previous format (``manifest.json`` + ``seg-*.jsonl``, or ``texts.jsonl``):
   re-made from its stored texts, without the ones its manifest lists as removed.
 
+A library whose vectors came from another model is embedded again by the first case, on open
+(:func:`embed_again`) or by ``qa index rebuild``.
+
 Nothing is deleted before its replacement is durable (fsynced and renamed into place).
 """
 
@@ -61,6 +64,27 @@ def rebuild(cls: type[ArticleIndex], root: Path, embedder: Embedder | None
     if any((root / n).exists() for n in (MANIFEST, "texts.jsonl")) or any(root.glob("seg-*.jsonl")):
         return _upgrade(cls, root, embedder)
     raise IndexNotFoundError(f"no index in {root.name}/ (no {DATABASE} in it)")
+
+
+def embed_again(cls: type[ArticleIndex], root: Path, embedder: Embedder | None,
+                 config: Config) -> ArticleIndex:
+    """A library whose vectors came from another model (the bundled all-MiniLM-L6-v2, before the
+    encoder fine-tuned here), upgraded on open: every article embedded again from its stored
+    text, as ``qa index rebuild`` does (:func:`rebuild`; nothing is removed before its
+    replacement is durable). Where the library cannot be written, one clear error."""
+    now = Config().model_name
+    log.warning("qa: %s/ was embedded with %s; embedding it again with %s (once)", root.name,
+                config.model_name, now)
+    try:
+        index, _, problems = rebuild(cls, root, embedder)
+    except (OSError, sqlite3.Error) as exc:
+        raise CorruptIndexError(
+            f"index in {root.name}/ was embedded with {config.model_name} ({config.dimension} "
+            f"dimensions), this program uses {now}, and it could not be embedded again here "
+            f"({type(exc).__name__}): run `qa index rebuild` where it can be written") from None
+    for problem in problems:
+        log.warning("qa: %s/: %s", root.name, problem)
+    return index
 
 
 def _repair_store(cls: type[ArticleIndex], root: Path, embedder: Embedder | None

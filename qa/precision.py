@@ -4,7 +4,7 @@ feed-forward output layers out of int8 (one of :data:`PRECISIONS`, or "auto").
 
 Those layers take the GELU's output, whose few large channels per-tensor int8 quantizes
 worst: measured on the reader's 1,500 validation pairs (after its first 2,400 steps), exact
-span 0.421 all-int8, 0.457 with them in bf16, 0.470 in float32; on the question encoder,
+span 0.421 all-int8, 0.457 with them in bf16, 0.470 in float32; on the earlier question-only encoder,
 dense-only hit@1 on the 3,019 answerable SQuAD 2.0 questions 0.696 all-int8, 0.702 with them
 in bf16, 0.705 in bf16 throughout, at 4.5 / 5.7 / 7.7 ms per question on one thread.
 """

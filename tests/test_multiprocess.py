@@ -71,6 +71,38 @@ def test_processes_writing_one_library_lose_nothing(fresh_service, tmp_path, wri
         assert index.document_text(doc_id) == article(prefix, int(n))
 
 
+def test_processes_opening_a_library_of_the_bundled_model_at_once_upgrade_it_losing_nothing(
+        seed_text, embedder, tmp_path):
+    """A library embedded with the bundled all-MiniLM-L6-v2 is embedded again when opened
+    (``index/cache.py``); two writers opening it at the same moment both upgrade it, and every
+    acknowledged add and remove holds, every vector then this encoder's."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from index.config import Config
+    from index.embed import BUNDLED_NAME, Embedder, bundled_model_path
+
+    path = tmp_path / "lib"
+    old = ArticleIndex(replace(Config(), model_name=BUNDLED_NAME), Embedder(bundled_model_path()))
+    old.add_document(seed_text, doc_id=SEED_ID)
+    old.save(path)
+    procs = [_writer(path, f"u{k}", 4) for k in range(2)]
+    outputs = [p.communicate(timeout=600) for p in procs]
+    added, removed = set(), set()
+    for (out, err), p in zip(outputs, procs, strict=True):
+        assert p.returncode == 0 and out.strip().endswith("done"), err[-2000:]
+        a, r = _acknowledged(out.splitlines())
+        added, removed = added | a, removed | r
+    index = ArticleIndex.open(path)
+    assert index.config.model_name == Config().model_name != BUNDLED_NAME
+    assert set(index.documents) == {SEED_ID} | (added - removed) and len(added) == 8
+    live = [i for i, s in enumerate(index.sentences) if s.doc_id in index.documents]
+    assert len(live) == index.live_sentences
+    texts = [index.sentences[i].text for i in live]
+    np.testing.assert_allclose(index.sentence_vectors[live], embedder.encode(texts), atol=1e-5)
+
+
 @pytest.fixture
 def server(fresh_service, tmp_path):
     """A real ``qa serve`` process on the library ``tmp_path/lib``."""

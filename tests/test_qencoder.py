@@ -1,5 +1,6 @@
-"""The question encoder as shipped: its vectors, and that the engine searches with it (its file's
-size and contents are checked with the reader's, ``tests/test_reader.py``)."""
+"""The library's encoder as shipped (``index/encoder.py``) and its question side
+(``qa/qencoder.py``): its vectors, and that the engine searches with it (its file's size and
+contents are checked with the reader's, ``tests/test_reader.py``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import numpy as np
 import pytest
 
 from index.config import Config
-from qa.qencoder import MODEL_DIR, QuestionEncoder, load_question_encoder
+from index.encoder import MODEL_DIR
+from qa.qencoder import QuestionEncoder, load_question_encoder
 
 
 def test_shipped_encoder_gives_the_fixed_question_the_vector_it_gave_when_saved():
-    info = json.loads((MODEL_DIR / "qencoder.json").read_text(encoding="utf-8"))
+    info = json.loads((MODEL_DIR / "encoder.json").read_text(encoding="utf-8"))
+    assert info["name"] == Config().model_name  # what libraries record their vectors under
     check = info["check"]
     vec = load_question_encoder().encode([check["question"]])[0]
     assert vec.dtype == np.float32 and vec.shape == (384,)
@@ -21,12 +24,15 @@ def test_shipped_encoder_gives_the_fixed_question_the_vector_it_gave_when_saved(
     assert vec[:8] == pytest.approx(check["first"], abs=2e-3)
 
 
-def test_encoder_is_fine_tuned_yet_in_the_library_space(seed_service):
-    """Not the bundled model's vector (it was trained), but close to it: the library's sentence
-    vectors are the bundled model's, and the question must still land among them."""
+def test_questions_and_sentences_share_the_fine_tuned_encoder(seed_service):
+    """The question side in float32 is the library's embedder (one encoder for both sides), and
+    that encoder is not the bundled model (it was trained), though still close to it."""
+    from index.embed import Embedder, bundled_model_path
+
     q = "Who did the CIA chief sit down with in Qatar?"
-    tuned = load_question_encoder().encode([q])[0]
-    bundled = seed_service.index.embedder.encode_one(q)
+    tuned = load_question_encoder(precision="float32").encode([q])[0]
+    assert np.allclose(tuned, seed_service.index.embedder.encode_one(q), atol=1e-5)
+    bundled = Embedder(bundled_model_path()).encode_one(q)
     assert 0.5 < float(tuned @ bundled) < 0.999
 
 
@@ -45,7 +51,7 @@ def test_service_searches_with_the_question_encoder_unless_configured_off(seed_s
 def test_missing_weights_are_one_clear_error(tmp_path):
     from index.errors import QAError
 
-    with pytest.raises(QAError, match="question encoder .* is missing; run `python -m eval.train_qencoder`"):
+    with pytest.raises(QAError, match="encoder .* is missing; run `python -m eval.train_encoder`"):
         QuestionEncoder(tmp_path)
 
 
@@ -84,3 +90,17 @@ def test_int8_mixed_keeps_the_feed_forward_outputs_out_of_int8_and_stays_closer_
     # per-channel int8 weights: mean cosine 0.986 mixed against 0.976 all-int8, lowest 0.975
     # (per-layer weights: 0.986 against 0.951, lowest 0.982)
     assert float(mixed.mean()) > float(plain.mean()) and float(mixed.min()) > 0.97
+
+
+def test_embedding_cache_keeps_each_models_vectors_apart(embedder, tmp_path):
+    """The eval's embedding cache (``CachedEmbedder``) keys a text by model and weights: the
+    bundled model's vector of a text is never served as the fine-tuned encoder's."""
+    from index.embed import CachedEmbedder, bundled_model_path
+
+    text = ["The main obstacle in the talks has been the length of the ceasefire."]
+    ours = CachedEmbedder(tmp_path / "cache.npz")
+    assert np.allclose(ours.encode(text), embedder.encode(text), atol=1e-6)
+    ours.save()
+    bundled = CachedEmbedder(tmp_path / "cache.npz", bundled_model_path())
+    assert text[0] not in bundled and text[0] in CachedEmbedder(tmp_path / "cache.npz")
+    assert float(bundled.encode(text)[0] @ ours.encode(text)[0]) < 0.999

@@ -7,19 +7,20 @@ import json
 import numpy as np
 import pytest
 
+from index.encoder import MODEL_DIR as ENCODER_DIR
+from index.encoder import WORD_EMBEDDINGS as ENCODER_WORDS
 from qa.models import ScoringModel
-from qa.qencoder import WORD_EMBEDDINGS as QENCODER_WORDS
 from qa.reader import MODEL_DIR, WORD_EMBEDDINGS, load_reader
 
 ROCKETS = "On Sunday, Hamas fired about 10 rockets from the Rafah border crossing area, the IDF said."
 
 
-@pytest.mark.parametrize("name, word_key", [("reader", WORD_EMBEDDINGS), ("qencoder", QENCODER_WORDS)])
-def test_shipped_weights_are_compact_and_without_word_embeddings(name, word_key):
-    """Both models fine-tuned here: the reader and the question encoder (``qa/qencoder.py``)."""
+@pytest.mark.parametrize("path, word_key", [(MODEL_DIR / "reader.safetensors", WORD_EMBEDDINGS),
+                                            (ENCODER_DIR / "encoder.safetensors", ENCODER_WORDS)])
+def test_shipped_weights_are_compact_and_without_word_embeddings(path, word_key):
+    """Both models fine-tuned here: the reader and the library's encoder (``index/encoder.py``)."""
     from safetensors import safe_open
 
-    path = MODEL_DIR / f"{name}.safetensors"
     assert path.stat().st_size <= 25 * 1024 * 1024
     with safe_open(str(path), "pt") as f:
         keys = list(f.keys())

@@ -92,7 +92,7 @@ def test_answer_sentences_in_other_words_are_their_own_kind(low_overlap, kinds):
 
 
 def test_question_encoder_training_marks_the_questions_asked_in_other_words():
-    from eval.train_qencoder import gather
+    from eval.train_encoder import gather
 
     texts, ranges, items = gather([ARTICLE])
     assert ranges == [(0, 2)] and texts[1].startswith("The army said")

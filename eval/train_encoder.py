@@ -1,23 +1,28 @@
-"""Fine-tune the question encoder (``qa/qencoder.py``) from the bundled MiniLM weights.
+"""Fine-tune the library's encoder (``index/encoder.py``) from the bundled MiniLM weights, both
+sides of dense retrieval at once (questions and sentences).
 
-    python -m eval.train_qencoder [--steps 1500] [--batch 64] [--lr 3e-5] [--low-overlap 1]
+    python -m eval.train_encoder [--steps 900] [--batch 16] [--lr 3e-5] [--low-overlap 4]
 
 Data: the reader's articles (SQuAD v1.1 train articles 200.. of ``eval.train``'s fixed shuffle,
 so the re-ranker and abstainer are fitted on articles neither model saw; the first 8 of them
 held out for validation). Each question's target is the sentence holding its answer (first
-occurrence in its paragraph, the engine's own splitter). The document side is frozen: every
-sentence is embedded once by the bundled model (``artifacts/qencoder/sentences.npy``), exactly
-the vectors a library holds. The loss is a softmax over, for each batch, every sentence of the
-batch's articles (the hard negatives: the same topic, often the same words) and 1,024 sentences
-drawn from other articles (so that a question still prefers its own article in a large
-library), at scale 20 (cosine x 20, as sentence-transformers' MultipleNegativesRankingLoss).
+occurrence in its paragraph, the engine's own splitter). ``--low-overlap W`` draws the questions
+asked in other words than their answer sentence (it holds at most a quarter of their content
+stems, ``eval.reader_data.overlap``; 12 % of them) W times as often.
 
-``--low-overlap W`` draws the questions asked in other words than their answer sentence (it holds
-at most a quarter of their content stems, ``eval.reader_data.overlap``; 12 % of them) W times as
-often: the questions lexical retrieval cannot find, which only the dense side can.
+Each step: ``--batch`` questions, their answer sentences and the 3 other sentences of each
+one's article nearest to it (by its vector now against the bundled model's sentence vectors,
+``artifacts/encoder/sentences.npy``: the hard negatives, the same topic and often the same
+words); a softmax at scale 20 (cosine x 20, as sentence-transformers'
+MultipleNegativesRankingLoss) over every sentence of the step, the other questions' answer
+sentences included. The word embeddings stay frozen (they ship in the bundled package).
 
-Checkpoints to ``artifacts/qencoder/`` every ``--save-every`` steps and resumes there. Writes
-``qa/models/qencoder.safetensors`` (half precision, no word embeddings) and ``qencoder.json``.
+Validation: dense-only hit@1 among the article's sentences, on all 8 held-out articles'
+questions and on those in other words, the sentences re-embedded by the model in training.
+Checkpoints to ``artifacts/encoder/`` every ``--save-every`` steps and resumes there. Writes
+``index/models/encoder.safetensors`` (half precision, no word embeddings) and ``encoder.json``.
+A new encoder needs a new name (``--name``, and ``Config.model_name``): libraries record the name
+their vectors came from and are re-embedded when it changes.
 """
 
 from __future__ import annotations
@@ -35,9 +40,10 @@ from eval.reader_data import LOW_OVERLAP, overlap
 from eval.squad import SquadArticle
 from index.split import split_sentences
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "qencoder"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "encoder"
 SCALE = 20.0
-RANDOM_NEGATIVES = 1024
+OTHER_SENTENCES = 3  # sentences of the question's own article added per question
+SENTENCE_TOKENS = 128  # a sentence is cut here in training
 CHECK_QUESTION = "Who did the CIA chief sit down with in Qatar?"
 
 
@@ -76,14 +82,14 @@ def gather(arts: list[SquadArticle]) -> tuple[list[str], list[tuple[int, int]], 
 
 
 def sentence_vectors(texts: list[str], path: Path) -> np.ndarray:
-    """The bundled model's vectors of ``texts`` (what a library stores), cached in ``path``."""
+    """The bundled model's vectors of ``texts`` (to find hard negatives), cached in ``path``."""
     if path.exists():
         vecs = np.load(path)
         if len(vecs) == len(texts):
             return vecs
-    from index.embed import Embedder
+    from index.embed import Embedder, bundled_model_path
 
-    vecs = Embedder().encode(texts, show_progress=True)
+    vecs = Embedder(bundled_model_path()).encode(texts, show_progress=True)
     np.save(path, vecs)
     return vecs
 
@@ -101,24 +107,17 @@ def hit_at_1(vectors: np.ndarray, ranges: list[tuple[int, int]], items: list[Ite
     return float(np.mean(hits))
 
 
-def validate(model, tokenizer, vectors, ranges, items) -> tuple[float, float]:
-    """Validation hit@1 on all questions and on those asked in other words."""
-    q = encode_all(model, tokenizer, [it.question for it in items])
-    return hit_at_1(vectors, ranges, items, q), hit_at_1(vectors, ranges, items, q, low_only=True)
-
-
 def encode_all(model, tokenizer, texts: list[str], max_length: int | None = None) -> np.ndarray:
-    """Unit vectors of ``texts`` with ``model`` (cut to the question encoder's ``MAX_TOKENS``, or
-    to ``max_length``)."""
+    """Unit vectors of ``texts`` with ``model`` (cut to ``QUESTION_TOKENS``, or to ``max_length``)."""
     import torch
 
-    from qa.qencoder import MAX_TOKENS, pooled
+    from index.encoder import QUESTION_TOKENS, pooled
 
     model.eval()
     out = []
     with torch.inference_mode():
         for k in range(0, len(texts), 128):
-            enc = tokenizer(texts[k : k + 128], truncation=True, max_length=max_length or MAX_TOKENS,
+            enc = tokenizer(texts[k : k + 128], truncation=True, max_length=max_length or QUESTION_TOKENS,
                             padding=True, return_tensors="pt")
             out.append(pooled(model, dict(enc)).numpy())
     model.train()
@@ -158,18 +157,18 @@ def checkpoint(model, opt, sched, args, step: int, seconds: float, history: list
 
 def main(argv: list[str] | None = None) -> int:
     import torch
-    from transformers import AutoTokenizer
 
     from eval.train_reader import articles, optimizer_step, start_training, training_parser
-    from index.embed import bundled_model_path
-    from qa.qencoder import MODEL_DIR, build_encoder, pooled, tokenize
+    from index.encoder import MODEL_DIR, build_encoder, load_tokenizer, pooled, tokenize
 
-    ap = training_parser(__doc__.splitlines()[0], steps=1500, batch=64, lr=3e-5, work=ARTIFACTS,
+    ap = training_parser(__doc__.splitlines()[0], steps=900, batch=16, lr=3e-5, work=ARTIFACTS,
                          out=MODEL_DIR)
-    ap.add_argument("--eval-every", type=int, default=250)
-    ap.add_argument("--low-overlap", type=float, default=1.0,
+    ap.add_argument("--eval-every", type=int, default=200)
+    ap.add_argument("--low-overlap", type=float, default=4.0,
                     help=f"how much more often to draw questions whose answer sentence holds at most "
                     f"{LOW_OVERLAP:.0%} of their stems")
+    ap.add_argument("--name", default="all-MiniLM-L6-v2-qa-dual-1",
+                    help="the name libraries record their vectors under (Config.model_name)")
     args = ap.parse_args(argv)
     start_training(args)
 
@@ -178,81 +177,87 @@ def main(argv: list[str] | None = None) -> int:
     texts, ranges, train = gather(train_arts)
     val_texts, val_ranges, val = gather(val_arts)
     vecs = sentence_vectors(texts, args.work / "sentences.npy")
-    val_vecs = sentence_vectors(val_texts, args.work / "val-sentences.npy")
     print(f"{len(train_arts)} articles, {len(texts)} sentences, {len(train)} questions "
           f"({sum(it.low_overlap for it in train)} in other words); {len(val)} validation questions "
           f"({sum(it.low_overlap for it in val)}) ({time.time() - t0:.0f}s)", flush=True)
-    draw = [args.low_overlap if it.low_overlap else 1.0 for it in train]
-    doc = torch.from_numpy(vecs)
-
-    tokenizer = AutoTokenizer.from_pretrained(bundled_model_path(), local_files_only=True)
+    questions = [it.question for it in val]
+    tokenizer = load_tokenizer()
     model = build_encoder()
     model.embeddings.word_embeddings.weight.requires_grad_(False)  # shipped by the package
-    base, base_low = validate(model, tokenizer, val_vecs, val_ranges, val)
-    print(f"validation hit@1 (own article, dense only) of the bundled model: {base:.4f} "
-          f"(in other words: {base_low:.4f})", flush=True)
+
+    def validate() -> tuple[float, float]:
+        s = encode_all(model, tokenizer, val_texts, max_length=SENTENCE_TOKENS)
+        q = encode_all(model, tokenizer, questions)
+        return hit_at_1(s, val_ranges, val, q), hit_at_1(s, val_ranges, val, q, low_only=True)
+
+    base = validate()
+    print(f"validation hit@1 (own article, dense only) of the bundled model: {base[0]:.4f} "
+          f"(in other words: {base[1]:.4f})", flush=True)
     params, opt, sched, step, seconds, history = start_or_resume(model, args)
+    draw = [args.low_overlap if it.low_overlap else 1.0 for it in train]
     model.train()
     while step < args.steps:
-        rng = random.Random(1000 + step)  # the batch of a step is fixed, so a resume repeats none
-        batch = (rng.sample(train, args.batch) if args.low_overlap == 1.0
-                 else rng.choices(train, weights=draw, k=args.batch))
+        rng = random.Random(2000 + step)  # the batch of a step is fixed, so a resume repeats none
+        batch = rng.choices(train, weights=draw, k=args.batch)
         t = time.time()
-        arts = sorted({it.article for it in batch})
-        rows = [r for a in arts for r in range(*ranges[a])]
-        own = set(rows)
-        rows += [r for r in rng.sample(range(len(texts)), RANDOM_NEGATIVES) if r not in own]
+        q = pooled(model, tokenize(tokenizer, [it.question for it in batch]))
+        rows = list(dict.fromkeys(it.gold for it in batch))
+        for it, v in zip(batch, q.detach().numpy()):
+            lo, hi = ranges[it.article]
+            near = lo + np.argsort(-(vecs[lo:hi] @ v))
+            rows += [int(r) for r in near if r != it.gold][:OTHER_SENTENCES]
+        rows = list(dict.fromkeys(rows))
         where = {r: i for i, r in enumerate(rows)}
         target = torch.as_tensor([where[it.gold] for it in batch])
-        q = pooled(model, tokenize(tokenizer, [it.question for it in batch]))
-        logits = SCALE * q @ doc[rows].T
-        loss = torch.nn.functional.cross_entropy(logits, target)
+        d = pooled(model, tokenize(tokenizer, [texts[r] for r in rows], SENTENCE_TOKENS))
+        loss = torch.nn.functional.cross_entropy(SCALE * q @ d.T, target)
         optimizer_step(loss, opt, sched, params)
         step += 1
         seconds += time.time() - t
         if step % 20 == 0:
             print(f"step {step}/{args.steps} loss {loss.item():.3f} {seconds / step:.2f}s/step", flush=True)
         if step % args.eval_every == 0 or step == args.steps:
-            score, low = validate(model, tokenizer, val_vecs, val_ranges, val)
-            history.append([step, round(score, 4), round(low, 4)])
-            print(f"  validation hit@1 at step {step}: {score:.4f}, in other words {low:.4f} "
-                  f"(bundled model {base:.4f}, {base_low:.4f})", flush=True)
+            score = validate()
+            history.append([step, round(score[0], 4), round(score[1], 4)])
+            print(f"  validation hit@1 at step {step}: {score[0]:.4f}, in other words {score[1]:.4f} "
+                  f"(bundled model {base[0]:.4f}, {base[1]:.4f})", flush=True)
         if step % args.save_every == 0 or step == args.steps:
             checkpoint(model, opt, sched, args, step, seconds, history)
-    save(model, tokenizer, args, (base, base_low), history, seconds, len(train_arts), len(train))
+    save(model, args, base, history, seconds, len(train_arts), len(train))
     return 0
 
 
-def save(model, tokenizer, args, base, history, seconds, n_articles, n_questions) -> None:
+def save(model, args, base, history, seconds, n_articles, n_questions) -> None:
     from safetensors.torch import save_file
 
-    from qa.qencoder import WORD_EMBEDDINGS, QuestionEncoder
+    from index.encoder import NAME, WORD_EMBEDDINGS
+    from qa.qencoder import QuestionEncoder
 
-    weighted = args.low_overlap != 1.0
     state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()
              if k != WORD_EMBEDDINGS and not k.endswith("position_ids")}
     args.out.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(args.out / "qencoder.safetensors"))
+    save_file(state, str(args.out / f"{NAME}.safetensors"))
     info = {
+        "name": args.name,
         "fitted_on": f"SQuAD v1.1 train, {n_articles} articles (200.. of eval.train's shuffle, the "
         f"reader's), {n_questions} questions with their answer sentence",
-        "training": f"{args.steps} steps of {args.batch} questions, softmax at scale {SCALE} over "
-        f"the batch's articles' sentences and {RANDOM_NEGATIVES} random ones (frozen bundled "
-        f"vectors), AdamW at {args.lr} with linear decay, word embeddings frozen, "
-        f"{seconds / 60:.0f} min on {args.threads} CPU threads"
-        + (f", questions in other words drawn {args.low_overlap:g}x as often" if weighted else ""),
-        "command": f"python -m eval.train_qencoder --steps {args.steps} --batch {args.batch} --lr {args.lr}"
-        + (f" --low-overlap {args.low_overlap:g}" if weighted else ""),
+        "training": f"{args.steps} steps of {args.batch} questions, each with its answer sentence and "
+        f"the {OTHER_SENTENCES} other sentences of its article nearest to it by the bundled model; "
+        f"softmax at scale {SCALE} over the step's sentences, both sides trained, AdamW at {args.lr} "
+        f"with linear decay, word embeddings frozen, questions in other words drawn "
+        f"{args.low_overlap:g}x as often, {seconds / 60:.0f} min on {args.threads} CPU threads",
+        "command": f"python -m eval.train_encoder --steps {args.steps} --batch {args.batch} "
+        f"--lr {args.lr} --low-overlap {args.low_overlap:g}",
         "validation": {"hit@1_bundled": round(base[0], 4), "hit@1_bundled_other_words": round(base[1], 4),
                        "hit@1": history[-1][1] if history else None,
                        "hit@1_other_words": history[-1][2] if history else None,
                        "curve": history},
     }
-    (args.out / "qencoder.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    (args.out / f"{NAME}.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     vec = QuestionEncoder(args.out).encode([CHECK_QUESTION])[0]  # as saved: half precision
     info["check"] = {"question": CHECK_QUESTION, "first": [round(float(x), 5) for x in vec[:8]]}
-    (args.out / "qencoder.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
-    print(f"wrote {args.out}/qencoder.safetensors and qencoder.json: {info['validation']}", flush=True)
+    (args.out / f"{NAME}.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    print(f"wrote {args.out}/{NAME}.safetensors and {NAME}.json: {info['validation']}", flush=True)
 
 
 if __name__ == "__main__":
