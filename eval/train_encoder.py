@@ -21,8 +21,8 @@ Validation: dense-only hit@1 among the article's sentences, on all 8 held-out ar
 questions and on those in other words, the sentences re-embedded by the model in training.
 Checkpoints to ``artifacts/encoder/`` every ``--save-every`` steps and resumes there. Writes
 ``index/models/encoder.safetensors`` (half precision, no word embeddings) and ``encoder.json``.
-A new encoder needs a new name (``--name``, and ``Config.model_name``): libraries record the name
-their vectors came from and are re-embedded when it changes.
+Its name (``Config.model_name``) ends in the weights' checksum: libraries record the name their
+vectors came from and are embedded again when it changes.
 """
 
 from __future__ import annotations
@@ -167,8 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--low-overlap", type=float, default=4.0,
                     help=f"how much more often to draw questions whose answer sentence holds at most "
                     f"{LOW_OVERLAP:.0%} of their stems")
-    ap.add_argument("--name", default="all-MiniLM-L6-v2-qa-dual-1",
-                    help="the name libraries record their vectors under (Config.model_name)")
+    ap.add_argument("--name", default="all-MiniLM-L6-v2-qa-dual",
+                    help="the name libraries record its vectors under (Config.model_name), "
+                    "followed by the weights' checksum")
     args = ap.parse_args(argv)
     start_training(args)
 
@@ -231,6 +232,7 @@ def save(model, args, base, history, seconds, n_articles, n_questions) -> None:
     from safetensors.torch import save_file
 
     from index.encoder import NAME, WORD_EMBEDDINGS
+    from index.files import file_sha256
     from qa.qencoder import QuestionEncoder
 
     state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()
@@ -238,7 +240,7 @@ def save(model, args, base, history, seconds, n_articles, n_questions) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     save_file(state, str(args.out / f"{NAME}.safetensors"))
     info = {
-        "name": args.name,
+        "name": f"{args.name}-{file_sha256(args.out / f'{NAME}.safetensors')[:8]}",
         "fitted_on": f"SQuAD v1.1 train, {n_articles} articles (200.. of eval.train's shuffle, the "
         f"reader's), {n_questions} questions with their answer sentence",
         "training": f"{args.steps} steps of {args.batch} questions, each with its answer sentence and "

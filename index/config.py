@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 CONFIG_VERSION = 2
+ENCODER_INFO = Path(__file__).parent / "models" / "encoder.json"
+
+
+def shipped_encoder_name() -> str:
+    """The name the shipped encoder's vectors are recorded under (``index/models/encoder.json``)."""
+    return json.loads(ENCODER_INFO.read_text(encoding="utf-8"))["name"]
 
 
 @dataclass(frozen=True)
 class Config:
     """Every default of the pipeline. A saved index records the values it was built with."""
 
-    # embedding: the encoder fine-tuned here (index/encoder.py; the name in its encoder.json).
-    # A library records the model its vectors came from; one embedded with the bundled
-    # all-MiniLM-L6-v2 ("sentence-transformers/all-MiniLM-L6-v2") is re-embedded when opened.
-    model_name: str = "all-MiniLM-L6-v2-qa-dual-1"
+    # embedding: the encoder fine-tuned here (index/encoder.py), by the name in its encoder.json
+    # (which ends in its weights' checksum). A library records the model its vectors came from;
+    # one embedded with another (the bundled all-MiniLM-L6-v2 before it: "sentence-transformers/
+    # all-MiniLM-L6-v2", or an earlier training) is embedded again when opened.
+    model_name: str = field(default_factory=shipped_encoder_name)
     dimension: int = 384
     # questions are embedded by the same encoder in question_encoder_precision (qa/qencoder.py);
     # False: by the library's embedder itself (float32)

@@ -114,10 +114,11 @@ class Embedder:
         self.batch_size = batch_size
         self._encode_lock = threading.Lock()
         if model_path is None:
-            from index.encoder import MODEL_DIR, TEXT_TOKENS, model_name, pooled, shipped_encoder, tokenize
+            from index.config import shipped_encoder_name
+            from index.encoder import MODEL_DIR, TEXT_TOKENS, pooled, shipped_encoder, tokenize
 
             _, model, tokenizer = shipped_encoder()
-            self.model_name = model_name()
+            self.model_name = shipped_encoder_name()
             self.weights: Path | None = MODEL_DIR / "encoder.safetensors"
             self.dimension = int(model.config.hidden_size)
             self._tokenize = lambda texts: tokenize(tokenizer, texts, TEXT_TOKENS)

@@ -8,14 +8,13 @@ the last layer's tokens, unit length).
 
 The weights ship in ``index/models/encoder.safetensors`` without the word-embedding matrix
 (frozen in training, read from the bundled package), in half precision; ``encoder.json`` records
-its name (``Config.model_name``: a library records the model its vectors came from and is
-re-embedded on open when that is another), how it was trained, and a fixed question with the
-first values of its vector when saved.
+its name (``Config.model_name``, ending in the weights' checksum: a library records the model
+its vectors came from and is embedded again on open when that is another), how it was trained,
+and a fixed question with the first values of its vector when saved.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,6 @@ WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 QUESTION_TOKENS = 64  # a question is cut here, as in training
 TEXT_TOKENS = 256  # a sentence or passage is cut here (the bundled model's own limit)
 TRAIN_COMMAND = "python -m eval.train_encoder"
-
-
-def model_name(directory: Path = MODEL_DIR) -> str:
-    """The name the shipped encoder's vectors are recorded under (``encoder.json``)."""
-    return json.loads((directory / f"{NAME}.json").read_text(encoding="utf-8"))["name"]
 
 
 def build_encoder(pretrained: bool = True) -> Any:

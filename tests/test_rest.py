@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from index.config import Config
 from tests.conftest import SEED_ID, serve_process
 
 PORT = ("Port strike ends in Valencia\n\nDock workers in Valencia ended a nine-day strike on Friday "
@@ -32,7 +33,7 @@ def _error(r: httpx.Response, status: int, kind: str) -> str:
 def test_health_and_articles(api, seed_text):
     health = api.get("/health").json()
     assert health["status"] == "ok" and health["articles"] == 1 and health["generation"] >= 1
-    assert health["model"] == "all-MiniLM-L6-v2-qa-dual-1"
+    assert health["model"] == Config().model_name
     assert [a["doc_id"] for a in api.get("/articles").json()] == [SEED_ID]
     art = api.get(f"/articles/{SEED_ID}").json()
     assert art["text"] == seed_text and art["title"].startswith("Ceasefire talks")

@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from index.config import Config
 from index.errors import CorruptIndexError, IndexNotFoundError, InvalidDocumentError
 from index.store import ArticleIndex
 from index.table import FileRows, VectorTable
@@ -88,7 +89,8 @@ def test_save_and_open_round_trip_without_reembedding(fresh_service, embedder, t
     np.testing.assert_array_equal(reopened.passage_vectors, src.passage_vectors)
     assert {d: r.text for d, r in reopened.documents.items()} == {d: r.text for d, r in src.documents.items()}
     config = json.loads((path / "config.json").read_text())
-    assert config["model_name"] == "all-MiniLM-L6-v2-qa-dual-1"
+    assert config["model_name"] == Config().model_name
+    assert config["model_name"].startswith("all-MiniLM-L6-v2-qa-dual-")
     assert config["dimension"] == 384 and config["passage_sentences"] == 3
     cache = json.loads((path / "cache.json").read_text())
     name = cache["name"]
@@ -275,7 +277,7 @@ def test_library_of_the_bundled_model_is_embedded_again_on_open(fresh_service, e
     counting = CountingEmbedder(embedder)
     upgraded = ArticleIndex.open(path, embedder=counting)
     assert counting.calls == 2  # each article once
-    assert upgraded.config.model_name == src.config.model_name == "all-MiniLM-L6-v2-qa-dual-1"
+    assert upgraded.config.model_name == src.config.model_name == Config().model_name
     assert {d: r.text for d, r in upgraded.documents.items()} == {d: r.text for d, r in src.documents.items()}
     assert upgraded.sentences == src.sentences
     np.testing.assert_allclose(upgraded.sentence_vectors, src.sentence_vectors, atol=1e-5)
@@ -290,7 +292,7 @@ def test_library_of_an_unknown_model_is_embedded_again_too(fresh_service, tmp_pa
     config["model_name"] = "some/other-model"
     tamper(path, "UPDATE meta SET value = ? WHERE key = 'config'", json.dumps(config))
     reopened = ArticleIndex.open(path)
-    assert reopened.config.model_name == "all-MiniLM-L6-v2-qa-dual-1"
+    assert reopened.config.model_name == Config().model_name
     assert set(reopened.documents) == set(fresh_service.index.documents)
 
 
