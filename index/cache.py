@@ -47,6 +47,7 @@ from index.config import Config
 from index.errors import CorruptIndexError, IndexNotFoundError, OutdatedIndexError, QAError
 from index.files import file_sha256, fsync, fsync_dir, read_json_of_format, write_config_copy
 from index.library import DATABASE, LibraryDB, Snapshot
+from index.repair import embed_again
 from index.table import FileRows, VectorTable
 from index.vectors import FaissVectors, is_milvus
 
@@ -198,10 +199,9 @@ def _open_index(cls: type[ArticleIndex], root: Path, embedder: Embedder | None,
             db.close()
             raise CorruptIndexError(f"index store {DATABASE} is damaged ({type(exc).__name__}): "
                                     "run `qa index rebuild`") from None
-    if (config.model_name, config.dimension) != (Config().model_name, Config().dimension):
+    current = Config()
+    if (config.model_name, config.dimension) != (current.model_name, current.dimension):
         db.close()
-        from index.repair import embed_again
-
         return embed_again(cls, root, embedder, config)
     damaged = [d.doc_id for d in snap.documents if d.removed is None and not d.intact()]
     if damaged:

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from index.errors import QAError
-from index.files import file_sha256
 from index.settings import set_offline
 
 set_offline()  # nothing may reach a model hub at run time; before transformers is imported
@@ -115,11 +114,10 @@ class Embedder:
         self._encode_lock = threading.Lock()
         if model_path is None:
             from index.config import shipped_encoder_name
-            from index.encoder import MODEL_DIR, TEXT_TOKENS, pooled, shipped_encoder, tokenize
+            from index.encoder import TEXT_TOKENS, pooled, shipped_encoder, tokenize
 
             _, model, tokenizer = shipped_encoder()
-            self.model_name = shipped_encoder_name()
-            self.weights: Path | None = MODEL_DIR / "encoder.safetensors"
+            self.model_name = shipped_encoder_name()  # ends in its weights' checksum
             self.dimension = int(model.config.hidden_size)
             self._tokenize = lambda texts: tokenize(tokenizer, texts, TEXT_TOKENS)
             self._forward = lambda features: pooled(model, features)
@@ -128,7 +126,6 @@ class Embedder:
 
         st = load_model(model_path)
         self.model_name = BUNDLED_NAME if model_path == bundled_model_path() else model_path
-        self.weights = None
         self.dimension = int(st.get_embedding_dimension())
         self._tokenize = st.preprocess
         self._forward = lambda features: torch.nn.functional.normalize(
@@ -190,8 +187,6 @@ class CachedEmbedder(Embedder):
     def __init__(self, cache_path: str | os.PathLike[str], model_path: str | None = None) -> None:
         super().__init__(model_path)
         self.cache_path = os.fspath(cache_path)
-        # the weights' checksum too: an encoder trained again under the same name is another model
-        self._model_key = self.model_name + (f":{file_sha256(self.weights)}" if self.weights else "")
         self._cache: dict[str, np.ndarray] = {}
         if os.path.exists(self.cache_path):
             with np.load(self.cache_path) as data:
@@ -199,8 +194,9 @@ class CachedEmbedder(Embedder):
         self._dirty = False
 
     def key(self, text: str) -> str:
-        """The cache key of a text: sha1 of this model (name and weights) and the text's UTF-8."""
-        return hashlib.sha1(f"{self._model_key}\n{text}".encode("utf-8", "surrogatepass")).hexdigest()
+        """The cache key of a text: sha1 of this model's name (the shipped encoder's ends in its
+        weights' checksum) and the text's UTF-8."""
+        return hashlib.sha1(f"{self.model_name}\n{text}".encode("utf-8", "surrogatepass")).hexdigest()
 
     def __contains__(self, text: str) -> bool:
         return self.key(text) in self._cache
