@@ -5,7 +5,7 @@
 
 ``--reader`` first fine-tunes the reading model itself (``eval.train_reader``, on other train
 articles; about 3 h on 2 cores when nothing else runs), ``--encoder`` the library's encoder
-(``eval.train_encoder``, the same articles; about 50 minutes); without them the shipped
+(``eval.train_encoder``, the same articles; about an hour); without them the shipped
 ``qa/models/reader.*`` and ``index/models/encoder.*`` are used.
 
 Nothing is fitted on the SQuAD 2.0 dev articles (the benchmark) or on the seed article.
