@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.encoder:  # written where the library's embedder loads it (index/models)
         from eval import train_encoder
 
-        train_encoder.main([])
+        for run in train_encoder.SCHEDULE:  # as shipped: each run resumes the last's checkpoint
+            train_encoder.main(list(run))
     embedder = CachedEmbedder(CACHE / "embeddings.npz")
 
     t = time.time()

@@ -102,6 +102,19 @@ def test_question_encoder_training_marks_the_questions_asked_in_other_words():
     ]
 
 
+def test_encoder_hard_negatives_skip_the_gold_and_with_mining_the_answers_other_sentences():
+    import numpy as np
+
+    from eval.train_encoder import Item, hard_negatives
+
+    texts = ["Hamas fired 10 rockets.", "About 10 rockets were fired, the IDF said.", "Talks stalled.",
+             "Burns met Al Thani.", "Israel did not send a delegation."]
+    item = Item("How many rockets were fired?", 0, 0, False, "10")
+    nearest = np.asarray([1, 0, 2, 3, 4])
+    assert hard_negatives(item, nearest, texts, skip_answer=False) == [1, 2, 3]
+    assert hard_negatives(item, nearest, texts, skip_answer=True) == [2, 3, 4]
+
+
 def test_reranker_fit_weights_every_candidate_of_a_question_asked_in_other_words():
     import numpy as np
 
