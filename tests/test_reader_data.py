@@ -126,3 +126,24 @@ def test_reranker_fit_weights_every_candidate_of_a_question_asked_in_other_words
     groups = np.array([0, 1, 1, 1, 2])
     assert question_weights(y, groups, x, 4.0).tolist() == [1.0, 4.0, 4.0, 4.0, 1.0]
     assert question_weights(y, groups, x, 1.0).tolist() == [1.0] * 5
+
+
+def test_squad2_probe_examples_label_the_answer_sentence_and_the_engines_misses_only():
+    from eval.probe_squad2_reader import squad2_examples
+
+    rows = [
+        {"question": "How many rockets?", "answers": ["10"], "impossible": False, "half": 0,
+         "gold": ["About 10 rockets were fired.", 6, 8],
+         "top": ["About 10 rockets were fired.", "Hamas fired 10 more later.", "Talks stalled."]},
+        {"question": "How many planes?", "answers": [], "impossible": True, "half": 0, "gold": None,
+         "top": ["About 10 rockets were fired.", "Talks stalled."]},
+        {"question": "Who met Burns?", "answers": ["Al Thani"], "impossible": False, "half": 1,
+         "gold": ["Burns met Al Thani.", 10, 18], "top": ["Talks stalled."]},
+    ]
+    got = [(e.question, e.sentence, e.answer, e.kind) for e in squad2_examples(rows, 0)]
+    assert got == [
+        ("How many rockets?", "About 10 rockets were fired.", (6, 8), "squad2_positive"),
+        ("How many rockets?", "Talks stalled.", None, "squad2_negative"),
+        ("How many planes?", "About 10 rockets were fired.", None, "squad2_negative"),
+        ("How many planes?", "Talks stalled.", None, "squad2_negative"),
+    ]
