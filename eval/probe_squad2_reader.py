@@ -18,9 +18,10 @@ and reports on the other half, against the shipped reader.
    best sentence, and of the 22 abstention features with the reader's replaced (logistic,
    2-fold by article inside the half); exact span on the answer sentences.
 
-Measured 2026-11-27 (``--half 0``, 300 steps, 24 minutes on one thread beside other work;
-reported on half 1's 2,867 questions): evidence AUROC 0.756 -> 0.768, abstention features 0.736
--> 0.750, exact span 0.532 -> 0.542.
+Measured 2026-11-27 (300 steps, 23-24 minutes on one thread beside other work), shipped reader
+-> probe: ``--half 0``, reported on half 1's 2,867 questions: evidence AUROC 0.756 -> 0.768,
+abstention features 0.736 -> 0.750, exact span 0.532 -> 0.542; ``--half 1``, reported on half
+0's 3,440: 0.739 -> 0.751, 0.724 -> 0.738, 0.487 -> 0.498.
 """
 
 from __future__ import annotations
