@@ -27,6 +27,7 @@ abstention features 0.736 -> 0.750, exact span 0.532 -> 0.542; ``--half 1``, rep
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import random
 import sys
@@ -158,7 +159,8 @@ def report(data: dict, half: int, model) -> dict[str, dict[str, float]]:
             conf[~fit] = m.decision_function(scale.transform(x[~fit]))
         return float(roc_auc_score(y, conf))
 
-    shipped, probe = Reader(precision="float32"), Reader(precision="float32")
+    shipped = Reader(precision="float32")
+    probe = copy.copy(shipped)  # the same tokenizer and settings, the probe's weights
     probe.model = model
     out = {}
     for name, reader in (("shipped", shipped), ("probe", probe)):
