@@ -7,6 +7,7 @@ and splits as the re-ranker; the reader itself was fitted on other train article
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -154,15 +155,14 @@ def abstention_rows(
     return np.asarray(xs), np.asarray(ys, dtype=int)
 
 
-def squad2_rows(reranker: ScoringModel, final: ScoringModel, reader: Reader, embedder) -> tuple:
-    """The abstention features (ABSTAIN_WITH_READER) of every question of the public SQuAD 2.0
-    split, asked article-level as ``qa eval`` asks them; labels (answerable) and the half
-    (:func:`article_half`) of each question's article, for cross-fitting."""
+def ask_squad2(reranker: ScoringModel, final: ScoringModel, reader: Reader, embedder) -> Iterator[tuple]:
+    """Every question of the public SQuAD 2.0 split asked article-level as ``qa eval`` asks it:
+    ``(article, question, service, candidates, scored)`` per question, one service per article
+    (the same models and embedder throughout)."""
     from eval.squad import SQUAD2_DEV, load_articles
     from qa.retrieve import retrieve
     from qa.service import QAService
 
-    xs, ys, gs = [], [], []
     articles = load_articles(SQUAD2_DEV)
     for a, art in enumerate(articles):
         svc = QAService(reranker=reranker, final=final, reader=reader)
@@ -170,12 +170,21 @@ def squad2_rows(reranker: ScoringModel, final: ScoringModel, reader: Reader, emb
         svc.add_document(art.text, doc_id=art.title[:200].replace("/", "_"))
         vectors = svc.embed_questions([q.question for q in art.questions])
         for q, v in zip(art.questions, vectors):
-            feats = svc.score(q.question, retrieve(svc.index, v, q.question)).features
-            xs.append([feats.get(n, 0.0) for n in ABSTAIN_WITH_READER])
-            ys.append(not q.impossible)
-            gs.append(article_half(art.title))
+            cands = retrieve(svc.index, v, q.question)
+            yield art, q, svc, cands, svc.score(q.question, cands)
         print(f"\r  SQuAD 2.0 public split: {a + 1}/{len(articles)} articles", end="", flush=True)
     print()
+
+
+def squad2_rows(reranker: ScoringModel, final: ScoringModel, reader: Reader, embedder) -> tuple:
+    """The abstention features (ABSTAIN_WITH_READER) of every question of the public SQuAD 2.0
+    split (:func:`ask_squad2`); labels (answerable) and the half (:func:`article_half`) of each
+    question's article, for cross-fitting."""
+    xs, ys, gs = [], [], []
+    for art, q, _, _, scored in ask_squad2(reranker, final, reader, embedder):
+        xs.append([scored.features.get(n, 0.0) for n in ABSTAIN_WITH_READER])
+        ys.append(not q.impossible)
+        gs.append(article_half(art.title))
     return np.asarray(xs), np.asarray(ys, dtype=int), np.asarray(gs)
 
 

@@ -45,40 +45,27 @@ READER_FEATURES = ("reader_evidence_top", "reader_evidence_max", "reader_null_to
 
 def collect_rows() -> dict:
     """The public split's questions as the engine reads them (see the module docstring, 1)."""
-    from eval.fit_reading import article_half
-    from eval.squad import SQUAD2_DEV, load_articles
-    from qa.retrieve import retrieve
+    from eval.fit_reading import article_half, ask_squad2
     from qa.service import ABSTAIN_WITH_READER, QAService
 
-    rows, first = [], None
-    for a, art in enumerate(load_articles(SQUAD2_DEV)):
-        svc = QAService() if first is None else QAService(reranker=first.reranker, final=first.final,
-                                                          reader=first.reader)
-        if first is None:
-            first = svc
-        else:
-            svc.index.embedder = first.index.embedder
-        svc.add_document(art.text, doc_id="d")
+    shipped, rows, order = QAService(), [], {}  # order: article title -> its number
+    asked = ask_squad2(shipped.reranker, shipped.final, shipped.reader, shipped.index.embedder)
+    for art, q, svc, cands, scored in asked:
         sents = svc.index.sentences
-        for q, v in zip(art.questions, svc.embed_questions([q.question for q in art.questions]), strict=True):
-            cands = retrieve(svc.index, v, q.question)
-            scored = svc.score(q.question, cands)
-            best = np.argsort(-scored.final, kind="stable")[:2]
-            gold = None
-            if not q.impossible:
-                lo, hi = art.paragraph_spans[q.paragraph]
-                pos = art.text.find(q.answers[0], lo, hi)
-                end = pos + len(q.answers[0])
-                for s in sents:
-                    if pos >= 0 and s.start <= pos and end <= s.end:
-                        gold = [s.text, pos - s.start, end - s.start]
-                        break
-            rows.append({"question": q.question, "answers": list(q.answers), "impossible": q.impossible,
-                         "half": article_half(art.title), "article": a, "gold": gold,
-                         "top": [sents[int(cands.rows[int(i)])].text for i in best],
-                         "features": [scored.features.get(n, 0.0) for n in ABSTAIN_WITH_READER]})
-        print(f"\r  rows: {a + 1} articles", end="", flush=True)
-    print()
+        best = np.argsort(-scored.final, kind="stable")[:2]
+        gold = None
+        if not q.impossible:
+            lo, hi = art.paragraph_spans[q.paragraph]
+            pos = art.text.find(q.answers[0], lo, hi)
+            end = pos + len(q.answers[0])
+            for s in sents:
+                if pos >= 0 and s.start <= pos and end <= s.end:
+                    gold = [s.text, pos - s.start, end - s.start]
+                    break
+        rows.append({"question": q.question, "answers": list(q.answers), "impossible": q.impossible,
+                     "half": article_half(art.title), "article": order.setdefault(art.title, len(order)),
+                     "gold": gold, "top": [sents[int(cands.rows[int(i)])].text for i in best],
+                     "features": [scored.features.get(n, 0.0) for n in ABSTAIN_WITH_READER]})
     return {"features": list(ABSTAIN_WITH_READER), "rows": rows}
 
 
