@@ -155,15 +155,16 @@ def abstention_rows(
     return np.asarray(xs), np.asarray(ys, dtype=int)
 
 
-def ask_squad2(reranker: ScoringModel, final: ScoringModel, reader: Reader, embedder) -> Iterator[tuple]:
-    """Every question of the public SQuAD 2.0 split asked article-level as ``qa eval`` asks it:
-    ``(article, question, service, candidates, scored)`` per question, one service per article
-    (the same models and embedder throughout)."""
+def ask_squad2(reranker: ScoringModel, final: ScoringModel, reader: Reader, embedder,
+               half: int | None = None) -> Iterator[tuple]:
+    """Every question of the public SQuAD 2.0 split (of its ``half`` when given) asked
+    article-level as ``qa eval`` asks it: ``(article, question, service, candidates, scored)``
+    per question, one service per article (the same models and embedder throughout)."""
     from eval.squad import SQUAD2_DEV, load_articles
     from qa.retrieve import retrieve
     from qa.service import QAService
 
-    articles = load_articles(SQUAD2_DEV)
+    articles = [a for a in load_articles(SQUAD2_DEV) if half is None or article_half(a.title) == half]
     for a, art in enumerate(articles):
         svc = QAService(reranker=reranker, final=final, reader=reader)
         svc.index.embedder = embedder
@@ -176,12 +177,13 @@ def ask_squad2(reranker: ScoringModel, final: ScoringModel, reader: Reader, embe
     print()
 
 
-def squad2_rows(reranker: ScoringModel, final: ScoringModel, reader: Reader, embedder) -> tuple:
+def squad2_rows(reranker: ScoringModel, final: ScoringModel, reader: Reader, embedder,
+                half: int | None = None) -> tuple:
     """The abstention features (ABSTAIN_WITH_READER) of every question of the public SQuAD 2.0
-    split (:func:`ask_squad2`); labels (answerable) and the half (:func:`article_half`) of each
-    question's article, for cross-fitting."""
+    split, or of its ``half`` (:func:`ask_squad2`); labels (answerable) and the half
+    (:func:`article_half`) of each question's article, for cross-fitting."""
     xs, ys, gs = [], [], []
-    for art, q, _, _, scored in ask_squad2(reranker, final, reader, embedder):
+    for art, q, _, _, scored in ask_squad2(reranker, final, reader, embedder, half):
         xs.append([scored.features.get(n, 0.0) for n in ABSTAIN_WITH_READER])
         ys.append(not q.impossible)
         gs.append(article_half(art.title))

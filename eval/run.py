@@ -93,19 +93,27 @@ def seed_records(svc: QAService, progress: bool = True, part: str = "seed") -> d
 
 
 def use_cross_fitted(svc: QAService, title: str) -> None:
-    """When the shipped abstention model was fitted on the public SQuAD 2.0 split too, the
-    engine answers a question of that split with the model (and threshold) fitted without the
-    question's half of it (``eval/train.py``, ``--squad2-abstain``): every figure on the split is
-    cross-fitted by article."""
+    """Every figure on the public SQuAD 2.0 split is cross-fitted by article: a model fitted on
+    the split too is replaced, for the questions of an article, by the one fitted without the
+    article's half of it (``eval/models/*-xfit-<half>``). That is the reader, when it was trained
+    on the split (``eval.train_squad2_reader``), with the final ranker fitted on its reading; and
+    the abstention model and its threshold (``eval.train --squad2-abstain``)."""
     from eval.fit_reading import article_half
     from eval.train import XFIT_DIR
     from qa.models import load_model
+    from qa.reader import load_reader
+    from qa.rerank import FINAL_FEATURES
     from qa.service import ABSTAIN_WITH_READER
 
-    if svc.reader is None or not svc.abstainer.info.get("squad2_public"):
+    if svc.reader is None:
         return
-    svc.abstainer = load_model(f"abstainer-xfit-{article_half(title)}", ABSTAIN_WITH_READER, XFIT_DIR)
-    svc.threshold = float(svc.abstainer.info["threshold"])
+    half = article_half(title)
+    if svc.reader.info.get("squad2_halves"):
+        svc.reader = load_reader(XFIT_DIR, f"reader-xfit-{half}", svc.reader.precision)
+        svc.final = load_model(f"final-xfit-{half}", FINAL_FEATURES, XFIT_DIR)
+    if svc.abstainer.info.get("squad2_public"):
+        svc.abstainer = load_model(f"abstainer-xfit-{half}", ABSTAIN_WITH_READER, XFIT_DIR)
+        svc.threshold = float(svc.abstainer.info["threshold"])
 
 
 def squad_records(

@@ -4,11 +4,15 @@
                          [--low-overlap-weight 1]
 
 ``--reader`` first fine-tunes the reading model itself (``eval.train_reader``, on other train
-articles; about 3 h on 2 cores when nothing else runs), ``--encoder`` the library's encoder
+articles; about 3 h on 2 cores when nothing else runs; then ``eval.train_squad2_reader`` on the
+public SQuAD 2.0 split, cross-fitted by article, about 50 minutes), ``--encoder`` the library's encoder
 (``eval.train_encoder``, the same articles; about an hour); without them the shipped
 ``qa/models/reader.*`` and ``index/models/encoder.*`` are used.
 
-Nothing is fitted on the SQuAD 2.0 dev articles (the benchmark) or on the seed article.
+Nothing is fitted on the seed article. The public SQuAD 2.0 split (the benchmark) is used only
+by ``--squad2-abstain`` and by the reader's last stage (``eval.train_squad2_reader``), and then
+cross-fitted by article: what ``qa eval`` reports on an article comes from models that never saw
+its half of the split.
 Each train article is indexed with 30 % of its paragraphs removed; questions about removed
 paragraphs become unanswerable near-topic questions (same article, the fact is gone). The
 articles are split three ways: the re-ranker is fitted on 60 %, the abstention model and its
@@ -100,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         for steps, lr, anchored in train_reader.SCHEDULE:  # as shipped: each run extends the last
             train_reader.main(["--steps", str(steps), "--lr", str(lr), "--out", str(args.out),
                                *(["--teacher", str(args.out), *anchored] if anchored else [])])
+        train_squad2(args.out)
     if args.encoder:  # written where the library's embedder loads it (index/models)
         from eval import train_encoder
 
@@ -131,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
 
     precision = Config().reader_precision  # the features as the engine will compute them
     reader = Reader(args.out if (args.out / "reader.json").exists() else MODEL_DIR, precision=precision)
+    if reader.info.get("squad2_halves") and not args.squad2_abstain:
+        # qa eval's cross-fitted reader needs its final ranker fitted with this re-ranker
+        print("  the reader was trained on the public SQuAD 2.0 split too: --squad2-abstain is implied")
+        args.squad2_abstain = True
     k = policy_of(Config())
     t = time.time()
     rr_select, rr_fit, rr_report = (read_runs(r, reranker, reader, k) for r in (select, fit, report))
@@ -172,24 +181,62 @@ def main(argv: list[str] | None = None) -> int:
         (args.out / f"{name}.json").write_text(abstainer.to_json(), encoding="utf-8")
     if args.squad2_abstain:
         x_sel, y_sel = reading_rows(rr_select, final, k)
-        fit_abstainer_with_squad2(x_sel, y_sel, reranker, final, reader, embedder, args.out)
+        fit_abstainer_with_squad2(x_sel, y_sel, reranker, final, reader, embedder, args.out,
+                                  (select, fit), k)
     embedder.save()
     print(f"  wrote {args.out}/reranker.json, final.json, abstainer.json and abstainer-lexical.json")
     return 0
 
 
 XFIT_DIR = Path(__file__).resolve().parent / "models"
+
+
+def train_squad2(out: Path) -> None:
+    """The last stage of ``--reader``: the reader ``eval.train_reader`` wrote to ``out`` becomes
+    the base (``eval/models/reader-base.*``) that ``eval.train_squad2_reader`` trains on each half
+    of the public SQuAD 2.0 split and on both (written to ``out``), from rows the engine reads anew."""
+    import shutil
+
+    from eval import train_squad2_reader
+
+    XFIT_DIR.mkdir(exist_ok=True)
+    for ext in ("safetensors", "json"):
+        shutil.copyfile(out / f"reader.{ext}", XFIT_DIR / f"{train_squad2_reader.BASE}.{ext}")
+    (train_squad2_reader.WORK / "rows.json").unlink(missing_ok=True)  # read by the old base
+    for half in ("0", "1", "all"):
+        train_squad2_reader.main(["--half", half, "--out", str(out)])
 # the abstention rows of the last fit (train select articles, SQuAD 2.0 split with its halves),
 # kept to try other abstention models without re-reading every question
 ABSTAIN_ROWS = Path(__file__).resolve().parent.parent / "artifacts" / "abstain-rows.npz"
 
 
-def fit_abstainer_with_squad2(x_sel, y_sel, reranker, final, reader, embedder, out: Path) -> None:
+def cross_fitted_reading(h: int, reranker, reader, runs: tuple, k) -> tuple:
+    """When the shipped reader was trained on the public SQuAD 2.0 split too
+    (``eval.train_squad2_reader``), the reader ``qa eval`` uses on half ``h`` of it (trained
+    without that half), a final ranker fitted anew on its reading of the train articles
+    (``eval/models/final-xfit-<h>.json``, used with it) and the train select articles'
+    abstention rows as the two read them."""
+    from eval.fit_reading import abstention_rows, fit_final, read_runs
+    from qa.reader import Reader
+
+    select, fit = runs
+    reader_h = Reader(XFIT_DIR, f"reader-xfit-{h}", precision=reader.precision)
+    rr_select, rr_fit = (read_runs(r, reranker, reader_h, k) for r in (select, fit))
+    final_h = fit_final(rr_fit, rr_select, k)
+    final_h.info["for_half"] = h
+    (XFIT_DIR / f"final-xfit-{h}.json").write_text(final_h.to_json(), encoding="utf-8")
+    return reader_h, final_h, abstention_rows(rr_select, final_h, k)
+
+
+def fit_abstainer_with_squad2(x_sel, y_sel, reranker, final, reader, embedder, out: Path,
+                              runs: tuple, k) -> None:
     """The abstention model fitted on the train articles' questions *and* the public SQuAD 2.0
     split's (whose unanswerable questions were written to look answerable), cross-fitted by
     article: the model for each half of the split is fitted without that half
-    (``eval/models/abstainer-xfit-<half>.json``, used by ``qa eval`` on that half), and every
-    figure reported on the split comes from those. The shipped model is fitted on all of it."""
+    (``eval/models/abstainer-xfit-<half>.json``, used by ``qa eval`` on that half), on the
+    features of the reader and final ranker ``qa eval`` uses there (:func:`cross_fitted_reading`),
+    and every figure reported on the split comes from those. The shipped model is fitted on all
+    of it. ``runs``: the train select and fit articles."""
     from sklearn.metrics import roc_auc_score
 
     from eval.fit_reading import squad2_rows
@@ -200,15 +247,21 @@ def fit_abstainer_with_squad2(x_sel, y_sel, reranker, final, reader, embedder, o
     XFIT_DIR.mkdir(exist_ok=True)
     figures = {}
     for h in (0, 1):
-        xa, ya = np.vstack([x_sel, x2[h2 != h]]), np.concatenate([y_sel, y2[h2 != h]])
+        if not reader.info.get("squad2_halves"):  # the shipped reader and final ranker never saw it
+            xs_h, ys_h, xo, yo, xh, yh = x_sel, y_sel, x2[h2 != h], y2[h2 != h], x2[h2 == h], y2[h2 == h]
+        else:
+            reader_h, final_h, (xs_h, ys_h) = cross_fitted_reading(h, reranker, reader, runs, k)
+            xo, yo, _ = squad2_rows(reranker, final_h, reader_h, embedder, half=1 - h)
+            xh, yh, _ = squad2_rows(reranker, final_h, reader_h, embedder, half=h)
+        xa, ya = np.vstack([xs_h, xo]), np.concatenate([ys_h, yo])
         model = fit_abstainer(xa, ya, True)
         threshold = best_threshold(model.predict(xa), ya)
-        conf, yy = model.predict(x2[h2 == h]), y2[h2 == h]
+        conf = model.predict(xh)
         figures[f"half_{h}"] = {
-            "questions": int(len(yy)),
-            "auroc": round(float(roc_auc_score(yy, conf)), 4),
-            "unanswerable_abstained": round(float(np.mean(conf[yy == 0] < threshold)), 4),
-            "false_abstention": round(float(np.mean(conf[yy == 1] < threshold)), 4),
+            "questions": int(len(yh)),
+            "auroc": round(float(roc_auc_score(yh, conf)), 4),
+            "unanswerable_abstained": round(float(np.mean(conf[yh == 0] < threshold)), 4),
+            "false_abstention": round(float(np.mean(conf[yh == 1] < threshold)), 4),
         }
         model.info.update({"threshold": threshold, "for_half": h,
                            "fitted_on": "train select articles + the other half of the public SQuAD 2.0"})

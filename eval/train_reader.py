@@ -365,18 +365,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def save(model, tokenizer, args, runs, scores, seconds, n_articles, n_examples, kinds) -> None:
-    import torch
-    from safetensors.torch import save_file
-
-    from qa.reader import Reader
-
-    state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()
-             if k != WORD_EMBEDDINGS and not k.endswith("position_ids")}
     before = {}  # the teacher's own record, read before ``out`` (which may be its folder) is written
     if args.teacher is not None:
         before = json.loads((args.teacher / "reader.json").read_text(encoding="utf-8"))
-    args.out.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(args.out / "reader.safetensors"))
     info = {
         "layers": args.layers,
         "max_length": MAX_LENGTH,
@@ -400,16 +391,32 @@ def save(model, tokenizer, args, runs, scores, seconds, n_articles, n_examples, 
     if before:  # the whole history: how the teacher was made, then this run
         info["training"] = f"{before['training']}; then {info['training']}"
         info["command"] = f"{before['command']} && {info['command']}"
-    (args.out / "reader.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    write_reader(model, args.out, info)
+
+
+def write_reader(model, out: Path, info: dict, name: str = "reader") -> None:
+    """``model``'s weights (half precision, without the word embeddings the package ships) and
+    ``info`` written to ``out`` as the reader's two files ``name``.safetensors and ``name``.json,
+    with the fixed pair's scores added to ``info``."""
+    import torch
+    from safetensors.torch import save_file
+
+    from qa.reader import Reader
+
+    state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()
+             if k != WORD_EMBEDDINGS and not k.endswith("position_ids")}
+    out.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(out / f"{name}.safetensors"))
+    (out / f"{name}.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     # The fixed pair's scores as the saved (half-precision) weights give them in float32 (the
     # same on every CPU): the load test checks that a fresh load reproduces them.
     with torch.inference_mode():
-        reading = Reader(args.out, precision="float32").read(CHECK_PAIR[0], [CHECK_PAIR[1]])[0]
+        reading = Reader(out, name, precision="float32").read(CHECK_PAIR[0], [CHECK_PAIR[1]])[0]
     info["check"] = {"question": CHECK_PAIR[0], "sentence": CHECK_PAIR[1], "start": reading.start,
                      "end": reading.end, "span_score": round(reading.span_score, 4),
                      "null_score": round(reading.null_score, 4)}
-    (args.out / "reader.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
-    print(f"wrote {args.out}/reader.safetensors and reader.json: {info['validation']}", flush=True)
+    (out / f"{name}.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    print(f"wrote {out}/{name}.safetensors and {name}.json: {info.get('validation')}", flush=True)
 
 
 if __name__ == "__main__":

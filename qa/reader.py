@@ -4,7 +4,9 @@ in each sentence and how much more likely "the answer is here" is than "no answe
 A span-extraction head (start/end logits, the [CLS] position meaning "no answer", as SQuAD 2.0
 readers are trained) on the bundled all-MiniLM-L6-v2 encoder, fine-tuned here by
 ``python -m eval.train_reader`` on SQuAD v1.1 train articles with hard and adversarial
-negatives (``eval/reader_data.py``). The weights ship in ``qa/models/reader.safetensors``
+negatives (``eval/reader_data.py``), then on the public SQuAD 2.0 split's own questions
+(``python -m eval.train_squad2_reader``; ``qa eval`` reads each half of that split with a reader
+trained without it, ``eval/models/reader-xfit-*``). The weights ship in ``qa/models/reader.safetensors``
 without the word-embedding matrix (it was frozen in training and is read from the bundled
 model package), in half precision; ``reader.json`` beside it records the settings and a fixed
 (question, sentence) pair with the scores it gave when saved.

@@ -215,3 +215,23 @@ def test_qa_eval_command(tmp_path, capsys, embedder):
     assert "seed: 56 questions" in out and "llamaindex_default" in out
     assert (tmp_path / "report.md").exists()
     assert main(["eval", "--suite", "squad", "--limit", "0"]) == 2
+
+
+def test_squad_questions_are_answered_by_models_fitted_without_their_article_half():
+    """The shipped reader and abstention model saw the public SQuAD 2.0 split: ``qa eval`` swaps
+    in, per article, the reader, final ranker and abstention model fitted without its half."""
+    from eval.fit_reading import article_half
+    from eval.run import use_cross_fitted
+    from eval.squad import SQUAD2_DEV, load_articles
+    from qa.service import QAService
+
+    titles = {article_half(a.title): a.title for a in load_articles(SQUAD2_DEV)}
+    assert sorted(titles) == [0, 1]
+    for half, title in titles.items():
+        svc = QAService()
+        assert svc.reader.info["squad2_halves"] == [0, 1] and svc.abstainer.info["squad2_public"]
+        use_cross_fitted(svc, title)
+        assert svc.reader.info["squad2_halves"] == [1 - half]
+        assert svc.final.info["for_half"] == half and svc.abstainer.info["for_half"] == half
+        assert svc.threshold == svc.abstainer.info["threshold"]
+        assert svc.ask("Who won?").text  # the swapped models answer

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from eval.train import XFIT_DIR
 from index.encoder import MODEL_DIR as ENCODER_DIR
 from index.encoder import WORD_EMBEDDINGS as ENCODER_WORDS
 from qa.models import ScoringModel
@@ -15,10 +16,16 @@ from qa.reader import MODEL_DIR, WORD_EMBEDDINGS, load_reader
 ROCKETS = "On Sunday, Hamas fired about 10 rockets from the Rafah border crossing area, the IDF said."
 
 
-@pytest.mark.parametrize("path, word_key", [(MODEL_DIR / "reader.safetensors", WORD_EMBEDDINGS),
+# the shipped reader, and in eval/models the one it was trained from and the two ``qa eval``
+# uses on each half of the public SQuAD 2.0 split (eval.train_squad2_reader)
+READERS = [(MODEL_DIR, "reader"), (XFIT_DIR, "reader-base"), (XFIT_DIR, "reader-xfit-0"),
+           (XFIT_DIR, "reader-xfit-1")]
+
+
+@pytest.mark.parametrize("path, word_key", [*((d / f"{n}.safetensors", WORD_EMBEDDINGS) for d, n in READERS),
                                             (ENCODER_DIR / "encoder.safetensors", ENCODER_WORDS)])
 def test_shipped_weights_are_compact_and_without_word_embeddings(path, word_key):
-    """Both models fine-tuned here: the reader and the library's encoder (``index/encoder.py``)."""
+    """Every model fine-tuned here: the readers and the library's encoder (``index/encoder.py``)."""
     from safetensors import safe_open
 
     assert path.stat().st_size <= 25 * 1024 * 1024
@@ -28,10 +35,12 @@ def test_shipped_weights_are_compact_and_without_word_embeddings(path, word_key)
         assert all(str(f.get_tensor(k).dtype) == "torch.float16" for k in keys)
 
 
-def test_shipped_reader_scores_the_fixed_pair_as_when_saved():
-    info = json.loads((MODEL_DIR / "reader.json").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("directory, name", READERS)
+def test_shipped_reader_scores_the_fixed_pair_as_when_saved(directory, name):
+    info = json.loads((directory / f"{name}.json").read_text(encoding="utf-8"))
     check = info["check"]
-    reading = load_reader(precision="float32").read(check["question"], [check["sentence"]])[0]
+    reader = load_reader(directory, name, precision="float32")
+    reading = reader.read(check["question"], [check["sentence"]])[0]
     assert (reading.start, reading.end) == (check["start"], check["end"])
     assert reading.span_score == pytest.approx(check["span_score"], abs=1e-3)
     assert reading.null_score == pytest.approx(check["null_score"], abs=1e-3)

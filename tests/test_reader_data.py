@@ -128,8 +128,8 @@ def test_reranker_fit_weights_every_candidate_of_a_question_asked_in_other_words
     assert question_weights(y, groups, x, 1.0).tolist() == [1.0] * 5
 
 
-def test_squad2_probe_examples_label_the_answer_sentence_and_the_engines_misses_only():
-    from eval.probe_squad2_reader import squad2_examples
+def test_squad2_reader_examples_label_the_answer_sentence_and_the_engines_misses_only():
+    from eval.train_squad2_reader import squad2_examples
 
     rows = [
         {"question": "How many rockets?", "answers": ["10"], "impossible": False, "half": 0,
@@ -140,7 +140,7 @@ def test_squad2_probe_examples_label_the_answer_sentence_and_the_engines_misses_
         {"question": "Who met Burns?", "answers": ["Al Thani"], "impossible": False, "half": 1,
          "gold": ["Burns met Al Thani.", 10, 18], "top": ["Talks stalled."]},
     ]
-    got = [(e.question, e.sentence, e.answer, e.kind) for e in squad2_examples(rows, 0)]
+    got = [(e.question, e.sentence, e.answer, e.kind) for e in squad2_examples(rows, (0,))]
     assert got == [
         ("How many rockets?", "About 10 rockets were fired.", (6, 8), "squad2_positive"),
         ("How many rockets?", "Talks stalled.", None, "squad2_negative"),
