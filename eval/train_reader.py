@@ -36,8 +36,9 @@ from typing import Any
 import numpy as np
 
 from eval.reader_data import ReaderExample, article_examples
+from eval.save_reader import write_reader
 from eval.squad import SQUAD11_TRAIN, load_articles
-from qa.reader import MODEL_DIR, WORD_EMBEDDINGS, build_model, encode_pairs
+from qa.reader import MODEL_DIR, build_model, encode_pairs
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "reader"
 FIRST_ARTICLE = 200  # articles before this one belong to eval.train (re-ranker, abstainer)
@@ -72,10 +73,6 @@ SCHEDULE: tuple[tuple[int, float, tuple[str, ...]], ...] = (
                   "--word-swaps", "0.25")),
     (1600, 3e-5, ("--work", str(ARTIFACTS.parent / "reader-lowoverlap"), "--other-adversarial",
                   "--word-swaps", "0.25", "--low-overlap", "0.25")),
-)
-CHECK_PAIR = (
-    "How many rockets did Hamas fire on Sunday?",
-    "On Sunday, Hamas fired about 10 rockets from the Rafah border crossing area, the IDF said.",
 )
 
 
@@ -392,31 +389,6 @@ def save(model, tokenizer, args, runs, scores, seconds, n_articles, n_examples, 
         info["training"] = f"{before['training']}; then {info['training']}"
         info["command"] = f"{before['command']} && {info['command']}"
     write_reader(model, args.out, info)
-
-
-def write_reader(model, out: Path, info: dict, name: str = "reader") -> None:
-    """``model``'s weights (half precision, without the word embeddings the package ships) and
-    ``info`` written to ``out`` as the reader's two files ``name``.safetensors and ``name``.json,
-    with the fixed pair's scores added to ``info``."""
-    import torch
-    from safetensors.torch import save_file
-
-    from qa.reader import Reader
-
-    state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()
-             if k != WORD_EMBEDDINGS and not k.endswith("position_ids")}
-    out.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(out / f"{name}.safetensors"))
-    (out / f"{name}.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
-    # The fixed pair's scores as the saved (half-precision) weights give them in float32 (the
-    # same on every CPU): the load test checks that a fresh load reproduces them.
-    with torch.inference_mode():
-        reading = Reader(out, name, precision="float32").read(CHECK_PAIR[0], [CHECK_PAIR[1]])[0]
-    info["check"] = {"question": CHECK_PAIR[0], "sentence": CHECK_PAIR[1], "start": reading.start,
-                     "end": reading.end, "span_score": round(reading.span_score, 4),
-                     "null_score": round(reading.null_score, 4)}
-    (out / f"{name}.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
-    print(f"wrote {out}/{name}.safetensors and {name}.json: {info.get('validation')}", flush=True)
 
 
 if __name__ == "__main__":

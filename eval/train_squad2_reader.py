@@ -197,8 +197,8 @@ def own_validation(model) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     import torch
 
+    from eval.save_reader import write_reader
     from eval.train import XFIT_DIR
-    from eval.train_reader import write_reader
     from qa.reader import MODEL_DIR
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -234,4 +234,5 @@ def test_squad_questions_are_answered_by_models_fitted_without_their_article_hal
         assert svc.reader.info["squad2_halves"] == [1 - half]
         assert svc.final.info["for_half"] == half and svc.abstainer.info["for_half"] == half
         assert svc.threshold == svc.abstainer.info["threshold"]
-        assert svc.ask("Who won?").text  # the swapped models answer
+        svc.add_document("The home team won the final on Sunday, 3-1.", doc_id="match")
+        assert svc.ask("Who won the final?").citations  # the swapped models answer
