@@ -163,14 +163,16 @@ def test_quick_suite_squad(quick):
     sq = {name: s["metrics"] for name, s in quick["squad"].items()}
     e = sq["engine"]
     assert e["questions"] == 474 and e["citation_validity"] == 1.0
-    assert e["hit@1"] >= 0.85  # measured 0.897 (0.893 without the reader); headroom ~10 of 214
+    assert e["hit@1"] >= 0.85  # measured 0.893 (0.893 without the reader); headroom ~10 of 214
     assert e["hit@1"] > sq["bm25_sentence"]["hit@1"] + 0.05  # measured 0.785
     # measured 0.794 (plain dense retrieval with the encoder; 0.696 with the bundled model)
     assert e["hit@1"] > sq["dense_sentence"]["hit@1"] + 0.06
     assert e["hit@1"] > sq["llamaindex_default"]["hit@1"] + 0.2  # measured 0.533
-    assert e["abstain_auroc"] >= 0.67  # measured 0.715 (cross-fitted; 0.682 without the reader)
-    # measured 0.724 with the encoder (0.650 before it, 0.548 with a floor on the evidence);
-    # headroom ~15 of 214
+    # measured 0.731 cross-fitted with the reader's SQuAD 2.0 stage (0.715 before it; 0.686
+    # without the reader); headroom 0.04
+    assert e["abstain_auroc"] >= 0.69
+    # measured 0.699 with the reader's SQuAD 2.0 stage (0.724 before it, 0.650 before the
+    # encoder, 0.548 with a floor on the evidence); headroom ~10 of 214
     assert e["short_f1"] >= 0.65
     assert e["first_citation_chars"] <= 270  # measured 203.5 characters
     assert e["cited_chars_per_answer"] <= 290  # measured 218.4
@@ -180,11 +182,12 @@ def test_quick_suite_paraphrase(quick):
     para = {name: s["metrics"] for name, s in quick["paraphrase"].items()}
     e = para["engine"]
     assert e["questions"] == 46 and e["citation_validity"] == 1.0
-    # measured 0.565 (26/46) with the encoder trained on both sides (0.478-0.500 with the
-    # question-only one); headroom 2
-    assert e["hit@1"] >= 0.52
-    assert e["false_abstention"] <= 0.45  # measured 0.283 (0.500 earlier): a known limit (README)
-    assert e["hit@1"] >= para["engine_no_reader"]["hit@1"]  # measured 0.565 vs 0.565
+    # measured 0.522 (24/46) after the refit for the reader's SQuAD 2.0 stage, whose re-ranker
+    # moved the engine without its reader as much (0.565 before; 0.478-0.500 with the
+    # question-only encoder); headroom 2
+    assert e["hit@1"] >= 0.47
+    assert e["false_abstention"] <= 0.45  # measured 0.239 (0.283, 0.500 earlier): a known limit (README)
+    assert e["hit@1"] >= para["engine_no_reader"]["hit@1"]  # measured 0.522 vs 0.522
 
 
 def test_report_files(quick, tmp_path):
