@@ -174,12 +174,14 @@ def batches(data: list[ReaderExample], size: int, seed: int) -> list[list[Reader
 
 
 def evaluate(model, tokenizer, data: list[ReaderExample]) -> dict[str, float]:
-    """Span exact match on positives, and AUROC of (span - null) between positives and the rest."""
+    """Span exact match on positives, and AUROC of (span - null) between positives and the rest
+    (``model`` is left in the mode it came in)."""
     import torch
     from sklearn.metrics import roc_auc_score
 
     from qa.reader import decode_readings
 
+    training = model.training
     model.eval()
     ev, lab, exact = [], [], []
     for k in range(0, len(data), 64):
@@ -197,7 +199,7 @@ def evaluate(model, tokenizer, data: list[ReaderExample]) -> dict[str, float]:
             lab.append(ex.answer is not None)
             if ex.answer is not None:
                 exact.append((r.start, r.end) == ex.answer)
-    model.train()
+    model.train(training)
     return {"span_exact": float(np.mean(exact)), "has_answer_auroc": float(roc_auc_score(lab, ev))}
 
 

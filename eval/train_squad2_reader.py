@@ -109,8 +109,9 @@ def squad2_examples(rows: list[dict], halves: tuple[int, ...]) -> list[ReaderExa
     return out
 
 
-def train(examples: list[ReaderExample], steps: int, lr: float):
-    """The base reader fine-tuned on ``examples`` (see the module docstring, 2): its model."""
+def train(examples: list[ReaderExample], steps: int, lr: float, base):
+    """The ``base`` reader fine-tuned on ``examples`` (see the module docstring, 2): a copy of
+    its model (``base`` stays as it was: it is the teacher)."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 
@@ -121,8 +122,8 @@ def train(examples: list[ReaderExample], steps: int, lr: float):
     own = train_examples(articles()[0][:40], seed=1, other_adversarial=True, word_swaps=0.25,
                          low_overlap=0.25)
     new = {*NEW_KINDS, "squad2_positive", "squad2_negative"}
-    teacher = base_reader("float32").model.requires_grad_(False)
-    model = base_reader("float32").model.requires_grad_(True)
+    teacher = base.model.requires_grad_(False)
+    model = copy.deepcopy(teacher).requires_grad_(True)
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)  # shipped by the package
     model.train()
     tokenizer = load_tokenizer()
@@ -143,9 +144,9 @@ def train(examples: list[ReaderExample], steps: int, lr: float):
     return model.eval()
 
 
-def report(data: dict, half: int, model) -> dict[str, dict[str, float]]:
+def report(data: dict, half: int, model, base) -> dict[str, dict[str, float]]:
     """The figures of the module docstring (3) on ``half`` (which ``model`` was not trained on),
-    for the base reader and for ``model``."""
+    for the ``base`` reader and for ``model``."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.preprocessing import StandardScaler
@@ -164,7 +165,6 @@ def report(data: dict, half: int, model) -> dict[str, dict[str, float]]:
             conf[~fit] = m.decision_function(scale.transform(x[~fit]))
         return float(roc_auc_score(y, conf))
 
-    base = base_reader("float32")
     tuned = copy.copy(base)  # the same tokenizer and settings, the tuned weights
     tuned.model = model
     out = {}
@@ -221,15 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     steps = max(1, round(args.epochs * len(examples) / SQUAD2_PER_STEP))
     print(f"halves {halves}: {len(examples)} examples, {steps} steps", flush=True)
     t0 = time.time()
-    model = train(examples, steps, args.lr)
+    base = base_reader("float32")
+    model = train(examples, steps, args.lr, base)
     minutes = (time.time() - t0) / 60
-    figures = {"validation": {"base": own_validation(base_reader("float32").model),
-                              "tuned": own_validation(model)}}
-    model.eval()  # (evaluate leaves it training)
+    figures = {"validation": {"base": own_validation(base.model), "tuned": own_validation(model)}}
     if args.half != "all":
-        figures[f"squad2_half_{args.half}"] = report(data, int(args.half), model)
+        figures[f"squad2_half_{args.half}"] = report(data, int(args.half), model, base)
     print(json.dumps(figures), flush=True)
-    base_info = base_reader("float32").info
+    base_info = base.info
     n_questions = sum(r["half"] in halves for r in data["rows"])
     info = {k: base_info[k] for k in ("layers", "max_length", "max_question_tokens", "max_answer_tokens")}
     info.update({
