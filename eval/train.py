@@ -5,7 +5,7 @@
 
 ``--reader`` first fine-tunes the reading model itself (``eval.train_reader``, on other train
 articles; about 3 h on 2 cores when nothing else runs; then ``eval.train_squad2_reader`` on the
-public SQuAD 2.0 split, cross-fitted by article, about 50 minutes), ``--encoder`` the library's encoder
+public SQuAD 2.0 split, cross-fitted by article, about an hour), ``--encoder`` the library's encoder
 (``eval.train_encoder``, the same articles; about an hour); without them the shipped
 ``qa/models/reader.*`` and ``index/models/encoder.*`` are used.
 
