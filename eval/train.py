@@ -81,6 +81,30 @@ def threshold_table(conf: np.ndarray, answerable: np.ndarray) -> list[dict[str, 
     ]
 
 
+def train_runs(articles: int, questions: int, hold_out: float, embedder: CachedEmbedder) -> list:
+    """The first ``articles`` SQuAD v1.1 train articles of the fixed shuffle, each indexed with
+    ``hold_out`` of its paragraphs removed and up to ``questions`` answerable questions (and
+    half as many unanswerable ones) asked of it: the rows every fit here starts from."""
+    t = time.time()
+    pool = load_articles(SQUAD11_TRAIN)
+    random.Random(0).shuffle(pool)
+    runs = []
+    for i, art in enumerate(pool[:articles]):
+        art = hold_out_paragraphs(art, hold_out, seed=i)
+        runs.append(run_article(art, embedder, questions, questions // 2))
+        print(f"\r  train articles indexed: {i + 1}/{articles}", end="", flush=True)
+    embedder.save()
+    print(f"  ({time.time() - t:.0f}s)")
+    return runs
+
+
+def split_runs(runs: list) -> tuple[list, list, list]:
+    """Three disjoint groups of articles: report (20 %), select / fit the abstainer (20 %), fit
+    the re-ranker and the final ranker (60 %)."""
+    n = max(len(runs) // 5, 1)
+    return runs[:n], runs[n : 2 * n], runs[2 * n :]
+
+
 def main(argv: list[str] | None = None) -> int:
     from sklearn.metrics import roc_auc_score
 
@@ -111,20 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         for run in train_encoder.SCHEDULE:  # as shipped: each run resumes the last's checkpoint
             train_encoder.main(list(run))
     embedder = CachedEmbedder(CACHE / "embeddings.npz")
-
-    t = time.time()
-    pool = load_articles(SQUAD11_TRAIN)
-    random.Random(0).shuffle(pool)
-    runs = []
-    for i, art in enumerate(pool[: args.articles]):
-        art = hold_out_paragraphs(art, args.hold_out, seed=i)
-        runs.append(run_article(art, embedder, args.questions, args.questions // 2))
-        print(f"\r  train articles indexed: {i + 1}/{args.articles}", end="", flush=True)
-    embedder.save()
-    print(f"  ({time.time() - t:.0f}s)")
-    # Three disjoint groups of articles: report, select/fit the abstainer, fit the re-ranker.
-    n = max(len(runs) // 5, 1)
-    report, select, fit = runs[:n], runs[n : 2 * n], runs[2 * n :]
+    runs = train_runs(args.articles, args.questions, args.hold_out, embedder)
+    report, select, fit = split_runs(runs)
     reranker = fit_reranker(fit, select, args.low_overlap_weight)
     reranker.info["report_hit_at_1"] = round(hit_at_1(report, reranker), 4)
     print(f"  re-ranker hit@1 on {len(report)} report articles = {reranker.info['report_hit_at_1']}")

@@ -57,6 +57,11 @@ class Config:
     #   best 1:                    SQuAD 0.846 / 25.0, paraphrase 0.478, seed 0.932 / 27.7
     # The reader re-ordering the best 2 helps where the re-ranker is unsure (paraphrases) and
     # not where it is right, so it reads the second only when the first holds no answer.
+    # Tried 2026-11-27, not kept: up to 4 when the first holds no answer (`python -m
+    # eval.read_policy`: held-out train hit@1 0.824 -> 0.831 with a final ranker fitted for each;
+    # 0.823 both in `eval.train`'s own refit). With every model refitted for it, `qa eval`: SQuAD
+    # 2.0 hit@1 0.854 -> 0.859, hit@3 0.929 -> 0.939, AUROC 0.762 both; paraphrase set 4 more of
+    # 46 refused (false abstentions 0.239 -> 0.326); ask p50 / p95 20.8 / 26.3 -> 25.4 / 39.3 ms.
     reader_top_k: int = 2
     reader_first_k: int = 1
     reader_more_below: float = 0.0

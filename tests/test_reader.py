@@ -114,6 +114,40 @@ def test_shipped_models_match_the_features_the_code_makes():
     load_model("abstainer-lexical", ABSTAIN_FEATURES)
 
 
+@pytest.mark.parametrize("directory, name", [(MODEL_DIR, "final"), (XFIT_DIR, "final-xfit-0"),
+                                             (XFIT_DIR, "final-xfit-1")])
+def test_final_rankers_are_fitted_for_the_reading_policy_the_engine_uses(directory, name):
+    from eval.fit_reading import policy_of
+    from index.config import Config
+
+    info = json.loads((directory / f"{name}.json").read_text(encoding="utf-8"))["info"]
+    assert tuple(info["read_policy"]) == policy_of(Config())
+
+
+def test_a_deep_reading_cut_to_the_policy_is_what_the_engine_reads(seed_service):
+    """Fitting, ``eval.read_policy`` and the reader curve read each question once, to the deepest
+    k, and cut that to each policy (``qa.rerank.as_if_read``); in float32 (no int8 scales that
+    depend on what shares a pass) the cut is what ``read_top`` reads with the policy itself."""
+    from eval.fit_reading import fixed, policy_of
+    from index.config import Config
+    from qa.rerank import as_if_read, read_top
+    from qa.retrieve import retrieve
+
+    reader, policy = load_reader(precision="float32"), policy_of(Config())
+    depths = set()
+    for question in ("How many rockets did Hamas fire on Sunday?",
+                     "What was the sticking point in the negotiations?"):
+        cands = retrieve(seed_service.index, seed_service.embed_questions([question])[0], question, None)
+        probs = seed_service.reranker.predict(cands.features)
+        texts = [seed_service.index.sentences[int(r)].text for r in cands.rows]
+        direct = read_top(reader, question, texts.__getitem__, probs, *policy)
+        cut = as_if_read(read_top(reader, question, texts.__getitem__, probs, *fixed(8)), *policy)
+        assert list(direct.positions) == list(cut.positions)
+        np.testing.assert_allclose(direct.features, cut.features, atol=1e-3)
+        depths.add(len(direct.positions))
+    assert depths == {1, policy[0]}  # one question read its best only, the other further down
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="known limit (README): the reader scores 'The main obstacle in the talks...' below the "
