@@ -2,12 +2,15 @@
 what its unanswerable questions look like was written by people, not made by rules.
 
     python -m eval.train_squad2_reader --half 0|1|all [--epochs 1] [--lr 3e-5] [--threads 2]
+                                       [--out DIR]
 
 * ``--half H`` (0 or 1) trains on the *other* half of the split's articles
   (:func:`eval.fit_reading.article_half`) and writes ``eval/models/reader-xfit-H.*``: the reader
   ``qa eval`` uses on half H, as it uses ``abstainer-xfit-H`` (both fitted without half H). It
   reports on half H against the reader it started from.
 * ``--half all`` trains on both halves and writes the shipped ``qa/models/reader.*``.
+* ``--out DIR`` writes the reader there instead (to try settings without touching the shipped
+  files).
 
 Every run starts from ``eval/models/reader-base.*`` (the reader ``eval.train_reader.SCHEDULE``
 writes, trained on SQuAD v1.1 train only), which is also its teacher.
@@ -139,7 +142,7 @@ def train(examples: list[ReaderExample], steps: int, lr: float, base):
         anchored = torch.as_tensor([batch[i].kind not in new for i in kept])
         optimizer_step(out.loss + distill_loss(teacher, inputs, out, anchored), opt, sched, params)
         if step % 20 == 0:
-            print(f"  step {step}/{steps} loss {float(out.loss):.3f} {(time.time() - t0) / step:.2f}s/step",
+            print(f"  step {step}/{steps} loss {out.loss.item():.3f} {(time.time() - t0) / step:.2f}s/step",
                   flush=True)
     return model.eval()
 
@@ -207,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=float, default=1.0, help="passes over the SQuAD 2.0 examples")
     ap.add_argument("--lr", type=float, default=3e-5)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=MODEL_DIR, help="where --half all writes the reader")
+    ap.add_argument("--out", type=Path, default=None,
+                    help=f"where to write the reader (default: {MODEL_DIR.name}/ of qa for --half all, "
+                    f"{XFIT_DIR.name}/ of eval for a half)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -244,9 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         **figures,
     })
     if args.half == "all":
-        write_reader(model, args.out, info)
+        write_reader(model, args.out or MODEL_DIR, info)
     else:
-        write_reader(model, XFIT_DIR, info, name=f"reader-xfit-{args.half}")
+        write_reader(model, args.out or XFIT_DIR, info, name=f"reader-xfit-{args.half}")
     return 0
 
 
