@@ -32,9 +32,9 @@ def miss_kind(short: str | None, golds: list[str]) -> str:
         return "exact"
     if squad_f1(short, [best])[1] == 0:
         return "other phrase"
-    if gold in pred:
+    if contains_answer(short, [best]):  # whole words, as evidence hits are judged
         return "too long"
-    return "too short" if pred in gold else "overlap"
+    return "too short" if contains_answer(best, [short]) else "overlap"
 
 
 def answered(records: list[dict]) -> list[dict]:

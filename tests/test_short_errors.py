@@ -9,6 +9,7 @@ def test_each_kind_of_miss_is_told_apart():
     assert miss_kind("Bowman", ["Isiah Bowman"]) == "too short"
     assert miss_kind("Northern Chinese", ["Southern", "Southern Chinese"]) == "overlap"
     assert miss_kind("the sieve of Eratosthenes", ["arithmetic"]) == "other phrase"
+    assert miss_kind("art smarts", ["art smart"]) == "overlap"  # whole words, not characters
     assert miss_kind(None, ["Isiah Bowman"]) == "no short"
 
 
