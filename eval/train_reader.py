@@ -94,13 +94,18 @@ def examples(arts: list, seed: int, other_adversarial: bool = False,
     return out
 
 
-def tensorize(tokenizer, batch: list[ReaderExample]) -> dict | None:
+def tensorize(tokenizer, batch: list[ReaderExample], prefixes: list[str] | None = None,
+              max_length: int = MAX_LENGTH) -> dict | None:
     """Inputs and start/end token labels; [CLS] (0) for no answer. Examples whose answer was cut
-    off by truncation are labelled by their [CLS] too would be wrong, so they are dropped."""
+    off by truncation are labelled by their [CLS] too would be wrong, so they are dropped.
+    ``prefixes``: text read before each sentence (context shown, never answered from; the
+    answer's span moves by its length), as ``eval.context_probe`` tries."""
     import torch
 
-    enc = encode_pairs(tokenizer, [e.question for e in batch], [e.sentence for e in batch],
-                       MAX_LENGTH, MAX_QUESTION_TOKENS)
+    prefixes = prefixes or [""] * len(batch)
+    enc = encode_pairs(tokenizer, [e.question for e in batch],
+                       [p + e.sentence for p, e in zip(prefixes, batch, strict=True)],
+                       max_length, MAX_QUESTION_TOKENS)
     offsets = enc.pop("offset_mapping")
     starts, ends, keep = [], [], []
     for i, ex in enumerate(batch):
@@ -110,7 +115,7 @@ def tensorize(tokenizer, batch: list[ReaderExample]) -> dict | None:
             keep.append(i)
             continue
         seq = enc.sequence_ids(i)
-        a, b = ex.answer
+        a, b = (x + len(prefixes[i]) for x in ex.answer)
         st = en = None
         for t, (s_id, (lo, hi)) in enumerate(zip(seq, offsets[i])):
             if s_id != 1:
