@@ -32,7 +32,9 @@ class Config:
     # the precision it runs in: "bfloat16" (with AVX-512 BF16 here: 8.1 against 11.2 ms a question
     # on one thread, dense-only hit@1 on SQuAD 2.0 0.643 against 0.645 in "float32", measured
     # with the earlier question-only encoder), "int8" (linear layers, torch dynamic quantization:
-    # 4.2 ms, 0.632) or "auto": bfloat16 where the CPU multiplies in bf16 natively, float32 elsewhere
+    # 4.2 ms, 0.632) or "auto": bfloat16 where the CPU multiplies in bf16 natively, "int8-mixed"
+    # elsewhere (float32 until 2026-11-27; on an AVX2-only CPU ask p50 over embedding the question
+    # fell from 3.1-3.2x to 2.7-2.9x, qa/qencoder.py)
     question_encoder_precision: str = "auto"
     # splitting: retrieval passages are windows of sentences that overlap
     passage_sentences: int = 3

@@ -104,3 +104,15 @@ def test_embedding_cache_keeps_each_models_vectors_apart(embedder, tmp_path):
     bundled = CachedEmbedder(tmp_path / "cache.npz", bundled_model_path())
     assert text[0] not in bundled and text[0] in CachedEmbedder(tmp_path / "cache.npz")
     assert float(bundled.encode(text)[0] @ ours.encode(text)[0]) < 0.999
+
+
+@pytest.mark.parametrize(("native", "expected"), [(True, "bfloat16"), (False, "int8-mixed")])
+def test_auto_question_precision_is_bf16_where_native_else_int8_mixed(monkeypatch, native, expected):
+    """Where bf16 would be emulated (AVX2 only), questions run int8 but the feed-forward outputs:
+    float32 questions took ask p50 over 3x embedding the question there (``qa/qencoder.py``)."""
+    import qa.precision
+    from qa.qencoder import resolve_question_precision
+
+    monkeypatch.setattr(qa.precision, "bf16_native", lambda: native)
+    assert resolve_question_precision("auto") == expected
+    assert resolve_question_precision("float32") == "float32"  # a choice is kept as made
