@@ -34,7 +34,7 @@ class Config:
     # with the earlier question-only encoder), "int8" (linear layers, torch dynamic quantization:
     # 4.2 ms, 0.632) or "auto": bfloat16 where the CPU multiplies in bf16 natively, "int8-mixed"
     # elsewhere (float32 until 2026-11-27; on an AVX2-only CPU ask p50 over embedding the question
-    # fell from 3.1-3.2x to 2.7-2.9x, qa/qencoder.py)
+    # fell from 2.8-3.2x to 2.6-2.9x, qa/qencoder.py)
     question_encoder_precision: str = "auto"
     # splitting: retrieval passages are windows of sentences that overlap
     passage_sentences: int = 3
@@ -95,6 +95,8 @@ class Config:
     # answer alone (a near tie, or confidence by about 0.1). False: one ask's sentences a pass, every
     # answer exactly as alone, for fewer asks/s under load (back to back, `python -m eval.load
     # --api rest`, 10 askers and a writer: 56.6 asks/s, p95 239 ms against 68.1, 206 ms shared).
+    # False also embeds each question in a pass of its own (the question encoder runs in int8
+    # where bf16 is not native, with the same per-pass scales); its calls are still shared.
     reader_share_passes: bool = True
     # vector search: "" is FAISS in the index directory; a ".db" path is Milvus Lite (relative
     # to the index directory); "http://host:19530" is a Milvus server or cluster.

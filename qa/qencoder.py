@@ -20,7 +20,7 @@ from qa.precision import PRECISIONS, apply_precision, resolve_precision
 # "auto" where bf16 is not native (AVX2 only, as on many laptops): int8 but the feed-forward
 # output layers, which stay float32. Measured 2026-11-27 on a 2-core AMD EPYC with AVX2 only
 # (`python -m eval.latency`-style, one process, interleaved): ask p50 over embedding the question
-# alone 3.11-3.21x with float32 questions, 2.68-2.87x int8-mixed; dense-only hit@1 of the shipped
+# alone 2.84-3.21x with float32 questions, 2.58-2.87x int8-mixed; dense-only hit@1 of the shipped
 # encoder 0.683 -> 0.681 on SQuAD 2.0, seed 0.816 -> 0.842, paraphrase set 0.478 -> 0.457.
 FALLBACK = "int8-mixed"
 
@@ -46,10 +46,14 @@ class QuestionEncoder:
         self._torch = torch
         self._lock = threading.Lock()
 
-    def encode(self, questions: list[str]) -> np.ndarray:
-        """Unit float32 vectors of ``questions``, in order, shape ``(n, dimension)``."""
+    def encode(self, questions: list[str], together: bool = True) -> np.ndarray:
+        """Unit float32 vectors of ``questions``, in order, shape ``(n, dimension)``; with
+        ``together`` false, each in a pass of its own (int8 quantizes a pass's activations with
+        one scale: so each vector is exactly what it is alone)."""
         if not questions:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if not together and len(questions) > 1:
+            return np.vstack([self.encode([q]) for q in questions])
         with self._lock:  # a fast tokenizer's padding and truncation settings are shared state
             inputs = tokenize(self.tokenizer, questions)
         with self._torch.inference_mode():

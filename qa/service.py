@@ -129,9 +129,12 @@ class QAService:
 
     def embed_questions(self, questions: list[str]) -> np.ndarray:
         """Unit vectors of ``questions`` as this service searches with them: from the question
-        encoder (``Config.question_encoder``), else from the library's own model. The encoder
+        encoder (``Config.question_encoder``; each question in a pass of its own when
+        ``Config.reader_share_passes`` is false), else from the library's own model. The encoder
         loaded at start is used as is: no model look-up on the path of every question."""
-        return (self.question_encoder or self.index.embedder).encode(questions)
+        if self.question_encoder is None:
+            return self.index.embedder.encode(questions)
+        return self.question_encoder.encode(questions, together=self.config.reader_share_passes)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod

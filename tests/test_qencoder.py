@@ -116,3 +116,14 @@ def test_auto_question_precision_is_bf16_where_native_else_int8_mixed(monkeypatc
     monkeypatch.setattr(qa.precision, "bf16_native", lambda: native)
     assert resolve_question_precision("auto") == expected
     assert resolve_question_precision("float32") == "float32"  # a choice is kept as made
+
+
+def test_questions_encoded_apart_are_exactly_as_alone_in_int8():
+    """int8 quantizes a pass's activations with one scale, so a question padded into a pass with
+    a longer one moves; ``together=False`` (``Config.reader_share_passes`` false) gives each its
+    own pass."""
+    enc = load_question_encoder(precision="int8-mixed")
+    qs = ["Who?", "How many rockets did Hamas fire from Rafah toward the Kerem Shalom crossing?"]
+    alone = np.vstack([enc.encode([q]) for q in qs])
+    assert np.array_equal(enc.encode(qs, together=False), alone)
+    assert not np.array_equal(enc.encode(qs), alone)  # in one pass they differ
