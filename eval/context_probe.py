@@ -44,13 +44,13 @@ import json
 import random
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from eval.metrics import squad_f1
 from eval.reader_data import ReaderExample, article_examples
-from eval.squad import SQUAD2_DEV, contains_answer, normalize_answer, read_json
+from eval.squad import SQUAD2_DEV, contains_answer, read_json
 from index.split import split_sentences
 from qa.reader import Reading, decode_readings
 
@@ -152,12 +152,6 @@ def train(mode: str, steps: int, out: Path) -> None:
     print(f"{(time.time() - t0) / 60:.0f} min", flush=True)
 
 
-def _f1(pred: str, gold: str) -> float:
-    p, g = normalize_answer(pred).split(), normalize_answer(gold).split()
-    common = sum((Counter(p) & Counter(g)).values())
-    return 0.0 if common == 0 else 2 * common / (len(p) + len(g))
-
-
 def measure(specs: list[str]) -> None:
     import torch
     from sklearn.metrics import roc_auc_score
@@ -200,16 +194,15 @@ def measure(specs: list[str]) -> None:
                 best[i] = (x.evidence, s, s[max(x.start, 0) : x.end])
         y = [not it[3] for it in items]
         answerable = [i for i in range(len(items)) if y[i]]
+        scores = {i: squad_f1(best[i][2], items[i][2]) for i in answerable}  # (EM, F1)
         print(json.dumps({
             "reader": name, "mode": mode,
             "v11_exact": round(float(exact), 4), "v11_auroc": round(float(v_auc), 4),
             "squad2_auroc": round(float(roc_auc_score(y, [best[i][0] for i in range(len(items))])), 4),
             "best_sentence_holds_answer": round(float(np.mean(
                 [contains_answer(best[i][1], items[i][2]) for i in answerable])), 4),
-            "em": round(float(np.mean([max(normalize_answer(best[i][2]) == normalize_answer(g)
-                                           for g in items[i][2]) for i in answerable])), 4),
-            "f1": round(float(np.mean([max(_f1(best[i][2], g) for g in items[i][2])
-                                       for i in answerable])), 4),
+            "em": round(float(np.mean([scores[i][0] for i in answerable])), 4),
+            "f1": round(float(np.mean([scores[i][1] for i in answerable])), 4),
         }), flush=True)
 
 
