@@ -51,6 +51,7 @@ import numpy as np
 from eval.metrics import squad_f1
 from eval.reader_data import ReaderExample, article_examples
 from eval.squad import SQUAD2_DEV, contains_answer, read_json
+from eval.train_reader import MAX_ANSWER_TOKENS
 from index.split import split_sentences
 from qa.reader import Reading, decode_readings
 
@@ -98,19 +99,19 @@ def read_in_context(model, tokenizer, triples: list[tuple[str, str, str]]) -> li
         with torch.inference_mode():
             o = model(**{k: torch.as_tensor(v) for k, v in enc.items()})
         readings = decode_readings(o.start_logits.float().numpy(), o.end_logits.float().numpy(),
-                                   (seq == 1) & (offsets[:, :, 0] >= skip), offsets, 30)
+                                   (seq == 1) & (offsets[:, :, 0] >= skip), offsets, MAX_ANSWER_TOKENS)
         for i, r, (_, _, p) in zip(ids, readings, chunk, strict=True):
             out[i] = Reading(r.start - len(p), r.end - len(p), r.span_score, r.null_score)
     return out
 
 
-def _examples(arts: list, tokenizer, mode: str, seed: int) -> list[tuple[ReaderExample, str]]:
-    rng, out = random.Random(seed), []
+def _with_previous(arts: list, rng: random.Random) -> list[tuple[ReaderExample, str]]:
+    """The reader's own kind of examples of ``arts``, each with its sentence's previous one."""
+    out = []
     for art in arts:
         prev = previous_sentences(art.text)
-        for e in article_examples(art, rng, other_adversarial=True, word_swaps=0.25, low_overlap=0.25):
-            out.append((e, context_prefix(tokenizer, prev.get(e.sentence, ""), mode)))
-    rng.shuffle(out)
+        out += [(e, prev.get(e.sentence, "")) for e in article_examples(
+            art, rng, other_adversarial=True, word_swaps=0.25, low_overlap=0.25)]
     return out
 
 
@@ -130,7 +131,10 @@ def train(mode: str, steps: int, out: Path) -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     base = _base()
-    data = _examples(articles()[0][:120], base.tokenizer, mode, seed=1)
+    rng = random.Random(1)
+    data = _with_previous(articles()[0][:120], rng)
+    rng.shuffle(data)
+    data = [(e, context_prefix(base.tokenizer, pv, mode)) for e, pv in data]
     data += [x for x in data if x[0].kind in NEW_KINDS] * 3
     random.Random(3).shuffle(data)
     model = base.model.requires_grad_(True)
@@ -161,11 +165,7 @@ def measure(specs: list[str]) -> None:
     torch.set_num_threads(2)
     base = _base()
     tok, start = base.tokenizer, {k: v.clone() for k, v in base.model.state_dict().items()}
-    rng, val = random.Random(2), []  # (example, its previous sentence); prefixes made per mode
-    for art in articles()[1]:
-        prev = previous_sentences(art.text)
-        val += [(e, prev.get(e.sentence, "")) for e in article_examples(
-            art, rng, other_adversarial=True, word_swaps=0.25, low_overlap=0.25)]
+    val = _with_previous(articles()[1], random.Random(2))  # prefixes made per mode below
     random.Random(2).shuffle(val)
     val = val[:2000]
     rng, items = random.Random(0), []
