@@ -2,12 +2,16 @@
 
     python -m eval.batch_drift [--pairs 80]
 
-With int8 linear layers (``Config.reader_precision`` "int8") each forward pass quantizes its
-activations with one scale for the whole batch, so a (question, sentence) pair read together
-with other pairs (``qa/batching.py``, asks in flight at the same time) scores a little
-differently from the same pair read alone. Prints the absolute difference of the reader's
-evidence (span minus no-answer score, in logits) for seed-article pairs read alone and read with
-7 others, for the reader in each precision (bfloat16 is emulated, slowly, on a CPU without it).
+With int8 linear layers (``Config.reader_precision`` "int8") quantizing their inputs with one
+scale per forward pass (a model without calibrated ranges, ``eval.calibrate_int8``), a
+(question, sentence) pair read together with other pairs (``qa/batching.py``, asks in flight at
+the same time) scores a little differently from the same pair read alone; with the shipped
+reader's calibrated scales only float noise is left (the layers that stay float32, attention and
+layer norms, sum in another order over a padded pass, and at a rounding edge an int8 step flips).
+
+Prints the absolute difference of the reader's evidence (span minus no-answer score, in logits)
+for seed-article pairs read alone and read with 7 others, for the reader in each precision
+(bfloat16 is emulated, slowly, on a CPU without it).
 """
 
 from __future__ import annotations

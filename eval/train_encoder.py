@@ -271,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
 def save(model, args, base, history, seconds, n_articles, n_questions) -> None:
     from safetensors.torch import save_file
 
+    from eval.calibrate_int8 import calibrate_encoder
     from index.encoder import NAME, WORD_EMBEDDINGS
     from index.files import file_sha256
     from qa.qencoder import QuestionEncoder
@@ -300,6 +301,7 @@ def save(model, args, base, history, seconds, n_articles, n_questions) -> None:
     vec = QuestionEncoder(args.out).encode([CHECK_QUESTION])[0]  # as saved: half precision
     info["check"] = {"question": CHECK_QUESTION, "first": [round(float(x), 5) for x in vec[:8]]}
     (args.out / f"{NAME}.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    calibrate_encoder(args.out)  # its int8 input scales for questions (eval.calibrate_int8)
     print(f"wrote {args.out}/{NAME}.safetensors and {NAME}.json: {info['validation']}", flush=True)
 
 

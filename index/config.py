@@ -74,9 +74,10 @@ class Config:
     #   bfloat16 0.670 / 0.787 / 20.4, float32 0.669 / 0.787 / 34.6
     # int8 by default: the bf16 weights take twice the memory traffic of int8 for each pass, so
     # ask p50 over embedding the question alone (eval.latency, back to back) is 2.2-2.7x in int8
-    # against 3.2-3.4x in bf16, over the 3x target. int8 also quantizes each pass's activations
-    # with one scale, so a sentence scores a little differently when read with other asks'
-    # (reader_share_passes; eval.batch_drift: 0.64 logits on average); bf16 does not (0.013).
+    # against 3.2-3.4x in bf16, over the 3x target. Since 2026-11-27 the shipped reader's int8
+    # layers quantize their inputs with calibrated fixed scales (eval.calibrate_int8), not one
+    # scale per pass: a sentence scores the same whatever it is read with (eval.batch_drift:
+    # 0.013 logits on average, 76 of 80 pairs exactly, against 0.64 with per-pass scales).
     reader_precision: str = "int8"
     # a short answer is given when the reader's evidence for its span is at least this and the
     # span is shorter than this share of its sentence. No real floor: on answered SQuAD 2.0
@@ -89,14 +90,14 @@ class Config:
     # to batch_wait_ms for the others in flight, at most batch_max in one call
     batch_wait_ms: float = 4.0
     batch_max: int = 16
-    # the reader's passes are shared too (default): in int8 its layers quantize each pass with
-    # one scale, so a sentence read with other asks' sentences scores a little differently than
-    # alone (`python -m eval.batch_drift`) and an answer under load can differ from the same
-    # answer alone (a near tie, or confidence by about 0.1). False: one ask's sentences a pass, every
-    # answer exactly as alone, for fewer asks/s under load (back to back, `python -m eval.load
-    # --api rest`, 10 askers and a writer: 56.6 asks/s, p95 239 ms against 68.1, 206 ms shared).
-    # False also embeds each question in a pass of its own (the question encoder runs in int8
-    # where bf16 is not native, with the same per-pass scales); its calls are still shared.
+    # the reader's passes are shared too (default). With the shipped models' calibrated int8
+    # scales (eval.calibrate_int8) a shared pass scores a sentence as alone, float noise aside
+    # (eval.batch_drift), and answers under load are the ones given alone (tests/test_batching.py);
+    # a model without them (per-pass scales) moves a sentence's evidence by 0.64 logits on
+    # average when read with others. False: one ask's sentences a pass and each question
+    # embedded in a pass of its own, exact for any model, for fewer asks/s under load (back to
+    # back, `python -m eval.load --api rest`, 10 askers and a writer, before calibration: 56.6
+    # asks/s, p95 239 ms against 68.1, 206 ms shared); the calls are still shared.
     reader_share_passes: bool = True
     # vector search: "" is FAISS in the index directory; a ".db" path is Milvus Lite (relative
     # to the index directory); "http://host:19530" is a Milvus server or cluster.

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from index.embed import loaded_once
-from index.encoder import MODEL_DIR, load_encoder, load_tokenizer, pooled, tokenize
-from qa.precision import PRECISIONS, apply_precision, resolve_precision
+from index.encoder import MODEL_DIR, NAME, load_encoder, load_tokenizer, pooled, tokenize
+from qa.precision import PRECISIONS, apply_precision, input_ranges, resolve_precision
 
 # "auto" where bf16 is not native (AVX2 only, as on many laptops): int8 but the feed-forward
 # output layers, which stay float32. Measured 2026-11-27 on a 2-core AMD EPYC with AVX2 only
@@ -41,15 +41,17 @@ class QuestionEncoder:
         self.info, self.model = load_encoder(directory)
         self.tokenizer = load_tokenizer()
         self.dimension = int(self.model.config.hidden_size)
-        self.model = apply_precision(self.model, precision)
+        ranges = input_ranges(self.info, directory / f"{NAME}.json")  # eval.calibrate_int8
+        self.model = apply_precision(self.model, precision, ranges)
         self.precision = precision  # as resolved: never "auto"
         self._torch = torch
         self._lock = threading.Lock()
 
     def encode(self, questions: list[str], together: bool = True) -> np.ndarray:
         """Unit float32 vectors of ``questions``, in order, shape ``(n, dimension)``; with
-        ``together`` false, each in a pass of its own (int8 quantizes a pass's activations with
-        one scale: so each vector is exactly what it is alone)."""
+        ``together`` false, each in a pass of its own (in int8 without calibrated input ranges,
+        each pass's activations are quantized with a scale of their own: each vector is then
+        exactly what it is alone; with them, as the shipped encoder has, it is either way)."""
         if not questions:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if not together and len(questions) > 1:

@@ -23,7 +23,7 @@ import numpy as np
 
 from index.config import Config
 from index.embed import bundled_model_path, load_fine_tuned, loaded_once, shipped_files
-from qa.precision import apply_precision, resolve_precision
+from qa.precision import apply_precision, input_ranges, resolve_precision
 
 MODEL_DIR = Path(__file__).parent / "models"
 WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
@@ -129,7 +129,8 @@ class Reader:
         self.model = build_model(int(self.info["layers"]), pretrained=False)
         load_fine_tuned(self.model, weights_path, WORD_EMBEDDINGS, "reader")
         self.precision = resolve_reader_precision(precision)  # as resolved: never "auto"
-        self.model = apply_precision(self.model, self.precision)
+        ranges = input_ranges(self.info, weights_path.with_suffix(".json"))  # eval.calibrate_int8
+        self.model = apply_precision(self.model, self.precision, ranges)
         self._torch = torch
         self._lock = threading.Lock()
 

@@ -80,8 +80,11 @@ def test_int8_mixed_keeps_the_feed_forward_outputs_out_of_int8_and_stays_closer_
     qs = ["How many rockets did Hamas fire?", "Who is the Qatari Prime Minister?",
           "What is the main obstacle in the talks?", "Where did the CIA director travel?"]
     mixed_enc = load_question_encoder(precision="int8-mixed")
-    int8 = torch.ao.nn.quantized.dynamic.Linear
-    kinds = {n: isinstance(m, int8) for n, m in mixed_enc.model.named_modules()
+
+    def is_int8(m) -> bool:  # calibrated (qa/precision.py) or per-pass scales
+        return isinstance(m, torch.ao.nn.quantized.dynamic.Linear) or type(m).__name__ == "StaticInt8Linear"
+
+    kinds = {n: is_int8(m) for n, m in mixed_enc.model.named_modules()
              if n.endswith(("output.dense", "intermediate.dense"))}
     assert kinds and all(kinds[n] == (".attention." in n or "intermediate" in n) for n in kinds)
     full = load_question_encoder(precision="float32").encode(qs)
@@ -118,12 +121,19 @@ def test_auto_question_precision_is_bf16_where_native_else_int8_mixed(monkeypatc
     assert resolve_question_precision("float32") == "float32"  # a choice is kept as made
 
 
-def test_questions_encoded_apart_are_exactly_as_alone_in_int8():
-    """int8 quantizes a pass's activations with one scale, so a question padded into a pass with
-    a longer one moves; ``together=False`` (``Config.reader_share_passes`` false) gives each its
-    own pass."""
-    enc = load_question_encoder(precision="int8-mixed")
+def test_questions_encoded_together_or_apart_are_as_alone_in_calibrated_int8():
+    """int8 with a scale per pass moves a question padded into a pass with a longer one;
+    ``together=False`` (``Config.reader_share_passes`` false) gives each its own pass. The shipped
+    encoder's calibrated input scales (``eval.calibrate_int8``) make one pass as good as apart."""
+    from eval.calibrate_int8 import uncalibrated_encoder
+
     qs = ["Who?", "How many rockets did Hamas fire from Rafah toward the Kerem Shalom crossing?"]
-    alone = np.vstack([enc.encode([q]) for q in qs])
-    assert np.array_equal(enc.encode(qs, together=False), alone)
-    assert not np.array_equal(enc.encode(qs), alone)  # in one pass they differ
+    for precision in ("int8-mixed", "int8"):
+        enc = load_question_encoder(precision=precision)
+        alone = np.vstack([enc.encode([q]) for q in qs])
+        assert np.array_equal(enc.encode(qs, together=False), alone)
+        assert np.allclose(enc.encode(qs), alone, atol=1e-6), precision  # float noise at most
+        per_pass = uncalibrated_encoder(precision)
+        alone = np.vstack([per_pass.encode([q]) for q in qs])
+        assert np.array_equal(per_pass.encode(qs, together=False), alone)
+        assert not np.allclose(per_pass.encode(qs), alone, atol=1e-4), precision  # one pass moves them
