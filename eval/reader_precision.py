@@ -1,12 +1,13 @@
 """The engine's SQuAD figures with its reader in each precision (``Config.reader_precision``).
 
-    python -m eval.reader_precision [--articles 6] [--precisions int8 bfloat16 ...]
+    python -m eval.reader_precision [--articles 6] [--precisions int8 bfloat16 ...] [--per-pass-scales]
 
 Asks the first ``--articles`` public SQuAD 2.0 articles' questions article-level, as ``qa eval``
 does (cross-fitted abstention model, questions embedded fresh), once per precision, one torch
 thread; prints hit@1, short-answer EM / F1, abstention AUROC, unanswerable abstained, false
 abstentions and ask p50. The shipped models are fitted for the default precision, so the others
-are read with features a little off that fit.
+are read with features a little off that fit. ``--per-pass-scales``: int8 as before
+2026-11-27, with a scale per forward pass instead of the calibrated ranges (``eval.calibrate_int8``).
 """
 
 from __future__ import annotations
@@ -38,8 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--articles", type=int, default=6)
     ap.add_argument("--precisions", nargs="+", default=["int8", "int8-mixed", "bfloat16", "float32"],
                     choices=[p for p in PRECISIONS if p != "auto"])
+    ap.add_argument("--per-pass-scales", action="store_true",
+                    help="int8 layers with a scale per pass, as before the calibrated ranges "
+                         "(eval.calibrate_int8) of the reader and the question encoder")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    if args.per_pass_scales:  # the models' records read as if they held no input_ranges
+        import qa.qencoder
+        import qa.reader
+
+        qa.reader.input_ranges = qa.qencoder.input_ranges = lambda info, record: None
     articles = load_articles(SQUAD2_DEV, args.articles)
     n = sum(len(a.questions) for a in articles)
     print(f"{len(articles)} SQuAD 2.0 articles, {n} questions; " + " / ".join(SHOWN))

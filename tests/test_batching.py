@@ -116,15 +116,16 @@ def _assert_as_alone(svc, questions: list[str], answers: list, alone: dict, text
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("shared", [True, False])
-def test_concurrent_asks_share_model_calls_and_answer_exactly_as_alone(fresh_service, seed_text, shared):
+@pytest.mark.parametrize("share_passes", [True, False])
+def test_concurrent_asks_share_model_calls_and_answer_exactly_as_alone(fresh_service, seed_text,
+                                                                      share_passes):
     """Questions asked at once share the question encoder's calls, and the reader's unless
     ``Config.reader_share_passes`` is false; either way every answer is the one it gets alone:
     the shipped models' int8 layers quantize with calibrated scales (``eval.calibrate_int8``),
     so a text scores the same whatever shares its pass."""
     from qa import QAService
 
-    svc = QAService(fresh_service.index, overrides={"reader_share_passes": shared, **PATIENT})
+    svc = QAService(fresh_service.index, overrides={"reader_share_passes": share_passes, **PATIENT})
     assert QAService(fresh_service.index).config.reader_share_passes  # sharing is the default
     alone = {q: svc.ask(q) for q in set(QUESTIONS)}
     before = (svc._embed_batch.calls, svc._embed_batch.items, svc._read_batch.calls, svc._read_batch.items)
@@ -133,5 +134,5 @@ def test_concurrent_asks_share_model_calls_and_answer_exactly_as_alone(fresh_ser
     assert svc._embed_batch.calls - before[0] < len(QUESTIONS)  # question embeddings shared
     calls, reads = svc._read_batch.calls - before[2], svc._read_batch.items - before[3]
     assert reads >= len(QUESTIONS)
-    assert calls < reads if shared else calls == reads  # reads shared, or one ask's a call
+    assert calls < reads if share_passes else calls == reads  # reads shared, or one ask's a call
     _assert_as_alone(svc, QUESTIONS, answers, alone, seed_text)
