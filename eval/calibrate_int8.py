@@ -130,8 +130,8 @@ def measure_reader(directory: Path, name: str) -> None:
     import torch
 
     from eval.train_reader import articles, evaluate, examples
-    from qa.precision import quantize_int8
-    from qa.reader import Reader, encode_pairs, input_ranges
+    from qa.precision import input_ranges, quantize_int8
+    from qa.reader import Reader, encode_pairs
 
     reader = Reader(directory, name, precision="float32")
     ranges = input_ranges(reader.info, directory / f"{name}.json")
@@ -182,19 +182,13 @@ def measure_encoder() -> None:
 
 
 def uncalibrated_encoder(precision: str):
-    """The shipped encoder in ``precision`` as if it had no calibrated ranges."""
-    import tempfile
-
-    from index.encoder import MODEL_DIR, NAME
+    """The shipped encoder in ``precision`` as if it had no calibrated ranges (a scale per pass)."""
+    from qa.precision import apply_precision
     from qa.qencoder import QuestionEncoder
 
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        info = json.loads((MODEL_DIR / f"{NAME}.json").read_text(encoding="utf-8"))
-        info.pop("input_ranges", None)
-        (folder / f"{NAME}.json").write_text(json.dumps(info), encoding="utf-8")
-        (folder / f"{NAME}.safetensors").symlink_to(MODEL_DIR / f"{NAME}.safetensors")
-        return QuestionEncoder(folder, precision=precision)
+    enc = QuestionEncoder(precision="float32")
+    enc.model, enc.precision = apply_precision(enc.model, precision), precision
+    return enc
 
 
 def main(argv: list[str] | None = None) -> int:
