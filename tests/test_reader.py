@@ -205,7 +205,9 @@ def test_reader_precisions_read_alike_and_do_not_drift_with_what_shares_their_pa
         shared = reader.read_many([(q, [ROCKETS]), *others])[0][0]
         assert (alone.start, alone.end) == (full.start, full.end), precision
         off[precision] = abs(alone.evidence - full.evidence)
-        assert abs(shared.evidence - alone.evidence) < (1e-3 if precision == "int8" else 0.1), precision
+        # int8: 0.0 here with calibrated scales, 0.10 for this pair with per-pass ones; the
+        # bound leaves room for float noise on other CPUs (eval.batch_drift)
+        assert abs(shared.evidence - alone.evidence) < (0.05 if precision == "int8" else 0.1), precision
     assert off["bfloat16"] < 0.3 and off["bfloat16"] < off["int8"] < 3.0, off
 
 
