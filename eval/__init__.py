@@ -1,1 +1,2 @@
-"""Evaluation: data sets, metrics, baselines, training of the small learned scorers."""
+"""The grounding suite (``qa eval``: data sets, metrics, baselines, the report) at this level;
+benchmarks in ``eval.bench``, training in ``eval.train``, re-runnable probes in ``eval.probes``."""

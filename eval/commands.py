@@ -23,12 +23,13 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    """``qa bench`` runs eval.bench; ``--scale`` eval.scale; ``--during-add`` eval.add_latency."""
+    """``qa bench``: eval.bench.compare; ``--scale``: eval.bench.scale; ``--during-add``:
+    eval.bench.add_latency."""
     rest = [a for a in args.eval_args if a not in ("--scale", "--during-add")]
     if "--scale" in args.eval_args:
-        from eval.scale import main
+        from eval.bench.scale import main
     elif "--during-add" in args.eval_args:
-        from eval.add_latency import main
+        from eval.bench.add_latency import main
     else:
-        from eval.bench import main
+        from eval.bench.compare import main
     return main(rest)

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.fit_reading import POLICY_SETTINGS, policy_of
+from eval.crossfit import POLICY_SETTINGS, policy_of, use_cross_fitted
 from eval.metrics import auroc
-from eval.run import use_cross_fitted
 from eval.squad import CACHE, SQUAD2_DEV, contains_answer, load_articles
 from index.config import Config
 from index.embed import CachedEmbedder, Embedder
@@ -44,6 +43,7 @@ def default_label() -> str:
 
 
 def reader_curve(limit: int | None, latency_questions: int = 40, progress: bool = True) -> dict[str, dict]:
+    """hit@1, AUROC and ask latency against how many candidates the reader reads."""
     embedder, plain = CachedEmbedder(CACHE / "embeddings.npz"), Embedder()
     hits: dict[str, list[bool]] = {k: [] for k in KS}
     conf: dict[str, list[float]] = {k: [] for k in KS}
@@ -114,6 +114,7 @@ def reader_curve(limit: int | None, latency_questions: int = 40, progress: bool 
 
 
 def curve_lines(curve: dict[str, dict]) -> list[str]:
+    """The curve as Markdown table lines."""
     lines = [
         "| reading | candidates read (mean) | hit@1 | abstention AUROC | ask p50 ms | ask p95 ms |",
         "|---|---:|---:|---:|---:|---:|",
@@ -126,6 +127,7 @@ def curve_lines(curve: dict[str, dict]) -> list[str]:
 
 
 def plot_curve(curve: dict[str, dict], path: Path) -> Path:
+    """The curve as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -158,6 +160,7 @@ def plot_curve(curve: dict[str, dict], path: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m eval.reader_curve``: the reader's curve alone."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--out", type=Path, default=Path("eval/out"))

@@ -45,6 +45,7 @@ def _fmt(v: Any) -> str:
 
 
 def table_lines(results: dict, markdown: bool = False) -> list[str]:
+    """A suite's systems side by side, as Markdown table lines."""
     lines: list[str] = []
     for suite, systems in results.items():
         names = list(systems)
@@ -73,6 +74,7 @@ def table_lines(results: dict, markdown: bool = False) -> list[str]:
 
 
 def print_table(results: dict) -> None:
+    """Print a suite's table to the terminal."""
     print("\n".join(table_lines(results)))
 
 
@@ -160,6 +162,7 @@ def _plots(results: dict, out: Path) -> list[Path]:
 
 
 def write_report(results: dict, out: Path, run_info: dict, extra_md: list[str] | None = None) -> list[Path]:
+    """Write report.json, report.md and the PNG plots into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     info = {
         **run_info,

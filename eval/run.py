@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from eval.crossfit import use_cross_fitted
 from eval.metrics import grounding_metrics
 from eval.seed_set import load_seed_set
 from eval.squad import CACHE, SQUAD2_DEV, load_articles
@@ -35,6 +36,7 @@ class Progress:
         self.t0 = self.last = time.time()
 
     def step(self, n: int = 1) -> None:
+        """One more item done."""
         self.done += n
         now = time.time()
         if self.enabled and (now - self.last >= 0.5 or self.done == self.total):
@@ -50,6 +52,7 @@ class Progress:
             )
 
     def close(self) -> None:
+        """End the progress line."""
         if self.enabled:
             print(file=sys.stderr)
 
@@ -92,30 +95,6 @@ def seed_records(svc: QAService, progress: bool = True, part: str = "seed") -> d
     return records
 
 
-def use_cross_fitted(svc: QAService, title: str) -> None:
-    """Every figure on the public SQuAD 2.0 split is cross-fitted by article: a model fitted on
-    the split too is replaced, for the questions of an article, by the one fitted without the
-    article's half of it (``eval/models/*-xfit-<half>``). That is the reader, when it was trained
-    on the split (``eval.train_squad2_reader``), with the final ranker fitted on its reading; and
-    the abstention model and its threshold (``eval.train --squad2-abstain``)."""
-    from eval.fit_reading import article_half
-    from eval.train import XFIT_DIR
-    from qa.models import load_model
-    from qa.reader import load_reader
-    from qa.rerank import FINAL_FEATURES
-    from qa.service import ABSTAIN_WITH_READER
-
-    if svc.reader is None:
-        return
-    half = article_half(title)
-    if svc.reader.info.get("squad2_halves"):
-        svc.reader = load_reader(XFIT_DIR, f"reader-xfit-{half}", svc.reader.precision)
-        svc.final = load_model(f"final-xfit-{half}", FINAL_FEATURES, XFIT_DIR)
-    if svc.abstainer.info.get("squad2_public"):
-        svc.abstainer = load_model(f"abstainer-xfit-{half}", ABSTAIN_WITH_READER, XFIT_DIR)
-        svc.threshold = float(svc.abstainer.info["threshold"])
-
-
 def squad_records(
     limit: int | None, progress: bool = True, reader: Any = None, engine_only: bool = False
 ) -> dict[str, list[dict]]:
@@ -155,6 +134,7 @@ def squad_records(
 
 
 def run_suites(suites: list[str], limit: int | None, progress: bool = True) -> Results:
+    """Run the named suites; per-suite records and metrics."""
     results: Results = {}
     for part in ("seed", "paraphrase"):
         if part in suites:
@@ -171,6 +151,7 @@ def run_suites(suites: list[str], limit: int | None, progress: bool = True) -> R
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``qa eval``: the grounding suite."""
     ap = argparse.ArgumentParser(prog="qa eval", description=__doc__.splitlines()[0])
     ap.add_argument("--suite", choices=["seed", "paraphrase", "squad", "all"], default="all")
     ap.add_argument("--limit", type=int, default=None, help="SQuAD articles to use (default: all 18)")

@@ -14,4 +14,5 @@ SEED_QUESTIONS = Path(__file__).resolve().parent / "data" / "seed_questions.json
 
 
 def load_seed_set(path: Path = SEED_QUESTIONS) -> dict:
+    """The seed article's question set (eval/data/seed_questions.json)."""
     return json.loads(path.read_text(encoding="utf-8"))

@@ -22,6 +22,7 @@ CACHE = Path(__file__).resolve().parent / "cache"
 
 @dataclass(frozen=True)
 class SquadQuestion:
+    """One SQuAD question: id, text, answers, whether it is impossible."""
     qid: str
     question: str
     answers: tuple[str, ...]
@@ -31,6 +32,7 @@ class SquadQuestion:
 
 @dataclass(frozen=True)
 class SquadArticle:
+    """One SQuAD article: title, paragraphs and their questions."""
     title: str
     text: str
     paragraph_spans: tuple[tuple[int, int], ...]
@@ -65,6 +67,7 @@ def read_json(path: Path) -> dict:
 
 
 def load_articles(path: Path, limit: int | None = None) -> list[SquadArticle]:
+    """The articles of a SQuAD JSON file (plain or gzipped)."""
     data = read_json(path)["data"]
     out = []
     for art in data[:limit]:

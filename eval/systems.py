@@ -29,10 +29,12 @@ def _ev(doc_id: str, start: int, end: int, text: str) -> dict[str, Any]:
 
 
 class Engine:
+    """The engine itself, as a system of the eval."""
     def __init__(self, svc: QAService, name: str = "engine") -> None:
         self.svc, self.name = svc, name
 
     def answer(self, question: str, history: list | None = None) -> dict[str, Any]:
+        """The engine's answer, as a record the metrics read."""
         t = time.perf_counter()
         ans = self.svc.ask(question, history=history)
         ms = (time.perf_counter() - t) * 1000
@@ -56,6 +58,7 @@ class SentenceBaseline:
         self.name = f"{kind}_sentence"
 
     def answer(self, question: str, history: list | None = None) -> dict[str, Any]:
+        """The best sentences by this baseline's score, as a record."""
         t = time.perf_counter()
         if self.kind == "dense":
             scores = self.index.sentence_vectors @ self.index.embedder.encode_one(question)
@@ -107,6 +110,7 @@ class LlamaIndexDefault:
         )
 
     def answer(self, question: str, history: list | None = None) -> dict[str, Any]:
+        """Plain LlamaIndex retrieval's best chunks, as a record."""
         t = time.perf_counter()
         nodes = self.retriever.retrieve(question)
         ms = (time.perf_counter() - t) * 1000

@@ -35,7 +35,7 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,14 +46,16 @@ import numpy as np
 from index.config import Config
 from index.errors import CorruptIndexError, IndexNotFoundError, OutdatedIndexError, QAError
 from index.files import file_sha256, fsync, fsync_dir, read_json_of_format, write_config_copy
-from index.library import DATABASE, LibraryDB, Snapshot
-from index.repair import embed_again
+from index.library import DATABASE, LibraryDB, Snapshot, unpack_vectors
 from index.table import FileRows, VectorTable
 from index.vectors import FaissVectors, is_milvus
 
 if TYPE_CHECKING:
     from index.embed import Embedder
-    from index.store import ArticleIndex
+    from index.units import IndexRows as ArticleIndex  # the store's index, as this module sees it
+
+# Opens a library of another model instead (repair.embed_again; given by the store, never imported)
+OtherModel = Callable[[type, Path, "Embedder | None", Config], "ArticleIndex"]
 
 log = logging.getLogger("qa")
 
@@ -65,8 +67,7 @@ CACHE_FORMAT = 4
 DEAD_SHARE = 0.3
 MIN_DEAD_ROWS = 200
 MAX_SEGMENTS = 24
-# Files this module writes (and the previous format's, removed after an upgrade); nothing else
-# in the directory is ever deleted.
+# Files this module writes (and the previous format's): nothing else in the directory is deleted.
 _OURS = ("seg-", "svec-", "pvec-", "sentences-", "passages-")
 
 
@@ -85,11 +86,11 @@ def write(index: ArticleIndex, root: Path) -> None:
     name = f"{index.generation:06d}-{secrets.token_hex(3)}"
     segments: list[dict] = []
     first = 0
-    if (index._cache is not None and old is not None and old.get("name") == index._cache[0]
+    if (index.derived is not None and old is not None and old.get("name") == index.derived[0]
             and len(old["segments"]) < MAX_SEGMENTS):
-        segments, first = list(old["segments"]), index._cache[1]
+        segments, first = list(old["segments"]), index.derived[1]
     written: list[Path] = []
-    if first < len(index._docs) or not segments:
+    if first < len(index.doc_rows) or not segments:
         segments.append(_write_segment(index, root, name, first, written))
     vectors: dict = {"kind": index.sentence_index.kind, "files": {}}
     if isinstance(index.sentence_index, FaissVectors):
@@ -103,8 +104,8 @@ def write(index: ArticleIndex, root: Path) -> None:
         "name": name,
         "generation": index.generation,
         "segments": segments,
-        "dead": [d.code for d in index._docs if not d.alive],
-        "rows": [len(index._s), len(index._p)],
+        "dead": [d.code for d in index.doc_rows if not d.alive],
+        "rows": [len(index.s_cols), len(index.p_cols)],
         "vectors": vectors,
     }
     for f in written:
@@ -116,17 +117,17 @@ def write(index: ArticleIndex, root: Path) -> None:
     fsync(tmp)
     os.replace(tmp, root / CACHE)
     fsync_dir(root)
-    index._cache = (name, len(index._docs))
+    index.derived = (name, len(index.doc_rows))
     write_config_copy(root, index.config)
     _sweep(root, manifest)
 
 
 def _write_segment(index: ArticleIndex, root: Path, name: str, first: int, written: list[Path]) -> dict:
-    docs = index._docs[first:]
-    s_lo = docs[0].s_lo if docs else len(index._s)
-    p_lo = docs[0].p_lo if docs else len(index._p)
+    docs = index.doc_rows[first:]
+    s_lo = docs[0].s_lo if docs else len(index.s_cols)
+    p_lo = docs[0].p_lo if docs else len(index.p_cols)
     arrays: dict[str, np.ndarray] = {"codes": np.asarray([d.code for d in docs], dtype=np.int64)}
-    for prefix, cols, lo in (("s_", index._s, s_lo), ("p_", index._p, p_lo)):
+    for prefix, cols, lo in (("s_", index.s_cols, s_lo), ("p_", index.p_cols, p_lo)):
         for n, col in cols.data.items():
             arrays[prefix + n] = col[lo:] - (first if n == "doc" else 0)
     for prefix, lex, lo in (("ls_", index.sentence_bm25, s_lo), ("lp_", index.passage_bm25, p_lo)):
@@ -160,11 +161,12 @@ def _sweep(root: Path, manifest: dict) -> None:
 
 # -- opening -----------------------------------------------------------------------------------
 def open_index(cls: type[ArticleIndex], root: Path, embedder: Embedder | None,
-               use_cache: bool = True) -> ArticleIndex:
+               use_cache: bool = True, *, other_model: OtherModel) -> ArticleIndex:
     """The library at ``root``: rows from the derived files where they are sound, the rest
-    from the store; the store decides which articles there are."""
+    from the store; the store decides which articles there are. A library of another model
+    is handed to ``other_model``."""
     with _collector_paused():
-        return _open_index(cls, root, embedder, use_cache)
+        return _open_index(cls, root, embedder, use_cache, other_model)
 
 
 @contextlib.contextmanager
@@ -182,7 +184,7 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _open_index(cls: type[ArticleIndex], root: Path, embedder: Embedder | None,
-                use_cache: bool) -> ArticleIndex:
+                use_cache: bool, other_model: OtherModel) -> ArticleIndex:
     if not root.is_dir():
         raise IndexNotFoundError(f"no index in {root.name}/ (not a directory)")
     if not (root / DATABASE).exists() and any((root / n).exists() for n in
@@ -202,7 +204,7 @@ def _open_index(cls: type[ArticleIndex], root: Path, embedder: Embedder | None,
     current = Config()
     if (config.model_name, config.dimension) != (current.model_name, current.dimension):
         db.close()
-        return embed_again(cls, root, embedder, config)
+        return other_model(cls, root, embedder, config)
     damaged = [d.doc_id for d in snap.documents if d.removed is None and not d.intact()]
     if damaged:
         db.close()
@@ -217,19 +219,18 @@ def _open_index(cls: type[ArticleIndex], root: Path, embedder: Embedder | None,
                         root.name, str(exc)[:200])
     if index is None:  # Milvus connects after the rows are in (see _reconcile)
         index = cls(config, embedder, root=root, _connect=not is_milvus(config.vector_uri))
-    index._db = db
-    index._generation = snap.generation
+    index.attach(db, snap.generation)
     stale = _reconcile(index, snap)
     db.changed()
     if stale:
         try:
-            with index._write_lock, db.writing(), index.lock:
-                index._sync()
+            with index.write_lock, db.writing(), index.lock:
+                index.sync()
                 write(index, root)
         except (OSError, QAError) as exc:  # e.g. a read-only directory: the store is enough
             log.warning("could not refresh the derived files in %s/ (%s)", root.name,
                         type(exc).__name__)
-    if index._unverified:
+    if index.unverified:
         index.verifying = threading.Thread(target=verify_vectors, args=(index,), daemon=True,
                                            name="qa-verify-vectors")
         index.verifying.start()
@@ -286,15 +287,15 @@ def _from_cache(cls: type[ArticleIndex], root: Path, config: Config, embedder: E
             raise ValueError(f"{seg['name']} names articles the store does not have")
         records = [DocumentRecord(by_code[c].doc_id, by_code[c].title, by_code[c].text or "",
                                   by_code[c].content_hash, by_code[c].source) for c in codes]
-        index._append(Batch(records, {n: a[f"s_{n}"] for n in S_COLS}, {n: a[f"p_{n}"] for n in P_COLS},
+        index.append_rows(Batch(records, {n: a[f"s_{n}"] for n in S_COLS}, {n: a[f"p_{n}"] for n in P_COLS},
                              a["s_vectors"], a["p_vectors"],
                              {k[3:]: v for k, v in a.items() if k.startswith("ls_")},
                              {k[3:]: v for k, v in a.items() if k.startswith("lp_")}, codes=codes))
-    if [len(index._s), len(index._p)] != manifest["rows"]:
+    if [len(index.s_cols), len(index.p_cols)] != manifest["rows"]:
         raise ValueError("row counts do not match")
     for code in manifest["dead"]:
-        if code in index._by_code:
-            index._kill(index._by_code[code], backends=False)
+        if code in index.by_code:
+            index.kill_rows(index.by_code[code], backends=False)
     if is_milvus(config.vector_uri):
         index.sentence_index, index.passage_index = NoVectors(), NoVectors()
     else:
@@ -307,8 +308,8 @@ def _from_cache(cls: type[ArticleIndex], root: Path, config: Config, embedder: E
         if (len(index.sentence_index), len(index.passage_index)) != (
                 index.live_sentences, int(index.passage_table.alive.sum())):
             raise ValueError("vector index size does not match the live rows")
-    index._cache = (manifest["name"], len(index._docs))
-    index._unverified = unverified
+    index.derived = (manifest["name"], len(index.doc_rows))
+    index.unverified = unverified
     return index
 
 
@@ -330,8 +331,8 @@ def verify_vectors(index: ArticleIndex) -> list[str]:
     vectors of its chunk are replaced by those read from the store (rows of articles removed
     since get zeros: they are dead). Returns the names of the files that did not match."""
     bad = []
-    while index._unverified:
-        item = index._unverified.pop(0)
+    while index.unverified:
+        item = index.unverified.pop(0)
         with item.file:
             digest = hashlib.sha256()
             for block in iter(lambda f=item.file: f.read(1 << 24), b""):  # few GIL hand-offs
@@ -341,23 +342,21 @@ def verify_vectors(index: ArticleIndex) -> list[str]:
         name = Path(item.file.name).name
         bad.append(name)
         log.warning("%s does not match its checksum; its vectors are read from the store", name)
-        with index._write_lock, index.lock:
+        with index.write_lock, index.lock:
             item.table.replace_chunk(item.chunk, _stored_chunk(index, item))
-            index._cache = None  # the next save rewrites the derived files
+            index.derived = None  # the next save rewrites the derived files
     return bad
 
 
 def _stored_chunk(index: ArticleIndex, item: Unverified) -> np.ndarray:
     """The vectors of one chunk's rows, from the store (zeros for articles it no longer has)."""
-    from index.library import unpack_vectors
-
     table = item.table
     span_rows = table.chunk_rows(item.chunk)
     lo, hi = span_rows.start, span_rows.stop
     out = np.zeros((hi - lo, table.dimension), dtype=np.float32)
     span = "s_lo" if item.kind == "s" else "p_lo"
-    docs = [d for d in index._docs if lo <= getattr(d, span) < hi and d.code]
-    stored = {d.code: d for d in index._db.blobs([d.code for d in docs])} if docs else {}
+    docs = [d for d in index.doc_rows if lo <= getattr(d, span) < hi and d.code]
+    stored = {d.code: d for d in index.db.blobs([d.code for d in docs])} if docs else {}
     for d in docs:
         doc = stored.get(d.code)
         if doc is None or doc.vectors is None or not doc.intact():
@@ -375,26 +374,26 @@ def _reconcile(index: ArticleIndex, snap: Snapshot) -> bool:
     from index.units import Batch, NoVectors
 
     removed = {d.code for d in snap.documents if d.removed is not None}
-    stale = index._cache is None
+    stale = index.derived is None
     for code in removed:
-        pos = index._by_code.get(code)
-        if pos is not None and index._docs[pos].alive:
-            index._kill(pos)
+        pos = index.by_code.get(code)
+        if pos is not None and index.doc_rows[pos].alive:
+            index.kill_rows(pos)
             stale = True
-    missing = [d.code for d in snap.documents if d.removed is None and d.code not in index._by_code]
+    missing = [d.code for d in snap.documents if d.removed is None and d.code not in index.by_code]
     if missing:
-        docs = index._db.blobs(missing)
+        docs = index.db.blobs(missing)
         bad = [d.doc_id for d in docs if not d.intact()]
         if bad:
             raise CorruptIndexError(f"article(s) {', '.join(bad[:5])} damaged in the store: "
                                     "run `qa index rebuild`")
-        index._append(Batch.of_stored(docs, index.config.dimension))
+        index.append_rows(Batch.of_stored(docs, index.config.dimension))
         stale = True
-    index._max_code = max([index._max_code, *(d.code for d in snap.documents)])
+    index.max_code = max([index.max_code, *(d.code for d in snap.documents)])
     if isinstance(index.sentence_index, NoVectors):  # Milvus: connect, re-fill if it disagrees
-        index.sentence_index, index.passage_index = index._new_backends(overwrite=False)
+        index.sentence_index, index.passage_index = index.new_backends(overwrite=False)
         for table, backend, kind in ((index.sentence_table, index.sentence_index, "s"),
                                      (index.passage_table, index.passage_index, "p")):
             if len(backend) != int(table.alive.sum()):
-                backend.reset(table, index._doc_of_rows(kind))
+                backend.reset(table, index.doc_of_rows(kind))
     return stale

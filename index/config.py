@@ -61,7 +61,7 @@ class Config:
     # not where it is right, so it reads the second only when the first holds no answer.
     # Tried 2026-11-27, not kept: up to 4 when the first holds no answer (`python -m
     # eval.read_policy`: held-out train hit@1 0.824 -> 0.831 with a final ranker fitted for each;
-    # 0.823 both in `eval.train`'s own refit). With every model refitted for it, `qa eval`: SQuAD
+    # 0.823 both in `eval.train.pipeline`'s own refit). With every model refitted for it, `qa eval`: SQuAD
     # 2.0 hit@1 0.854 -> 0.859, hit@3 0.929 -> 0.939, AUROC 0.762 both; paraphrase set 4 more of
     # 46 refused (false abstentions 0.239 -> 0.326); ask p50 / p95 20.8 / 26.3 -> 25.4 / 39.3 ms.
     reader_top_k: int = 2
@@ -73,10 +73,10 @@ class Config:
     #   int8 0.663 / 0.787 / 17.0, int8-mixed 0.664 / 0.784 / 17.9,
     #   bfloat16 0.670 / 0.787 / 20.4, float32 0.669 / 0.787 / 34.6
     # int8 by default: the bf16 weights take twice the memory traffic of int8 for each pass, so
-    # ask p50 over embedding the question alone (eval.latency, back to back) is 2.2-2.7x in int8
+    # ask p50 over embedding the question alone (eval.bench.latency, back to back) is 2.2-2.7x in int8
     # against 3.2-3.4x in bf16, over the 3x target. Since 2026-11-27 the shipped reader's int8
-    # layers quantize their inputs with calibrated fixed scales (eval.calibrate_int8), not one
-    # scale per pass: a sentence scores the same whatever it is read with (eval.batch_drift:
+    # layers quantize their inputs with calibrated fixed scales (eval.train.calibrate_int8), not one
+    # scale per pass: a sentence scores the same whatever it is read with (eval.probes.batch_drift:
     # 0.013 logits on average, 76 of 80 pairs exactly, against 0.64 with per-pass scales).
     reader_precision: str = "int8"
     # a short answer is given when the reader's evidence for its span is at least this and the
@@ -91,12 +91,12 @@ class Config:
     batch_wait_ms: float = 4.0
     batch_max: int = 16
     # the reader's passes are shared too (default). With the shipped models' calibrated int8
-    # scales (eval.calibrate_int8) a shared pass scores a sentence as alone, float noise aside
-    # (eval.batch_drift), and answers under load are the ones given alone (tests/test_batching.py);
+    # scales (eval.train.calibrate_int8) a shared pass scores a sentence as alone, float noise aside
+    # (eval.probes.batch_drift), and answers under load are the ones given alone (tests/test_batching.py);
     # a model without them (per-pass scales) moves a sentence's evidence by 0.64 logits on
     # average when read with others. False: one ask's sentences a pass and each question
     # embedded in a pass of its own, exact for any model, for fewer asks/s under load (back to
-    # back, `python -m eval.load --api rest`, 10 askers and a writer, before calibration: 56.6
+    # back, `python -m eval.bench.load --api rest`, 10 askers and a writer, before calibration: 56.6
     # asks/s, p95 239 ms against 68.1, 206 ms shared); the calls are still shared.
     reader_share_passes: bool = True
     # vector search: "" is FAISS in the index directory; a ".db" path is Milvus Lite (relative

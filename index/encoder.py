@@ -1,7 +1,7 @@
 """The library's encoder: all-MiniLM-L6-v2 fine-tuned here on both sides of dense retrieval.
 
 One encoder embeds the library's sentences and passages and the questions asked of them (a
-symmetric dual encoder, as the bundled model), fine-tuned by ``python -m eval.train_encoder`` on
+symmetric dual encoder, as the bundled model), fine-tuned by ``python -m eval.train.encoder`` on
 SQuAD v1.1 train articles so that a question lands nearest the sentence that answers it, also
 when it is asked in other words. Same architecture and pooling as the bundled model (mean of
 the last layer's tokens, unit length).
@@ -18,14 +18,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from index.embed import bundled_model_path, load_fine_tuned, loaded_once, shipped_files
+from index.weights import bundled_model_path, load_fine_tuned, loaded_once, shipped_files
 
 MODEL_DIR = Path(__file__).parent / "models"
 NAME = "encoder"
 WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 QUESTION_TOKENS = 64  # a question is cut here, as in training
 TEXT_TOKENS = 256  # a sentence or passage is cut here (the bundled model's own limit)
-TRAIN_COMMAND = "python -m eval.train_encoder"
+TRAIN_COMMAND = "python -m eval.train.encoder"
 
 
 def build_encoder(pretrained: bool = True) -> Any:

@@ -136,7 +136,8 @@ class Snapshot:
 # n_sentences, n_passages, units blob, vectors blob.
 NewRow = tuple[str, str, str, str, str, int, int, bytes, bytes]
 
-_COLUMNS = "code, doc_id, title, source, content_hash, text, n_sentences, n_passages, removed"
+# A document row's columns, in StoredDocument's field order (its blobs follow: units, vectors, checksum)
+COLUMNS = "code, doc_id, title, source, content_hash, text, n_sentences, n_passages, removed"
 
 
 def _row(r: tuple) -> StoredDocument:
@@ -265,7 +266,7 @@ class LibraryDB:
             removed = dict(self._conn.execute(
                 "SELECT code, removed FROM documents WHERE removed IS NOT NULL").fetchall())
             docs = [StoredDocument(*r, removed.get(r[0])) for r in self._conn.execute(
-                f"SELECT {_COLUMNS.removesuffix(', removed')} FROM documents ORDER BY code")]
+                f"SELECT {COLUMNS.removesuffix(', removed')} FROM documents ORDER BY code")]
         return Snapshot(gen, config, docs)
 
     def since(self, code: int, generation: int) -> tuple[int, list[StoredDocument], list[int]]:
@@ -276,7 +277,7 @@ class LibraryDB:
             if gen == generation:
                 return gen, [], []
             added = self._conn.execute(
-                f"SELECT {_COLUMNS}, units, vectors, checksum FROM documents "
+                f"SELECT {COLUMNS}, units, vectors, checksum FROM documents "
                 "WHERE code > ? AND removed IS NULL ORDER BY code", (code,)).fetchall()
             removed = [r[0] for r in self._conn.execute(
                 "SELECT code FROM documents WHERE removed > ? AND code <= ?", (generation, code))]
@@ -286,7 +287,7 @@ class LibraryDB:
         """Every row with code in ``first..last``, blobs included (repair reads in slices)."""
         with self._lock, _reading(self._conn):
             return [_row(r) for r in self._conn.execute(
-                f"SELECT {_COLUMNS}, units, vectors, checksum FROM documents "
+                f"SELECT {COLUMNS}, units, vectors, checksum FROM documents "
                 "WHERE code BETWEEN ? AND ? ORDER BY code", (first, last))]
 
     def max_code(self) -> int:
@@ -303,7 +304,7 @@ class LibraryDB:
                 part = codes[i : i + 500]
                 marks = ",".join("?" * len(part))
                 out += [_row(r) for r in self._conn.execute(
-                    f"SELECT {_COLUMNS}, units, vectors, checksum FROM documents "
+                    f"SELECT {COLUMNS}, units, vectors, checksum FROM documents "
                     f"WHERE code IN ({marks}) ORDER BY code", part)]
         return out
 

@@ -31,14 +31,24 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from index.cache import open_index, write
 from index.config import Config
 from index.errors import CorruptIndexError, IndexNotFoundError, InvalidDocumentError
 from index.files import CONFIG, MANIFEST, content_hash, fsync, fsync_dir, read_manifest
-from index.library import DATABASE, LibraryDB, StoredDocument, pack_units, unpack_units, unpack_vectors
+from index.library import (
+    COLUMNS,
+    DATABASE,
+    LibraryDB,
+    StoredDocument,
+    pack_units,
+    unpack_units,
+    unpack_vectors,
+)
+from index.units import DocumentRecord
 
 if TYPE_CHECKING:
     from index.embed import Embedder
-    from index.store import ArticleIndex, DocumentRecord
+    from index.units import IndexRows as ArticleIndex  # the store's index, as repair sees it
 
 log = logging.getLogger("qa")
 
@@ -89,7 +99,6 @@ def embed_again(cls: type[ArticleIndex], root: Path, embedder: Embedder | None,
 
 def _repair_store(cls: type[ArticleIndex], root: Path, embedder: Embedder | None
                   ) -> tuple[ArticleIndex, list[str], list[str]]:
-    from index.cache import open_index, write
 
     problems: list[str] = []
     db: LibraryDB | None = None
@@ -135,9 +144,9 @@ def _repair_store(cls: type[ArticleIndex], root: Path, embedder: Embedder | None
                 w.replace_blobs(code, n_s, n_p, units, vecs)
             w.set_config(config.to_json())
     db.close()
-    index = open_index(cls, root, embedder, use_cache=False)
-    assert index._db is not None
-    with index._write_lock, index._db.writing(), index.lock:
+    index = open_index(cls, root, embedder, use_cache=False, other_model=embed_again)
+    assert index.db is not None
+    with index.write_lock, index.db.writing(), index.lock:
         write(index, root)
     restored = sorted(index.documents)
     log.warning("qa: rebuilt %s/: %d article(s) restored, %d not", root.name, len(restored), len(damaged))
@@ -165,13 +174,11 @@ def _salvage(root: Path, problems: list[str], reason: str) -> tuple[list[StoredD
         conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
     except sqlite3.Error:
         return [], config_text
-    from index.library import _COLUMNS, _row
-
-    select = f"SELECT {_COLUMNS}, units, vectors, checksum FROM documents"
+    select = f"SELECT {COLUMNS}, units, vectors, checksum FROM documents"
     with contextlib.suppress(sqlite3.Error, TypeError):
         config_text = conn.execute("SELECT value FROM meta WHERE key='config'").fetchone()[0]
     try:
-        rows = {r[0]: _row(r) for r in conn.execute(select)}
+        rows = {r[0]: StoredDocument(*r) for r in conn.execute(select)}
     except sqlite3.Error:
         top = None
         with contextlib.suppress(sqlite3.Error, TypeError):
@@ -186,7 +193,7 @@ def _salvage(root: Path, problems: list[str], reason: str) -> tuple[list[StoredD
             if r is None:
                 misses += 1
             else:
-                rows[code], misses = _row(r), 0
+                rows[code], misses = StoredDocument(*r), 0
             code += 1
         last = top if top is not None else max(rows, default=0)
         lost = [c for c in unreadable if c <= last]
@@ -314,7 +321,6 @@ def _stored_texts(root: Path) -> tuple[list[DocumentRecord], list[str]]:
 
 def _read_texts(path: Path) -> tuple[list[DocumentRecord], list[str]]:
     """Records from a ``.jsonl`` file whose text still matches its hash, and what was skipped."""
-    from index.store import DocumentRecord
 
     records: list[DocumentRecord] = []
     problems: list[str] = []

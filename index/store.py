@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
+from index import cache, repair
 from index.config import Config
 from index.embed import Embedder
 from index.errors import (
@@ -77,10 +78,10 @@ class ArticleIndex:
         self.lock = threading.RLock()
         self.root = Path(root).expanduser().resolve() if root is not None else None
         self.documents: dict[str, DocumentRecord] = {}
-        self._docs: list[DocRows] = []
+        self.doc_rows: list[DocRows] = []
         self._code: dict[str, int] = {}
-        self._s = Columns(S_COLS)
-        self._p = Columns(P_COLS)
+        self.s_cols = Columns(S_COLS)
+        self.p_cols = Columns(P_COLS)
         self.sentence_table = VectorTable(self.config.dimension)
         self.passage_table = VectorTable(self.config.dimension)
         self.sentence_bm25 = LexicalIndex()
@@ -89,23 +90,24 @@ class ArticleIndex:
         self.sentences = UnitView(self, "s")
         self.passages = UnitView(self, "p")
         self._token_cache: dict[int, list] = {}
-        self._db: LibraryDB | None = None  # the store this index is bound to (None: memory only)
+        self.db: LibraryDB | None = None  # the store this index is bound to (None: memory only)
         self._generation = 0  # the store's generation these rows reflect
-        self._max_code = 0  # the highest store row held
-        self._by_code: dict[int, int] = {}  # store row -> position in ``_docs``
-        self._write_lock = threading.Lock()  # one writer per process; SQLite orders processes
+        self.max_code = 0  # the highest store row held
+        self.by_code: dict[int, int] = {}  # store row -> position in ``_docs``
+        self.write_lock = threading.Lock()  # one writer per process; SQLite orders processes
         self.epoch = 0  # changes when rows are renumbered (compaction): row numbers read before go stale
-        self._cache: tuple[str, int] | None = None  # (derived files' name, docs they hold)
-        self._unverified: list = []  # vector files read row by row, still to check (index/cache.py)
+        self.derived: tuple[str, int] | None = None  # (derived files' name, docs they hold)
+        self.unverified: list = []  # vector files read row by row, still to check (index/cache.py)
         self.verifying: threading.Thread | None = None  # the thread checking them, after open
         self.sentence_index: VectorBackend
         self.passage_index: VectorBackend
         if _connect:
-            self.sentence_index, self.passage_index = self._new_backends(overwrite=True)
+            self.sentence_index, self.passage_index = self.new_backends(overwrite=True)
         else:  # ``open`` loads or connects them after the rows are in
             self.sentence_index, self.passage_index = NoVectors(), NoVectors()
 
-    def _new_backends(self, overwrite: bool) -> tuple[VectorBackend, VectorBackend]:
+    def new_backends(self, overwrite: bool) -> tuple[VectorBackend, VectorBackend]:
+        """The sentence and passage vector backends ``config.vector_uri`` names (FAISS or Milvus)."""
         uri = self.config.vector_uri
         if is_milvus(uri):
             if self.root is None and uri.endswith(".db") and not Path(uri).is_absolute():
@@ -178,20 +180,21 @@ class ArticleIndex:
 
     def same_document(self, row_a: int, row_b: int) -> bool:
         """Whether two sentence rows belong to the same (incarnation of a) document."""
-        doc = self._s.data["doc"]
+        doc = self.s_cols.data["doc"]
         return 0 <= row_b < len(doc) and doc[row_a] == doc[row_b]
 
     def passage_sentence_rows(self, prow: int) -> range:
         """The sentence rows passage row ``prow`` spans."""
-        c = self._p.data
-        doc = self._docs[int(c["doc"][prow])]
+        c = self.p_cols.data
+        doc = self.doc_rows[int(c["doc"][prow])]
         return range(doc.s_lo + int(c["first"][prow]), doc.s_lo + int(c["last"][prow]) + 1)
 
     def passages_of_sentence(self, row: int) -> list[int]:
         """The passage rows that hold sentence row ``row``."""
-        doc = self._docs[int(self._s.data["doc"][row])]
+        doc = self.doc_rows[int(self.s_cols.data["doc"][row])]
         i = row - doc.s_lo
-        first, last = self._p.data["first"][doc.p_lo : doc.p_hi], self._p.data["last"][doc.p_lo : doc.p_hi]
+        cols = self.p_cols.data
+        first, last = cols["first"][doc.p_lo : doc.p_hi], cols["last"][doc.p_lo : doc.p_hi]
         return [doc.p_lo + int(j) for j in np.flatnonzero((first <= i) & (last >= i))]
 
     def sentence_tokens(self, row: int) -> list:
@@ -209,7 +212,7 @@ class ArticleIndex:
 
     def rows_of(self, doc_ids: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Live sentence rows and passage rows of ``doc_ids``."""
-        docs = [self._docs[self._code[d]] for d in doc_ids if d in self._code]
+        docs = [self.doc_rows[self._code[d]] for d in doc_ids if d in self._code]
         s = [np.arange(d.s_lo, d.s_hi) for d in docs]
         p = [np.arange(d.p_lo, d.p_hi) for d in docs]
         empty = np.zeros(0, dtype=np.int64)
@@ -217,7 +220,7 @@ class ArticleIndex:
 
     def nodes(self, doc_id: str) -> list[TextNode]:
         """The document's sentences and passages as LlamaIndex nodes (offsets in the text)."""
-        doc = self._docs[self._code[self.get_document(doc_id).doc_id]]
+        doc = self.doc_rows[self._code[self.get_document(doc_id).doc_id]]
         units = [self.sentences[r] for r in range(doc.s_lo, doc.s_hi)]
         units += [self.passages[r] for r in range(doc.p_lo, doc.p_hi)]
         return [_node(doc_id, u) for u in units]
@@ -256,7 +259,7 @@ class ArticleIndex:
                     None if doc_id is None else validate_doc_id(doc_id), validate_title(title),
                     validate_source(source)) for text, doc_id, title, source in items]
         requested = {doc_id for _, doc_id, _, _ in checked if doc_id is not None}
-        with self._write_lock:  # writers wait for each other, never questions
+        with self.write_lock:  # writers wait for each other, never questions
             with self.lock:
                 ids, planned = self._plan(checked)
             if not planned:
@@ -269,14 +272,14 @@ class ArticleIndex:
             batch = Batch.of_units([r for r, _, _ in new], [s for _, s, _ in new],
                                     [p for _, _, p in new], vectors[:n_s], vectors[n_s:])
             batch.tokens = batch.tokenize()
-            if self._db is None:
+            if self.db is None:
                 with self.lock:
-                    self._append(batch)
+                    self.append_rows(batch)
                 return ids
             asked = {r.doc_id: r.doc_id if r.doc_id in requested else None for r, _, _ in new}
-            with self._db.writing() as w:
+            with self.db.writing() as w:
                 with self.lock:
-                    self._sync()  # another process may have added or removed some meanwhile
+                    self.sync()  # another process may have added or removed some meanwhile
                     ids, batch = self._recheck(ids, batch, asked)
                 batch.codes = []
                 for d, record in enumerate(batch.records):
@@ -285,7 +288,7 @@ class ArticleIndex:
                                                 record.content_hash, record.text, n_s, n_p, units, vecs))
             with self.lock:
                 if batch.records:
-                    self._append(batch)
+                    self.append_rows(batch)
                 self._generation = max(self._generation, w.generation)
             return ids
 
@@ -344,24 +347,26 @@ class ArticleIndex:
         record = DocumentRecord(doc_id, title or _default_title(sentences), text, digest, source)
         return record, sentences, passages
 
-    def _append(self, batch: Batch) -> None:
-        records, base = batch.records, len(self._docs)
+    def append_rows(self, batch: Batch) -> None:
+        """Under ``self.lock``: append a batch's documents and rows to the tables, BM25 and the
+        vector backends (no store write: callers commit first when bound)."""
+        records, base = batch.records, len(self.doc_rows)
         s_counts = np.bincount(batch.s_cols["doc"], minlength=len(records))
         p_counts = np.bincount(batch.p_cols["doc"], minlength=len(records))
-        s_starts = len(self._s) + np.concatenate([[0], np.cumsum(s_counts)])
-        p_starts = len(self._p) + np.concatenate([[0], np.cumsum(p_counts)])
+        s_starts = len(self.s_cols) + np.concatenate([[0], np.cumsum(s_counts)])
+        p_starts = len(self.p_cols) + np.concatenate([[0], np.cumsum(p_counts)])
         codes = batch.codes or [0] * len(records)
         s_at, p_at = s_starts.tolist(), p_starts.tolist()  # Python ints: 100k articles load in a loop
-        docs, positions, documents, by_code = self._docs, self._code, self.documents, self._by_code
+        docs, positions, documents, by_code = self.doc_rows, self._code, self.documents, self.by_code
         for i, (record, code) in enumerate(zip(records, codes, strict=True)):
             docs.append(DocRows(record, s_at[i], s_at[i + 1], p_at[i], p_at[i + 1], True, code))
             positions[record.doc_id] = at = base + i
             documents[record.doc_id] = record
             if code:
                 by_code[code] = at
-        self._max_code = max(self._max_code, *codes)
-        self._s.extend({**batch.s_cols, "doc": batch.s_cols["doc"] + base})
-        self._p.extend({**batch.p_cols, "doc": batch.p_cols["doc"] + base})
+        self.max_code = max(self.max_code, *codes)
+        self.s_cols.extend({**batch.s_cols, "doc": batch.s_cols["doc"] + base})
+        self.p_cols.extend({**batch.p_cols, "doc": batch.p_cols["doc"] + base})
         s_rows = self.sentence_table.append(batch.s_vecs)
         p_rows = self.passage_table.append(batch.p_vecs)
         if batch.s_lex is not None and batch.p_lex is not None:
@@ -383,22 +388,24 @@ class ArticleIndex:
     def remove_document(self, doc_id: str) -> None:
         """Drop a document: its rows are taken out of the vector index and BM25 in place (and,
         when bound, it is marked removed in the store, by id and hash, in one transaction)."""
-        with self._write_lock:
-            if self._db is None:
+        with self.write_lock:
+            if self.db is None:
                 with self.lock:
-                    self._kill(self._code[self.get_document(doc_id).doc_id])
+                    self.kill_rows(self._code[self.get_document(doc_id).doc_id])
                 return
-            with self._db.writing() as w:
+            with self.db.writing() as w:
                 with self.lock:
-                    self._sync()
+                    self.sync()
                     position = self._code[self.get_document(doc_id).doc_id]
-                w.remove(self._docs[position].code)
+                w.remove(self.doc_rows[position].code)
             with self.lock:
-                self._kill(position)
+                self.kill_rows(position)
                 self._generation = max(self._generation, w.generation)
 
-    def _kill(self, position: int, backends: bool = True) -> None:
-        doc = self._docs[position]
+    def kill_rows(self, position: int, backends: bool = True) -> None:
+        """Under ``self.lock``: mark the document at ``position`` dead and take its rows out of
+        BM25 and (``backends``) the vector index, in place."""
+        doc = self.doc_rows[position]
         if not doc.alive:
             return
         doc.alive = False
@@ -418,35 +425,35 @@ class ArticleIndex:
     def refresh(self) -> bool:
         """Take in what other processes committed to the store since; cheap when nothing did
         (one ``PRAGMA data_version``). Returns whether anything was read."""
-        if self._db is None or not self._db.changed():
+        if self.db is None or not self.db.changed():
             return False
-        if not self._write_lock.acquire(blocking=False):
+        if not self.write_lock.acquire(blocking=False):
             return False  # a writer of this process is syncing anyway
         try:
             with self.lock:
-                return self._sync()
+                return self.sync()
         finally:
-            self._write_lock.release()
+            self.write_lock.release()
 
-    def _sync(self) -> bool:
+    def sync(self) -> bool:
         """Under ``self.lock``: apply the store's removals and additions since our generation."""
-        assert self._db is not None
-        gen, added, removed = self._db.since(self._max_code, self._generation)
+        assert self.db is not None
+        gen, added, removed = self.db.since(self.max_code, self._generation)
         if gen == self._generation:
             return False
         for code in removed:
-            if code in self._by_code:
-                self._kill(self._by_code[code])
+            if code in self.by_code:
+                self.kill_rows(self.by_code[code])
         damaged = [d.doc_id for d in added if not d.intact()]
         if damaged:
             log.warning("qa: skipped damaged article(s) written by another process: %s "
                         "(run `qa index rebuild`)", ", ".join(damaged))
         for doc in added:
             if doc.doc_id in self.documents:  # removed and re-added under the same id
-                self._kill(self._code[doc.doc_id])
+                self.kill_rows(self._code[doc.doc_id])
         good = [d for d in added if d.intact()]
         if good:
-            self._append(Batch.of_stored(good, self.config.dimension))
+            self.append_rows(Batch.of_stored(good, self.config.dimension))
         self._generation = gen
         return True
 
@@ -479,16 +486,14 @@ class ArticleIndex:
         from what is committed; the articles themselves are durable since their add returned.
         An index in memory: write it as a new library at ``path`` and bind to it.
         Bound elsewhere: write a copy (a new library) at ``path``."""
-        from index import cache
-
         if path is None:
-            if self.root is None or self._db is None:
+            if self.root is None or self.db is None:
                 raise InvalidDocumentError("this index lives in memory: save(path) names where")
             path = self.root
         target = Path(path).expanduser().resolve()
-        if self._db is not None and target == self.root:
-            with self._write_lock, self._db.writing(), self.lock:
-                self._sync()
+        if self.db is not None and target == self.root:
+            with self.write_lock, self.db.writing(), self.lock:
+                self.sync()
                 if cache.wants_compaction(self):
                     self._compact_in_place()
                 cache.write(self, target)
@@ -496,11 +501,11 @@ class ArticleIndex:
         if is_milvus(self.config.vector_uri) and self.root is not None and target != self.root:
             raise ConfigError(
                 f"this index keeps its vectors in Milvus for {self.root.name}/; save it there")
-        with self._write_lock, self.lock:
+        with self.write_lock, self.lock:
             db, codes = self._new_store(target)
-            if self._db is None:
+            if self.db is None:
                 self._bind(db, target, codes)
-                with self._db.writing():
+                with self.db.writing():
                     cache.write(self, target)
             else:  # a copy: this index stays bound where it is
                 db.close()
@@ -512,10 +517,10 @@ class ArticleIndex:
         document got, by position in ``_docs``."""
         from index.files import write_config_copy
 
-        live = [(pos, d) for pos, d in enumerate(self._docs) if d.alive]
+        live = [(pos, d) for pos, d in enumerate(self.doc_rows) if d.alive]
         rows = ((d.record.doc_id, d.record.title, d.record.source, d.record.content_hash, d.record.text,
-                 *packed({n: c[d.s_lo:d.s_hi] for n, c in self._s.data.items()},
-                         {n: c[d.p_lo:d.p_hi] for n, c in self._p.data.items()},
+                 *packed({n: c[d.s_lo:d.s_hi] for n, c in self.s_cols.data.items()},
+                         {n: c[d.p_lo:d.p_hi] for n, c in self.p_cols.data.items()},
                          self.sentence_table.vectors[d.s_lo:d.s_hi],
                          self.passage_table.vectors[d.p_lo:d.p_hi]))
                 for _, d in live)
@@ -526,13 +531,13 @@ class ArticleIndex:
     def _bind(self, db: LibraryDB, root: Path, codes: dict[int, int]) -> None:
         """Tie this in-memory index to the store just written from it (``codes``: store code
         by position in ``_docs``)."""
-        for pos, doc in enumerate(self._docs):
+        for pos, doc in enumerate(self.doc_rows):
             doc.code = codes.get(pos, 0)
             if doc.code:
-                self._by_code[doc.code] = pos
-        self._max_code = max(codes.values(), default=0)
+                self.by_code[doc.code] = pos
+        self.max_code = max(codes.values(), default=0)
         self._generation = int(db.meta("generation") or 0)
-        self._db, self.root, self._cache = db, root, None
+        self.db, self.root, self.derived = db, root, None
         db.changed()
 
     def detach(self) -> ArticleIndex:
@@ -540,14 +545,18 @@ class ArticleIndex:
         of the bundled articles that callers may change freely)."""
         if self.verifying is not None:  # its vector files are checked (and, if need be, re-read
             self.verifying.join()  # from the store) while the store is there
-        with self._write_lock, self.lock:
-            if self._db is not None:
-                self._db.close()
-            self._db = None
-            for doc in self._docs:
+        with self.write_lock, self.lock:
+            if self.db is not None:
+                self.db.close()
+            self.db = None
+            for doc in self.doc_rows:
                 doc.code = 0
-            self._by_code, self._max_code, self._cache = {}, 0, None
+            self.by_code, self.max_code, self.derived = {}, 0, None
         return self
+
+    def attach(self, db: LibraryDB, generation: int) -> None:
+        """Bind to the store ``db``, whose ``generation`` the rows held reflect (used by open)."""
+        self.db, self._generation = db, generation
 
     @property
     def generation(self) -> int:
@@ -557,9 +566,8 @@ class ArticleIndex:
     @classmethod
     def open(cls, path: str | os.PathLike[str], embedder: Embedder | None = None) -> ArticleIndex:
         """Load a saved index without re-embedding; say exactly what is wrong if it is broken."""
-        from index import cache
-
-        return cache.open_index(cls, Path(path).expanduser().resolve(), embedder)
+        return cache.open_index(cls, Path(path).expanduser().resolve(), embedder,
+                                other_model=repair.embed_again)
 
     @classmethod
     def rebuild(
@@ -570,8 +578,6 @@ class ArticleIndex:
         files; a library of an older format is re-made from its stored texts. Nothing is
         deleted before its replacement is durable; nothing removed comes back.
         Returns (index, restored ids, problems)."""
-        from index import repair
-
         return repair.rebuild(cls, Path(path).expanduser().resolve(), embedder)
 
     def compact(self) -> ArticleIndex:
@@ -579,37 +585,38 @@ class ArticleIndex:
         re-embedding); bound to the same store. Saving it rewrites the derived files whole."""
         fresh = ArticleIndex(self.config, self._embedder, root=self.root)
         with self.lock:
-            live = [d for d in self._docs if d.alive]
-            position = np.full(len(self._docs), -1, dtype=np.int64)
+            live = [d for d in self.doc_rows if d.alive]
+            position = np.full(len(self.doc_rows), -1, dtype=np.int64)
             position[[self._code[d.record.doc_id] for d in live]] = np.arange(len(live))
             s_rows = np.flatnonzero(self.sentence_table.alive)
             p_rows = np.flatnonzero(self.passage_table.alive)
-            s_cols = {n: c[s_rows] for n, c in self._s.data.items()}
-            p_cols = {n: c[p_rows] for n, c in self._p.data.items()}
+            s_cols = {n: c[s_rows] for n, c in self.s_cols.data.items()}
+            p_cols = {n: c[p_rows] for n, c in self.p_cols.data.items()}
             s_cols["doc"], p_cols["doc"] = position[s_cols["doc"]], position[p_cols["doc"]]
-            fresh._append(Batch([d.record for d in live], s_cols, p_cols,
+            fresh.append_rows(Batch([d.record for d in live], s_cols, p_cols,
                                  self.sentence_table.vectors[s_rows], self.passage_table.vectors[p_rows],
                                  codes=[d.code for d in live]))
-            fresh._db, fresh._generation = self._db, self._generation
+            fresh.db, fresh._generation = self.db, self._generation
         return fresh
 
-    def _doc_of_rows(self, kind: str) -> list[str]:
-        col = (self._s if kind == "s" else self._p).data["doc"]
-        return [self._docs[int(c)].record.doc_id for c in col]
+    def doc_of_rows(self, kind: str) -> list[str]:
+        """The document id of every sentence (``"s"``) or passage (``"p"``) row, dead rows included."""
+        col = (self.s_cols if kind == "s" else self.p_cols).data["doc"]
+        return [self.doc_rows[int(c)].record.doc_id for c in col]
 
     def _compact_in_place(self) -> None:
         """Under both locks: drop dead rows from memory (the derived files follow at the next
         write of them)."""
         fresh = self.compact()
-        keep = {"lock", "_write_lock", "epoch"}
+        keep = {"lock", "write_lock", "epoch"}
         for name, value in vars(fresh).items():
             if name not in keep:
                 setattr(self, name, value)
         self.sentences, self.passages = UnitView(self, "s"), UnitView(self, "p")
-        self._cache = None
+        self.derived = None
         self.epoch += 1
-        if self._db is not None:
-            self._db.vacuum()
+        if self.db is not None:
+            self.db.vacuum()
 
 
 def _node(doc_id: str, unit: Sentence | Passage) -> TextNode:

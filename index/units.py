@@ -1,13 +1,17 @@
 """The rows an :class:`~index.store.ArticleIndex` holds, as integer columns: which document
 each sentence and passage row belongs to and its character offsets, batches of rows on their way
 in, and the views that turn a row back into a :class:`Sentence` or :class:`Passage` on demand.
-Internal to ``index/`` (the store, the derived-file cache and repair share them)."""
+Internal to ``index/`` (the store, the derived-file cache and repair share them).
+
+:class:`IndexRows` is the part of an ``ArticleIndex`` that ``cache.py`` and ``repair.py`` work
+on: they take the index as an argument and never import ``store.py``, which imports them."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -17,7 +21,10 @@ from index.split import Passage, Sentence
 from index.text import content_stems, tokenize
 
 if TYPE_CHECKING:
-    from index.store import ArticleIndex
+    from index.config import Config
+    from index.library import LibraryDB
+    from index.table import VectorTable
+    from index.vectors import VectorBackend
 
 S_COLS = ("doc", "index", "start", "end", "paragraph")
 P_COLS = ("doc", "index", "start", "end", "first", "last")
@@ -154,27 +161,71 @@ class Columns:
         return self.data[name]
 
 
+class IndexRows(Protocol):
+    """What the derived-file cache and repair read and change of an index: its rows, vector
+    tables and backends, and its binding to the store (``index.store.ArticleIndex`` is the one
+    implementation). Callers hold ``write_lock`` and ``lock`` as the store's methods do."""
+
+    config: Config
+    lock: Any
+    write_lock: threading.Lock
+    doc_rows: list[DocRows]
+    s_cols: Columns
+    p_cols: Columns
+    sentence_table: VectorTable
+    passage_table: VectorTable
+    sentence_index: VectorBackend
+    passage_index: VectorBackend
+    by_code: dict[int, int]
+    max_code: int
+    db: LibraryDB | None
+    derived: tuple[str, int] | None
+    unverified: list
+    verifying: threading.Thread | None
+
+    def __init__(self, config: Config | None = None, embedder: Any = None, root: Any = None, *,
+                 _connect: bool = True) -> None: ...
+    @property
+    def generation(self) -> int:
+        """The store generation the rows reflect."""
+    @property
+    def live_sentences(self) -> int:
+        """Sentence rows of live articles."""
+    def attach(self, db: LibraryDB, generation: int) -> None:
+        """Bind to a store at a generation."""
+    def append_rows(self, batch: Batch) -> None:
+        """Append a batch's rows (under ``lock``)."""
+    def kill_rows(self, position: int, backends: bool = True) -> None:
+        """Mark a document's rows dead (under ``lock``)."""
+    def sync(self) -> bool:
+        """Take in the store's changes since (under ``lock``)."""
+    def new_backends(self, overwrite: bool) -> tuple[VectorBackend, VectorBackend]:
+        """The vector backends the config names."""
+    def doc_of_rows(self, kind: str) -> list[str]:
+        """The document id of every row of a kind."""
+
+
 class UnitView(Sequence):
     """``index.sentences[row]`` / ``index.passages[row]``: a Sentence or Passage made on demand
     from the offset columns and the document text (dead rows included: rows are stable)."""
 
-    def __init__(self, owner: ArticleIndex, kind: str) -> None:
+    def __init__(self, owner: IndexRows, kind: str) -> None:
         self._owner, self._kind = owner, kind
 
     def __len__(self) -> int:
-        return len(self._owner._s if self._kind == "s" else self._owner._p)
+        return len(self._owner.s_cols if self._kind == "s" else self._owner.p_cols)
 
     def __getitem__(self, row):  # type: ignore[override]
         if isinstance(row, slice):
             return [self[r] for r in range(*row.indices(len(self)))]
         o = self._owner
         if self._kind == "s":
-            c = o._s.data
-            doc = o._docs[int(c["doc"][row])].record
+            c = o.s_cols.data
+            doc = o.doc_rows[int(c["doc"][row])].record
             s, e = int(c["start"][row]), int(c["end"][row])
             return Sentence(doc.doc_id, int(c["index"][row]), s, e, doc.text[s:e], int(c["paragraph"][row]))
-        c = o._p.data
-        doc = o._docs[int(c["doc"][row])].record
+        c = o.p_cols.data
+        doc = o.doc_rows[int(c["doc"][row])].record
         s, e = int(c["start"][row]), int(c["end"][row])
         return Passage(doc.doc_id, int(c["index"][row]), s, e, doc.text[s:e],
                        int(c["first"][row]), int(c["last"][row]))

@@ -11,11 +11,11 @@ in bf16, 0.705 in bf16 throughout, at 4.5 / 5.7 / 7.7 ms per question on one thr
 An int8 layer quantizes its input with one scale. ``torch`` dynamic quantization takes it from
 each forward pass's own values, so a text's scores depend on what else (other texts, their
 padding) is in the pass. A model whose record holds calibrated input ranges (``input_ranges``,
-written by ``eval.calibrate_int8``) gets layers with those scales fixed instead (static input
+written by ``eval.train.calibrate_int8``) gets layers with those scales fixed instead (static input
 quantization, per-channel int8 weights, float32 output: fbgemm's
 ``quantized::linear_with_input_q_dq_qweight_dq_output_fp32``): a text scores exactly the same
 whatever it is read with, and a pass is a little faster (no range to find). Measured on the
-reader's 1,500 validation examples and the encoder's questions: ``python -m eval.calibrate_int8
+reader's 1,500 validation examples and the encoder's questions: ``python -m eval.train.calibrate_int8
 --measure`` (figures in the README, "Calibrated int8 scales").
 """
 
@@ -114,7 +114,7 @@ def quantize_int8(model: Any, keep_ffn_output: bool = False,
             _replace(model, name, lambda layer, name=name: static_int8_linear(layer, *input_ranges[name]))
         # weights with a scale per output channel: on the reader's validation sentences exact
         # span 0.483 against 0.474 with one scale per layer, has-answer AUROC 0.922 against 0.912
-        # (`python -m eval.reader_validation`),
+        # (`python -m eval.probes.reader_validation`),
         # at the same speed (a dynamic layer's activations keep one scale per pass either way)
         qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
         return torch.ao.quantization.quantize_dynamic(model, dict.fromkeys(linears - kept - fixed, qconfig),
@@ -123,7 +123,7 @@ def quantize_int8(model: Any, keep_ffn_output: bool = False,
 
 def input_ranges(info: Mapping[str, Any], record: Path) -> dict[str, tuple[float, float]] | None:
     """The calibrated input range of each linear layer in a model's record ``info`` (its
-    ``input_ranges``, written by ``eval.calibrate_int8``; ``record`` names the file in errors):
+    ``input_ranges``, written by ``eval.train.calibrate_int8``; ``record`` names the file in errors):
     its int8 layers then quantize with fixed scales, so a text scores the same whatever it is
     read with. None when the model was not calibrated."""
     ranges = info.get("input_ranges")

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from index.embed import loaded_once
 from index.encoder import MODEL_DIR, NAME, load_encoder, load_tokenizer, pooled, tokenize
+from index.weights import loaded_once
 from qa.precision import PRECISIONS, apply_precision, input_ranges, resolve_precision
 
 # "auto" where bf16 is not native (AVX2 only, as on many laptops): int8 but the feed-forward
 # output layers, which stay float32. Measured 2026-11-27 on a 2-core AMD EPYC with AVX2 only
-# (`python -m eval.latency`-style, one process, interleaved): ask p50 over embedding the question
+# (`python -m eval.bench.latency`-style, one process, interleaved): ask p50 over embedding the question
 # alone 2.84-3.21x with float32 questions, 2.58-2.87x int8-mixed; dense-only hit@1 of the shipped
 # encoder 0.683 -> 0.681 on SQuAD 2.0, seed 0.816 -> 0.842, paraphrase set 0.478 -> 0.457.
 FALLBACK = "int8-mixed"
@@ -41,7 +41,7 @@ class QuestionEncoder:
         self.info, self.model = load_encoder(directory)
         self.tokenizer = load_tokenizer()
         self.dimension = int(self.model.config.hidden_size)
-        ranges = input_ranges(self.info, directory / f"{NAME}.json")  # eval.calibrate_int8
+        ranges = input_ranges(self.info, directory / f"{NAME}.json")  # eval.train.calibrate_int8
         self.model = apply_precision(self.model, precision, ranges)
         self.precision = precision  # as resolved: never "auto"
         self._torch = torch

@@ -3,9 +3,9 @@ in each sentence and how much more likely "the answer is here" is than "no answe
 
 A span-extraction head (start/end logits, the [CLS] position meaning "no answer", as SQuAD 2.0
 readers are trained) on the bundled all-MiniLM-L6-v2 encoder, fine-tuned here by
-``python -m eval.train_reader`` on SQuAD v1.1 train articles with hard and adversarial
-negatives (``eval/reader_data.py``), then on the public SQuAD 2.0 split's own questions
-(``python -m eval.train_squad2_reader``; ``qa eval`` reads each half of that split with a reader
+``python -m eval.train.reader`` on SQuAD v1.1 train articles with hard and adversarial
+negatives (``eval/train/reader_data.py``), then on the public SQuAD 2.0 split's own questions
+(``python -m eval.train.squad2_reader``; ``qa eval`` reads each half of that split with a reader
 trained without it, ``eval/models/reader-xfit-*``). The weights ship in ``qa/models/reader.safetensors``
 without the word-embedding matrix (it was frozen in training and is read from the bundled
 model package), in half precision; ``reader.json`` beside it records the settings and a fixed
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from index.config import Config
-from index.embed import bundled_model_path, load_fine_tuned, loaded_once, shipped_files
+from index.weights import bundled_model_path, load_fine_tuned, loaded_once, shipped_files
 from qa.precision import apply_precision, input_ranges, resolve_precision
 
 MODEL_DIR = Path(__file__).parent / "models"
@@ -121,7 +121,7 @@ class Reader:
         from transformers import AutoTokenizer
 
         self.info, weights_path = shipped_files(directory, name, "reading model",
-                                                "python -m eval.train_reader")
+                                                "python -m eval.train.reader")
         self.max_length = int(self.info["max_length"])
         self.max_question_tokens = int(self.info["max_question_tokens"])
         self.max_answer_tokens = int(self.info["max_answer_tokens"])
@@ -129,7 +129,7 @@ class Reader:
         self.model = build_model(int(self.info["layers"]), pretrained=False)
         load_fine_tuned(self.model, weights_path, WORD_EMBEDDINGS, "reader")
         self.precision = resolve_reader_precision(precision)  # as resolved: never "auto"
-        ranges = input_ranges(self.info, weights_path.with_suffix(".json"))  # eval.calibrate_int8
+        ranges = input_ranges(self.info, weights_path.with_suffix(".json"))  # eval.train.calibrate_int8
         self.model = apply_precision(self.model, self.precision, ranges)
         self._torch = torch
         self._lock = threading.Lock()

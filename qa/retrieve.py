@@ -24,7 +24,7 @@ class Candidates:
     bm25: np.ndarray
 
 
-def _top_positive(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> list[int]:
+def top_positive(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> list[int]:
     """Rows of the ``k`` best positive scores (among ``allowed`` rows), best first, ties in row
     order. Only rows sharing a term with the question are ranked: at 100k articles a few
     thousand of 486k sentence rows, and a partition of the whole array cost 0.9 ms a call."""
@@ -68,12 +68,12 @@ def retrieve(
     # Sentence level: the vector index for dense (filtered by document), BM25 scores.
     dense_s = [h.row for h in index.search_sentences(query_vector, cfg.dense_top_k, doc_ids)]
     bm25_all = index.sentence_bm25_scores(stems)
-    bm25_s = _top_positive(bm25_all, cfg.bm25_top_k, allowed_s)
+    bm25_s = top_positive(bm25_all, cfg.bm25_top_k, allowed_s)
 
     # Passage level: dense and BM25 fused by reciprocal rank; their sentences join the pool.
     dense_p = [h.row for h in index.search_passages(query_vector, cfg.passage_top_k * 2, doc_ids)]
     pbm25_all = index.passage_bm25_scores(stems)
-    bm25_p = _top_positive(pbm25_all, cfg.passage_top_k * 2, allowed_p)
+    bm25_p = top_positive(pbm25_all, cfg.passage_top_k * 2, allowed_p)
     fused_p = _rrf([dense_p, bm25_p], cfg.rrf_k)
     top_p = sorted(fused_p, key=lambda r: -fused_p[r])[: cfg.passage_top_k]
 

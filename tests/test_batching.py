@@ -121,7 +121,7 @@ def test_concurrent_asks_share_model_calls_and_answer_exactly_as_alone(fresh_ser
                                                                       share_passes):
     """Questions asked at once share the question encoder's calls, and the reader's unless
     ``Config.reader_share_passes`` is false; either way every answer is the one it gets alone:
-    the shipped models' int8 layers quantize with calibrated scales (``eval.calibrate_int8``),
+    the shipped models' int8 layers quantize with calibrated scales (``eval.train.calibrate_int8``),
     so a text scores the same whatever shares its pass. Questions run in int8-mixed here, as
     where bf16 is not native (bf16 has no scales to calibrate; its shared passes carry float
     noise only, which an exact comparison would not allow for on every CPU)."""

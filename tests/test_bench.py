@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from eval import bench, scale
+from eval.bench import compare as bench
+from eval.bench import scale
 
 pytestmark = pytest.mark.slow
 

@@ -223,8 +223,7 @@ def test_qa_eval_command(tmp_path, capsys, embedder):
 def test_squad_questions_are_answered_by_models_fitted_without_their_article_half():
     """The shipped reader and abstention model saw the public SQuAD 2.0 split: ``qa eval`` swaps
     in, per article, the reader, final ranker and abstention model fitted without its half."""
-    from eval.fit_reading import article_half
-    from eval.run import use_cross_fitted
+    from eval.crossfit import article_half, use_cross_fitted
     from eval.squad import SQUAD2_DEV, load_articles
     from qa.service import QAService
 

@@ -91,12 +91,12 @@ def test_one_row_at_a_time_keeps_few_segments():
 
 
 def test_best_bm25_rows_are_the_positive_ones_best_first_ties_in_row_order():
-    from qa.retrieve import _top_positive
+    from qa.retrieve import top_positive
 
     scores = np.array([0.0, 2.0, 5.0, 2.0, 0.0, 2.0, 7.0, 1.0], dtype=np.float32)
-    assert _top_positive(scores, 3, None) == [6, 2, 1]
-    assert _top_positive(scores, 4, None) == [6, 2, 1, 3]  # the tie at 2.0 is cut in row order
-    assert _top_positive(scores, 20, None) == [6, 2, 1, 3, 5, 7]  # never a row sharing no term
+    assert top_positive(scores, 3, None) == [6, 2, 1]
+    assert top_positive(scores, 4, None) == [6, 2, 1, 3]  # the tie at 2.0 is cut in row order
+    assert top_positive(scores, 20, None) == [6, 2, 1, 3, 5, 7]  # never a row sharing no term
     allowed = np.array([True, True, False, False, True, True, False, True])
-    assert _top_positive(scores, 2, allowed) == [1, 5]
-    assert _top_positive(scores, 0, None) == [] and _top_positive(np.zeros(4), 2, None) == []
+    assert top_positive(scores, 2, allowed) == [1, 5]
+    assert top_positive(scores, 0, None) == [] and top_positive(np.zeros(4), 2, None) == []

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from eval.load import run_load
+from eval.bench.load import run_load
 from tests.conftest import ARTIFACTS
 
 

@@ -51,7 +51,7 @@ def test_service_searches_with_the_question_encoder_unless_configured_off(seed_s
 def test_missing_weights_are_one_clear_error(tmp_path):
     from index.errors import QAError
 
-    with pytest.raises(QAError, match="encoder .* is missing; run `python -m eval.train_encoder`"):
+    with pytest.raises(QAError, match="encoder .* is missing; run `python -m eval.train.encoder`"):
         QuestionEncoder(tmp_path)
 
 
@@ -124,8 +124,8 @@ def test_auto_question_precision_is_bf16_where_native_else_int8_mixed(monkeypatc
 def test_questions_encoded_together_or_apart_are_as_alone_in_calibrated_int8():
     """int8 with a scale per pass moves a question padded into a pass with a longer one;
     ``together=False`` (``Config.reader_share_passes`` false) gives each its own pass. The shipped
-    encoder's calibrated input scales (``eval.calibrate_int8``) make one pass as good as apart."""
-    from eval.calibrate_int8 import uncalibrated_encoder
+    encoder's calibrated input scales (``eval.train.calibrate_int8``) make one pass as good as apart."""
+    from eval.train.calibrate_int8 import uncalibrated_encoder
 
     qs = ["Who?", "How many rockets did Hamas fire from Rafah toward the Kerem Shalom crossing?"]
     for precision in ("int8-mixed", "int8"):

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from eval.train import XFIT_DIR
+from eval.crossfit import XFIT_DIR
 from index.encoder import MODEL_DIR as ENCODER_DIR
 from index.encoder import WORD_EMBEDDINGS as ENCODER_WORDS
 from qa.models import ScoringModel
@@ -17,7 +17,7 @@ ROCKETS = "On Sunday, Hamas fired about 10 rockets from the Rafah border crossin
 
 
 # the shipped reader, and in eval/models the one it was trained from and the two ``qa eval``
-# uses on each half of the public SQuAD 2.0 split (eval.train_squad2_reader)
+# uses on each half of the public SQuAD 2.0 split (eval.train.squad2_reader)
 READERS = [(MODEL_DIR, "reader"), (XFIT_DIR, "reader-base"), (XFIT_DIR, "reader-xfit-0"),
            (XFIT_DIR, "reader-xfit-1")]
 
@@ -117,7 +117,7 @@ def test_shipped_models_match_the_features_the_code_makes():
 @pytest.mark.parametrize("directory, name", [(MODEL_DIR, "final"), (XFIT_DIR, "final-xfit-0"),
                                              (XFIT_DIR, "final-xfit-1")])
 def test_final_rankers_are_fitted_for_the_reading_policy_the_engine_uses(directory, name):
-    from eval.fit_reading import policy_of
+    from eval.crossfit import policy_of
     from index.config import Config
 
     info = json.loads((directory / f"{name}.json").read_text(encoding="utf-8"))["info"]
@@ -128,7 +128,8 @@ def test_a_deep_reading_cut_to_the_policy_is_what_the_engine_reads(seed_service)
     """Fitting, ``eval.read_policy`` and the reader curve read each question once, to the deepest
     k, and cut that to each policy (``qa.rerank.as_if_read``); in float32 (no int8 scales that
     depend on what shares a pass) the cut is what ``read_top`` reads with the policy itself."""
-    from eval.fit_reading import fixed, policy_of
+    from eval.crossfit import policy_of
+    from eval.train.fit_reading import fixed
     from index.config import Config
     from qa.rerank import as_if_read, read_top
     from qa.retrieve import retrieve
@@ -186,8 +187,8 @@ def test_without_the_reader_there_is_no_short_answer(seed_service):
 def test_reader_precisions_read_alike_and_do_not_drift_with_what_shares_their_pass():
     """``Config.reader_precision``: bf16 stays nearer float32 than int8 does; both score a pair
     the same whatever else is read in its pass (int8 with the reader's calibrated input scales,
-    ``eval.calibrate_int8``; with scales taken from each pass it moved by 0.82 logits on
-    average, ``python -m eval.batch_drift``)."""
+    ``eval.train.calibrate_int8``; with scales taken from each pass it moved by 0.82 logits on
+    average, ``python -m eval.probes.batch_drift``)."""
     from index.config import Config
 
     assert Config().reader_precision == "int8"
@@ -206,7 +207,7 @@ def test_reader_precisions_read_alike_and_do_not_drift_with_what_shares_their_pa
         assert (alone.start, alone.end) == (full.start, full.end), precision
         off[precision] = abs(alone.evidence - full.evidence)
         # int8: 0.0 here with calibrated scales, 0.10 for this pair with per-pass ones; the
-        # bound leaves room for float noise on other CPUs (eval.batch_drift)
+        # bound leaves room for float noise on other CPUs (eval.probes.batch_drift)
         assert abs(shared.evidence - alone.evidence) < (0.05 if precision == "int8" else 0.1), precision
     assert off["bfloat16"] < 0.3 and off["bfloat16"] < off["int8"] < 3.0, off
 

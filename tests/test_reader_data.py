@@ -1,4 +1,4 @@
-"""The reader's near-miss training questions (``eval/reader_data.py``), on hand-written text."""
+"""The reader's near-miss training questions (``eval/train/reader_data.py``), on hand-written text."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from eval.reader_data import _antonym, _negate, _swap_word, article_examples, overlap
 from eval.squad import SquadArticle, SquadQuestion
+from eval.train.reader_data import antonym, article_examples, negate, overlap, swap_word
 
 SENTENCE = "The largest city in the north, Tromsø, was founded before 1800 and is governed by a council."
 
@@ -23,7 +23,7 @@ SENTENCE = "The largest city in the north, Tromsø, was founded before 1800 and 
     ],
 )
 def test_antonym_flips_a_word_the_sentence_shares(question, expected):
-    assert _antonym(question, SENTENCE) == expected
+    assert antonym(question, SENTENCE) == expected
 
 
 @pytest.mark.parametrize(
@@ -37,7 +37,7 @@ def test_antonym_flips_a_word_the_sentence_shares(question, expected):
     ],
 )
 def test_negation_only_of_passive_questions_whose_sentence_is_not_negated(question, sentence, expected):
-    assert _negate(question, sentence) == expected
+    assert negate(question, sentence) == expected
 
 
 KILLED = "Three soldiers were killed on Sunday near the crossing."
@@ -56,7 +56,7 @@ WORDS = {"ed": ["killed", "wounded"], "ing": ["fighting"], "s": ["rockets", "sol
     ],
 )
 def test_word_swap_replaces_a_shared_word_by_another_article_word_of_its_ending(question, answer, expected):
-    assert _swap_word(question, KILLED, answer, WORDS, random.Random(0)) == expected
+    assert swap_word(question, KILLED, answer, WORDS, random.Random(0)) == expected
 
 
 def test_overlap_is_the_share_of_the_question_content_stems_in_the_sentence():
@@ -92,7 +92,7 @@ def test_answer_sentences_in_other_words_are_their_own_kind(low_overlap, kinds):
 
 
 def test_question_encoder_training_marks_the_questions_asked_in_other_words():
-    from eval.train_encoder import gather
+    from eval.train.encoder import gather
 
     texts, ranges, items = gather([ARTICLE])
     assert ranges == [(0, 2)] and texts[1].startswith("The army said")
@@ -105,7 +105,7 @@ def test_question_encoder_training_marks_the_questions_asked_in_other_words():
 def test_encoder_hard_negatives_skip_the_gold_and_with_mining_the_answers_other_sentences():
     import numpy as np
 
-    from eval.train_encoder import Item, hard_negatives
+    from eval.train.encoder import Item, hard_negatives
 
     texts = ["Hamas fired 10 rockets.", "About 10 rockets were fired, the IDF said.", "Talks stalled.",
              "Burns met Al Thani.", "Israel did not send a delegation."]
@@ -118,7 +118,7 @@ def test_encoder_hard_negatives_skip_the_gold_and_with_mining_the_answers_other_
 def test_reranker_fit_weights_every_candidate_of_a_question_asked_in_other_words():
     import numpy as np
 
-    from eval.fit_rerank import FEATURES, question_weights
+    from eval.train.fit_rerank import FEATURES, question_weights
 
     x = np.zeros((5, len(FEATURES)))
     x[:, FEATURES.index("overlap")] = [0.8, 0.1, 0.2, 0.5, 0.9]
@@ -129,7 +129,7 @@ def test_reranker_fit_weights_every_candidate_of_a_question_asked_in_other_words
 
 
 def test_squad2_reader_examples_label_the_answer_sentence_and_the_engines_misses_only():
-    from eval.train_squad2_reader import squad2_examples
+    from eval.train.squad2_reader import squad2_examples
 
     rows = [
         {"question": "How many rockets?", "answers": ["10"], "impossible": False, "half": 0,

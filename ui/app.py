@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import gradio as gr
 from index.errors import QAError
 from qa.service import QAService
 from qa.types import Answer
-from ui.render import CSS, SCROLL_JS, article_html, chat_text, sources_html, status_html
+from ui.render import CSS, SCROLL_JS, article_html, chat_text, safe_name, sources_html, status_html
 
 log = logging.getLogger("qa")
 ALL = "__all__"
@@ -31,13 +30,6 @@ SEED_EXAMPLES = [
     "What did Netanyahu say he would not agree to?",
     "How many people have been killed in Gaza?",
 ]
-
-
-def _safe_name(name: str) -> str:
-    """A display name for an uploaded file: no directories, no control characters."""
-    base = re.split(r"[\\/]", name or "")[-1]
-    base = "".join(ch for ch in base if ch.isprintable()).strip(". ")
-    return base[:120] or "upload"
 
 
 class App:
@@ -284,7 +276,7 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
 
         def on_add(uploads: list | None, text: str, title: str, progress=gr.Progress()):  # noqa: B008 - Gradio's idiom
             notes, last = [], None
-            jobs: list[tuple[str, Any]] = [(_safe_name(Path(f).name), f) for f in uploads or []]
+            jobs: list[tuple[str, Any]] = [(safe_name(Path(f).name), f) for f in uploads or []]
             if text and text.strip():
                 jobs.append(("pasted text", None))
             if not jobs:
@@ -362,19 +354,3 @@ def launch_kwargs(svc: QAService) -> dict:
     limit reach our own check, which names the limit)."""
     return {"css": CSS, "theme": gr.themes.Soft(), "max_file_size": 2 * svc.config.max_file_bytes,
             "show_error": True}
-
-
-def start_in_background(index_dir: Path, host: str = "127.0.0.1", port: int | None = None):
-    """The server in a background thread, as ``(server, url)``; ``server.close()`` stops it
-    (kept for callers of this module; see :mod:`ui.server`)."""
-    from ui.server import start_in_background as start
-
-    running = start(Path(index_dir), host, port)
-    return running, running.url
-
-
-def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False) -> None:
-    """Serve the UI and the HTTP APIs until stopped (kept for callers of this module)."""
-    from ui.server import serve as run
-
-    run(Path(index_dir), host=host, port=port, open_browser=open_browser)

@@ -7,6 +7,7 @@ an article that carries ``<script>`` or ``onerror=`` is shown as text, never run
 from __future__ import annotations
 
 import html
+import re
 
 from qa.types import Answer, Citation
 
@@ -135,3 +136,10 @@ SCROLL_JS = """() => {
   document.querySelectorAll('#qa-article mark.qa-selected').forEach(m => m.classList.remove('qa-selected'));
   if (mark) { mark.classList.add('qa-selected'); mark.scrollIntoView({block: 'center', behavior: 'smooth'}); }
 }"""
+
+
+def safe_name(name: str) -> str:
+    """A display name for an uploaded file: no directories, no control characters."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip(". ")
+    return base[:120] or "upload"

@@ -28,10 +28,11 @@ from index.errors import (
     UnknownDocumentError,
 )
 from ui.app import App
+from ui.render import safe_name
 
 # Questions answered at once: two per core. An ask is about 33 ms of one core (11 ms embedding
 # the question, most of the rest reading); more threads only queue (12 instead of 4 gave fewer
-# asks/s: `python -m eval.load --api rest`; README, Reliability).
+# asks/s: `python -m eval.bench.load --api rest`; README, Reliability).
 ASK_THREADS = 4
 _ask_limiter: anyio.CapacityLimiter | None = None
 
@@ -132,7 +133,7 @@ def router(app: App, auth: tuple[str, str] | None = None) -> APIRouter:
     @r.post("/articles/upload", status_code=201, summary="Add an article from a file (.txt, .md, .html)")
     async def upload(file: Annotated[UploadFile, File()], id: Annotated[str | None, Form()] = None) -> dict:
         data = await file.read(svc.config.max_file_bytes + 1)
-        art = svc.load_upload(data, _safe(file.filename or "upload"))
+        art = svc.load_upload(data, safe_name(file.filename or "upload"))
         doc_id, added = await anyio.to_thread.run_sync(lambda: app.add(art.text, art.title, art.source, id))
         return {"doc_id": doc_id, "added": added, "title": svc.index.get_document(doc_id).title}
 
@@ -144,10 +145,6 @@ def router(app: App, auth: tuple[str, str] | None = None) -> APIRouter:
     return r
 
 
-def _safe(name: str) -> str:
-    from ui.app import _safe_name
-
-    return _safe_name(name)
 
 
 def _basic_auth(auth: tuple[str, str]):

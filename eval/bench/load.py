@@ -1,6 +1,6 @@
 """Load test against the running server through its HTTP APIs, bounded in users and time.
 
-    python -m eval.load [--users 10] [--seconds 60] [--api both|rest|gradio] [--url URL]
+    python -m eval.bench.load [--users 10] [--seconds 60] [--api both|rest|gradio] [--url URL]
 
 Without ``--url`` it launches ``qa serve`` on a free loopback port with a temporary library (the
 bundled article), in a process of its own (``--server thread``: in this process, as before,
@@ -31,6 +31,7 @@ from eval.seed_set import load_seed_set
 
 @dataclass
 class LoadResult:
+    """What a load run measured: asks, errors, latencies, writes."""
     asks: list[float] = field(default_factory=list)
     adds: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -38,6 +39,7 @@ class LoadResult:
     inexact: int = 0  # citations whose quote is not text[start:end]
 
     def summary(self) -> dict[str, float]:
+        """One line of figures for the terminal."""
         a = np.array(self.asks) if self.asks else np.zeros(1)
         return {
             "requests": len(self.asks) + len(self.adds),
@@ -139,6 +141,7 @@ def run_load(url: str, users: int, seconds: float, seed: int = 0, api: str = "gr
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m eval.bench.load``: load against a running server (or one it starts)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--users", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=60.0)

@@ -2,7 +2,7 @@
 evidence, ``qa/models/final.json``) and the abstention model with the reader's features
 (``abstainer.json``). Called by ``python -m eval.train`` on the same SQuAD v1.1 train articles
 and splits as the re-ranker; the reader itself was fitted on other train articles
-(``eval.train_reader``), so its scores here are those of unseen text.
+(``eval.train.reader``), so its scores here are those of unseen text.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eval.fit_rerank import is_answer_sentence
+from eval.crossfit import Policy, article_half
 from eval.squad import contains_answer
+from eval.train.fit_rerank import is_answer_sentence
 from qa.abstain import ABSTAIN_FEATURES, abstention_features
 from qa.answer import make_citation
 from qa.models import ScoringModel
@@ -34,18 +35,9 @@ class ReadRun:
     """One article's questions with the re-ranker's probabilities and the reader's readings of
     each question's best candidates (as a policy says)."""
 
-    run: object  # eval.train.ArticleRun
+    run: object  # eval.train.pipeline.ArticleRun
     probs: list[np.ndarray]
     reads: list[ReadCandidates]
-
-
-# How the reader reads, as Config says: (reader_top_k, reader_first_k, reader_more_below).
-Policy = tuple[int, int, float]
-POLICY_SETTINGS = ("reader_top_k", "reader_first_k", "reader_more_below")
-
-
-def policy_of(config) -> Policy:
-    return tuple(getattr(config, name) for name in POLICY_SETTINGS)
 
 
 def fixed(k: int) -> Policy:
@@ -54,6 +46,7 @@ def fixed(k: int) -> Policy:
 
 
 def read_runs(runs: list, reranker: ScoringModel, reader: Reader, policy: Policy) -> list[ReadRun]:
+    """Every run's questions read by ``reader`` as ``policy`` says."""
     out = []
     for n, run in enumerate(runs, 1):
         probs, reads = [], []
@@ -188,11 +181,3 @@ def squad2_rows(reranker: ScoringModel, final: ScoringModel, reader: Reader, emb
         ys.append(not q.impossible)
         gs.append(article_half(art.title))
     return np.asarray(xs), np.asarray(ys, dtype=int), np.asarray(gs)
-
-
-def article_half(title: str) -> int:
-    """Which half of the public SQuAD 2.0 split an article belongs to for cross-fitting (by a
-    hash of its title, so that ``qa eval`` finds the model that never saw it)."""
-    import hashlib
-
-    return hashlib.sha256(title.encode("utf-8")).digest()[0] % 2

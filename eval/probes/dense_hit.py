@@ -1,10 +1,10 @@
 """Dense retrieval alone, encoder against encoder: the share of questions whose answer sentence is
 the nearest of its article's sentences to the question's vector.
 
-    python -m eval.dense_hit [--question-only DIR ...]
+    python -m eval.probes.dense_hit [--question-only DIR ...]
 
 On the public SQuAD 2.0 split's answerable questions whose answer lies in one sentence (and
-those of them asked in other words than that sentence, ``eval.reader_data.LOW_OVERLAP``), the
+those of them asked in other words than that sentence, ``eval.train.reader_data.LOW_OVERLAP``), the
 seed set's answerable questions and the paraphrase set. Rows: the bundled all-MiniLM-L6-v2 on
 both sides; each ``--question-only DIR`` (an encoder's ``encoder.safetensors``/``.json`` there,
 e.g. an earlier question-side-only one) for questions against the bundled model's sentence
@@ -23,7 +23,7 @@ import numpy as np
 
 from eval.seed_set import SEED_QUESTIONS
 from eval.squad import SQUAD2_DEV, load_articles
-from eval.train_encoder import gather, hit_at_1
+from eval.train.encoder import gather, hit_at_1
 from index.config import Config
 from index.embed import Embedder, bundled_model_path
 from index.settings import seeds_dir
@@ -32,6 +32,7 @@ from qa.qencoder import QuestionEncoder
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m eval.probes.dense_hit``: dense-only hit@1 per encoder and question set."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--question-only", type=Path, nargs="*", default=[])
     args = ap.parse_args(argv)

@@ -2,7 +2,7 @@
 and for the plain LlamaIndex query path (VectorStoreIndex + FAISS + the same model, retrieval
 only), each against the bare model in the same run.
 
-    qa bench [--repeats 3] [--out eval/out/bench]      (or: python -m eval.bench)
+    qa bench [--repeats 3] [--out eval/out/bench]      (or: python -m eval.bench.compare)
 
 Every phase runs in a child process of its own, so peak RSS is that phase's alone; figures are
 medians with min-max over ``--repeats`` runs. Nothing here asserts a time: it prints figures.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.latency import interleaved_ms
+from eval.bench.latency import interleaved_ms
 
 INGEST_ARTICLES = 40  # the seed article plus 39 SQuAD paragraphs
 
@@ -35,6 +35,7 @@ def _rss_mb() -> float:
 
 
 def status_mb(field: str) -> float:
+    """A field of /proc/self/status (VmHWM, VmRSS) in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
@@ -48,7 +49,7 @@ def _questions() -> list[str]:
 
 
 def _ingest_texts() -> dict[str, str]:
-    from eval.corpus import articles
+    from eval.bench.corpus import articles
     from index.settings import seeds_dir
 
     seed = next(p for p in sorted(seeds_dir().glob("*")) if p.suffix in {".txt", ".md", ".html"})
@@ -177,7 +178,7 @@ def _seed_documents():
 # -- the parent: run the phases, summarise -----------------------------------------------------
 def _child(args: list[str]) -> tuple[dict, float]:
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "eval.bench", "--phase", *args],
+    proc = subprocess.run([sys.executable, "-m", "eval.bench.compare", "--phase", *args],
                           capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -203,6 +204,7 @@ def _prepare(workdir: Path) -> tuple[str, str]:
 
 
 def run(repeats: int, out: Path) -> dict:
+    """Run every phase in a child process of its own, ``repeats`` times."""
     results: dict = {"machine": _machine(), "repeats": repeats}
     with tempfile.TemporaryDirectory() as tmp:
         engine_dir, li_dir = _prepare(Path(tmp))
@@ -264,6 +266,7 @@ def _fmt(s: dict, unit: str = "", digits: int = 2) -> str:
 
 
 def report(r: dict) -> str:
+    """The benchmark's table and ratios as Markdown lines."""
     c, i, q, x = r["cold_start"], r["ingest"], r["query"], r["ratios"]
     lines = [
         f"Machine: {r['machine']}; medians (min-max) over {r['repeats']} runs.",
@@ -298,6 +301,7 @@ def report(r: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``qa bench``: speed and memory, engine against plain LlamaIndex and the bare model."""
     ap = argparse.ArgumentParser(prog="qa bench", description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", type=Path, default=Path("eval/out/bench"))

@@ -6,7 +6,7 @@ is part of the 100k corpus. Beyond ``D`` articles a paragraph comes back as copy
 own id, title and a boilerplate line ("Copyright 2003 Archive, edition 3. All rights reserved.")
 that the cleaner removes: the text (and its hash) differs, the citable sentences do not. Copies
 cost no extra embedding, which is what makes 100k articles buildable on two CPU cores; their
-vectors are identical, so recall is counted with ties (see ``eval.scale``).
+vectors are identical, so recall is counted with ties (see ``eval.bench.scale``).
 
 The seed article is added as one more article, so its questions measure quality at every size.
 """
@@ -30,6 +30,7 @@ EMBED_CACHE = CACHE / "embeddings.npz"
 
 @dataclass(frozen=True)
 class CorpusArticle:
+    """One article of the scale corpus: id, title, text."""
     doc_id: str
     title: str
     text: str
@@ -37,6 +38,7 @@ class CorpusArticle:
 
 @dataclass(frozen=True)
 class CorpusQuestion:
+    """A question about one corpus article, with its answers."""
     question: str
     answers: tuple[str, ...]
     doc_id: str  # the article (copy 0) the question was written for
@@ -57,6 +59,7 @@ def _pool() -> list[tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]]]:
 
 
 def articles(n: int, distinct: int = DISTINCT) -> Iterator[CorpusArticle]:
+    """The first ``n`` articles of the scale corpus (deterministic)."""
     pool = _pool()
     distinct = min(distinct, len(pool))
     for i in range(n):
@@ -116,7 +119,8 @@ def precompute(n: int, chunk: int = 4000) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.corpus", description=__doc__.split("\n")[0])
+    """``python -m eval.bench.corpus``: embed the corpus's texts into the cache once."""
+    parser = argparse.ArgumentParser(prog="python -m eval.bench.corpus", description=__doc__.split("\n")[0])
     parser.add_argument("--articles", type=int, default=100_000)
     args = parser.parse_args(argv)
     precompute(args.articles)

@@ -1,18 +1,18 @@
 """Fine-tune the library's encoder (``index/encoder.py``) from the bundled MiniLM weights, both
 sides of dense retrieval at once (questions and sentences).
 
-    python -m eval.train_encoder [--steps 900] [--batch 16] [--lr 3e-5] [--low-overlap 4]
+    python -m eval.train.encoder [--steps 900] [--batch 16] [--lr 3e-5] [--low-overlap 4]
                                  [--negatives bundled|model]
 
 As shipped (``SCHEDULE``, what ``python -m eval.train --encoder`` runs): ``--steps 300``, then
 ``--steps 900`` resuming the first's checkpoint.
 
-Data: the reader's articles (SQuAD v1.1 train articles 200.. of ``eval.train``'s fixed shuffle,
+Data: the reader's articles (SQuAD v1.1 train articles 200.. of ``eval.train.pipeline``'s fixed shuffle,
 so the re-ranker and abstainer are fitted on articles neither model saw; the first 8 of them
 held out for validation). Each question's target is the sentence holding its answer (first
 occurrence in its paragraph, the engine's own splitter). ``--low-overlap W`` draws the questions
 asked in other words than their answer sentence (it holds at most a quarter of their content
-stems, ``eval.reader_data.overlap``; 12 % of them) W times as often.
+stems, ``eval.train.reader_data.overlap``; 12 % of them) W times as often.
 
 Each step: ``--batch`` questions, their answer sentences and the 3 other sentences of each
 one's article nearest to it (by its vector now against the bundled model's sentence vectors,
@@ -43,11 +43,11 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.reader_data import LOW_OVERLAP, overlap
 from eval.squad import SquadArticle
+from eval.train.reader_data import LOW_OVERLAP, overlap
 from index.split import split_sentences
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "encoder"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "encoder"
 SCALE = 20.0
 OTHER_SENTENCES = 3  # sentences of the question's own article added per question
 SENTENCE_TOKENS = 128  # a sentence is cut here in training
@@ -65,6 +65,7 @@ MINED_BY = {"bundled": "the bundled model", "model": "the model in training (min
 
 @dataclass(frozen=True)
 class Item:
+    """One training question with its answer sentence and hard negatives."""
     question: str
     article: int  # index into the article list
     gold: int  # row of the gold sentence in the sentence matrix
@@ -184,9 +185,11 @@ def checkpoint(model, opt, sched, args, step: int, seconds: float, history: list
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m eval.train.encoder``: fine-tune the library's encoder, both sides."""
     import torch
 
-    from eval.train_reader import articles, optimizer_step, start_training, training_parser
+    from eval.train.reader import optimizer_step, start_training, training_parser
+    from eval.train.reader_inputs import articles
     from index.encoder import MODEL_DIR, build_encoder, load_tokenizer, pooled, tokenize
 
     ap = training_parser(__doc__.splitlines()[0], steps=900, batch=16, lr=3e-5, work=ARTIFACTS,
@@ -269,9 +272,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def save(model, args, base, history, seconds, n_articles, n_questions) -> None:
+    """Write the encoder's weights and record (calibrated) to ``out``."""
     from safetensors.torch import save_file
 
-    from eval.calibrate_int8 import calibrate_encoder
+    from eval.train.calibrate_int8 import calibrate_encoder
     from index.encoder import NAME, WORD_EMBEDDINGS
     from index.files import file_sha256
     from qa.qencoder import QuestionEncoder
@@ -282,7 +286,7 @@ def save(model, args, base, history, seconds, n_articles, n_questions) -> None:
     save_file(state, str(args.out / f"{NAME}.safetensors"))
     info = {
         "name": f"{args.name}-{file_sha256(args.out / f'{NAME}.safetensors')[:8]}",
-        "fitted_on": f"SQuAD v1.1 train, {n_articles} articles (200.. of eval.train's shuffle, the "
+        "fitted_on": f"SQuAD v1.1 train, {n_articles} articles (200.. of eval.train.pipeline's shuffle, the "
         f"reader's), {n_questions} questions with their answer sentence",
         "training": f"{args.steps} steps of {args.batch} questions, each with its answer sentence and "
         f"the {OTHER_SENTENCES} other sentences of its article nearest to it by "
@@ -290,7 +294,7 @@ def save(model, args, base, history, seconds, n_articles, n_questions) -> None:
         f"softmax at scale {SCALE} over the step's sentences, both sides trained, AdamW at {args.lr} "
         f"with linear decay, word embeddings frozen, questions in other words drawn "
         f"{args.low_overlap:g}x as often, {seconds / 60:.0f} min on {args.threads} CPU threads",
-        "command": f"python -m eval.train_encoder --steps {args.steps} --batch {args.batch} "
+        "command": f"python -m eval.train.encoder --steps {args.steps} --batch {args.batch} "
         f"--lr {args.lr} --low-overlap {args.low_overlap:g} --negatives {args.negatives}",
         "validation": {"hit@1_bundled": round(base[0], 4), "hit@1_bundled_other_words": round(base[1], 4),
                        "hit@1": history[-1][1] if history else None,
@@ -301,7 +305,7 @@ def save(model, args, base, history, seconds, n_articles, n_questions) -> None:
     vec = QuestionEncoder(args.out).encode([CHECK_QUESTION])[0]  # as saved: half precision
     info["check"] = {"question": CHECK_QUESTION, "first": [round(float(x), 5) for x in vec[:8]]}
     (args.out / f"{NAME}.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
-    calibrate_encoder(args.out)  # its int8 input scales for questions (eval.calibrate_int8)
+    calibrate_encoder(args.out)  # its int8 input scales for questions (eval.train.calibrate_int8)
     print(f"wrote {args.out}/{NAME}.safetensors and {NAME}.json: {info['validation']}", flush=True)
 
 

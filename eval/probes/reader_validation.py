@@ -1,8 +1,8 @@
 """The reader's held-out figures, as served, for one or more trained readers.
 
-    python -m eval.reader_validation [DIR ...] [--precision auto]   (default: qa/models)
+    python -m eval.probes.reader_validation [DIR ...] [--precision auto]   (default: qa/models)
 
-On the 8 validation articles of ``eval.train_reader`` (never trained on): exact span and
+On the 8 validation articles of ``eval.train.reader`` (never trained on): exact span and
 has-answer AUROC on the usual validation examples (answer sentences, hard and swapped-entity
 negatives), and on the answer sentences against antonym and negation questions
 (``--other-adversarial`` kinds) and against word-swapped ones (``--word-swaps``, one per
@@ -18,8 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from eval.reader_data import overlap
-from eval.train_reader import articles, evaluate, examples
+from eval.train.reader_data import overlap
+from eval.train.reader_inputs import articles, evaluate, examples
 from index.config import Config
 from qa.precision import PRECISIONS
 from qa.reader import MODEL_DIR, Reader
@@ -28,6 +28,7 @@ LOW_OVERLAP = 0.2  # "in other words": at most a fifth of the question's content
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m eval.probes.reader_validation [DIR ...]``: readers side by side on validation sentences."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dirs", nargs="*", type=Path, default=[MODEL_DIR])
     ap.add_argument("--precision", choices=PRECISIONS, default=Config().reader_precision,

@@ -3,14 +3,14 @@
     python -m eval.train [--articles 200] [--reader] [--encoder] [--squad2-abstain]
                          [--low-overlap-weight 1]
 
-``--reader`` first fine-tunes the reading model itself (``eval.train_reader``, on other train
-articles; about 3 h on 2 cores when nothing else runs; then ``eval.train_squad2_reader`` on the
+``--reader`` first fine-tunes the reading model itself (``eval.train.reader``, on other train
+articles; about 3 h on 2 cores when nothing else runs; then ``eval.train.squad2_reader`` on the
 public SQuAD 2.0 split, cross-fitted by article, about an hour), ``--encoder`` the library's encoder
-(``eval.train_encoder``, the same articles; about an hour); without them the shipped
+(``eval.train.encoder``, the same articles; about an hour); without them the shipped
 ``qa/models/reader.*`` and ``index/models/encoder.*`` are used.
 
 Nothing is fitted on the seed article. The public SQuAD 2.0 split (the benchmark) is used only
-by ``--squad2-abstain`` and by the reader's last stage (``eval.train_squad2_reader``), and then
+by ``--squad2-abstain`` and by the reader's last stage (``eval.train.squad2_reader``), and then
 cross-fitted by article: what ``qa eval`` reports on an article comes from models that never saw
 its half of the split.
 Each train article is indexed with 30 % of its paragraphs removed; questions about removed
@@ -18,9 +18,9 @@ paragraphs become unanswerable near-topic questions (same article, the fact is g
 articles are split three ways: the re-ranker is fitted on 60 %, the abstention model and its
 threshold on 20 %, and both are reported on the last 20 %.
 
-* Re-ranker (``eval/fit_rerank.py``): candidates come from the engine's own hybrid retrieval;
+* Re-ranker (``eval/train/fit_rerank.py``): candidates come from the engine's own hybrid retrieval;
   a candidate is positive when it lies in the question's paragraph and holds a gold answer.
-* Final ranker (``eval/fit_reading.py``): the reader reads each question's best candidates;
+* Final ranker (``eval/train/fit_reading.py``): the reader reads each question's best candidates;
   a small model combines the re-ranker's score with the reader's evidence.
 * Abstention: logistic regression on question-level evidence, with the reader's
   (``abstainer.json``) and without (``abstainer-lexical.json``, for ``reader_top_k=0``);
@@ -37,9 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.fit_rerank import fit_reranker, hit_at_1, run_article
-from eval.reader_data import LOW_OVERLAP
+from eval.crossfit import XFIT_DIR
 from eval.squad import CACHE, SQUAD11_TRAIN, hold_out_paragraphs, load_articles
+from eval.train.fit_rerank import fit_reranker, hit_at_1, run_article
+from eval.train.reader_data import LOW_OVERLAP
 from index.config import Config
 from index.embed import CachedEmbedder
 from qa.abstain import ABSTAIN_FEATURES
@@ -47,10 +48,11 @@ from qa.models import MODEL_DIR, ScoringModel
 
 
 def fit_abstainer(x: np.ndarray, y: np.ndarray, with_reader: bool = False) -> ScoringModel:
+    """Fit the abstention model and its threshold on rows of features."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    from eval.fit_reading import ABSTAIN_WITH_READER
+    from eval.train.fit_reading import ABSTAIN_WITH_READER
 
     names = list(ABSTAIN_WITH_READER if with_reader else ABSTAIN_FEATURES)
     scaler = StandardScaler().fit(x)
@@ -71,6 +73,7 @@ def best_threshold(conf: np.ndarray, answerable: np.ndarray) -> float:
 
 
 def threshold_table(conf: np.ndarray, answerable: np.ndarray) -> list[dict[str, float]]:
+    """Refusals of answerable and unanswerable questions at a few thresholds."""
     return [
         {
             "threshold": float(t),
@@ -106,6 +109,8 @@ def split_runs(runs: list) -> tuple[list, list, list]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m eval.train``: fit the re-ranker, final ranker and abstainers (and, when asked,
+    the reader and the encoder)."""
     from sklearn.metrics import roc_auc_score
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -123,14 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.reader:
-        from eval import train_reader
+        from eval.train import reader as train_reader
 
         for steps, lr, anchored in train_reader.SCHEDULE:  # as shipped: each run extends the last
             train_reader.main(["--steps", str(steps), "--lr", str(lr), "--out", str(args.out),
                                *(["--teacher", str(args.out), *anchored] if anchored else [])])
         train_squad2(args.out)
     if args.encoder:  # written where the library's embedder loads it (index/models)
-        from eval import train_encoder
+        from eval.train import encoder as train_encoder
 
         for run in train_encoder.SCHEDULE:  # as shipped: each run resumes the last's checkpoint
             train_encoder.main(list(run))
@@ -142,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  re-ranker hit@1 on {len(report)} report articles = {reranker.info['report_hit_at_1']}")
     (args.out / "reranker.json").write_text(reranker.to_json(), encoding="utf-8")
 
-    from eval.fit_reading import abstention_rows as reading_rows
-    from eval.fit_reading import final_hit_at_1, fit_final, fixed, policy_of, read_runs
+    from eval.crossfit import policy_of
+    from eval.train.fit_reading import abstention_rows as reading_rows
+    from eval.train.fit_reading import final_hit_at_1, fit_final, fixed, read_runs
     from qa.reader import Reader
 
     precision = Config().reader_precision  # the features as the engine will compute them
@@ -200,16 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-XFIT_DIR = Path(__file__).resolve().parent / "models"
-
-
 def train_squad2(out: Path) -> None:
-    """The last stage of ``--reader``: the reader ``eval.train_reader`` wrote to ``out`` becomes
-    the base (``eval/models/reader-base.*``) that ``eval.train_squad2_reader`` trains on each half
+    """The last stage of ``--reader``: the reader ``eval.train.reader`` wrote to ``out`` becomes
+    the base (``eval/models/reader-base.*``) that ``eval.train.squad2_reader`` trains on each half
     of the public SQuAD 2.0 split and on both (written to ``out``), from rows the engine reads anew."""
     import shutil
 
-    from eval import train_squad2_reader
+    from eval.train import squad2_reader as train_squad2_reader
 
     XFIT_DIR.mkdir(exist_ok=True)
     for ext in ("safetensors", "json"):
@@ -220,16 +223,16 @@ def train_squad2(out: Path) -> None:
     train_squad2_reader.main(["--half", "all", "--out", str(out)])
 # the abstention rows of the last fit (train select articles, SQuAD 2.0 split with its halves),
 # kept to try other abstention models without re-reading every question
-ABSTAIN_ROWS = Path(__file__).resolve().parent.parent / "artifacts" / "abstain-rows.npz"
+ABSTAIN_ROWS = Path(__file__).resolve().parents[2] / "artifacts" / "abstain-rows.npz"
 
 
 def cross_fitted_reading(h: int, reranker, reader, runs: tuple, k) -> tuple:
     """When the shipped reader was trained on the public SQuAD 2.0 split too
-    (``eval.train_squad2_reader``), the reader ``qa eval`` uses on half ``h`` of it (trained
+    (``eval.train.squad2_reader``), the reader ``qa eval`` uses on half ``h`` of it (trained
     without that half), a final ranker fitted anew on its reading of the train articles
     (``eval/models/final-xfit-<h>.json``, used with it) and the train select articles'
     abstention rows as the two read them."""
-    from eval.fit_reading import abstention_rows, fit_final, read_runs
+    from eval.train.fit_reading import abstention_rows, fit_final, read_runs
     from qa.reader import Reader
 
     select, fit = runs
@@ -252,7 +255,7 @@ def fit_abstainer_with_squad2(x_sel, y_sel, reranker, final, reader, embedder, o
     of it. ``runs``: the train select and fit articles."""
     from sklearn.metrics import roc_auc_score
 
-    from eval.fit_reading import squad2_rows
+    from eval.train.fit_reading import squad2_rows
 
     x2, y2, h2 = squad2_rows(reranker, final, reader, embedder)
     ABSTAIN_ROWS.parent.mkdir(exist_ok=True)

@@ -1,14 +1,14 @@
 """Writing a trained reader (``qa/reader.py``): its weights without the word embeddings the
 model package ships, in half precision, and its record, with a fixed pair's scores that the load
-test checks a fresh load reproduces and its calibrated int8 input ranges. Used by ``eval.train_reader`` and
-``eval.train_squad2_reader``."""
+test checks a fresh load reproduces and its calibrated int8 input ranges. Used by ``eval.train.reader`` and
+``eval.train.squad2_reader``."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from eval.calibrate_int8 import calibrate
+from eval.train.calibrate_int8 import calibrate
 from qa.reader import WORD_EMBEDDINGS
 
 CHECK_PAIR = (
@@ -39,5 +39,5 @@ def write_reader(model, out: Path, info: dict, name: str = "reader") -> None:
                      "end": reading.end, "span_score": round(reading.span_score, 4),
                      "null_score": round(reading.null_score, 4)}
     (out / f"{name}.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
-    calibrate(out, name)  # its int8 input scales (eval.calibrate_int8), from the saved weights
+    calibrate(out, name)  # its int8 input scales (eval.train.calibrate_int8), from the saved weights
     print(f"wrote {out}/{name}.safetensors and {name}.json: {info.get('validation')}", flush=True)

@@ -1,6 +1,6 @@
 """Questions while a large article is added: ask latency with and without the add, one run.
 
-    python -m eval.add_latency [--askers 4] [--chars 1000000] [--baseline-seconds 20]
+    python -m eval.bench.add_latency [--askers 4] [--chars 1000000] [--baseline-seconds 20]
     qa bench --during-add ...
 
 A real server (``ui.server``) on a fresh library; ``askers`` clients ask about the bundled
@@ -21,6 +21,7 @@ from pathlib import Path
 
 
 def article(chars: int) -> str:
+    """A long article made of SQuAD paragraphs, about ``chars`` characters."""
     parts, n = [], 0
     while sum(map(len, parts)) < chars:
         parts.append(f"Harbour report part {n}. The crane on pier {n} lifted {n * 11} containers on "
@@ -65,6 +66,7 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``qa bench --during-add``: ask latency while a big article is added."""
     from gradio_client import Client
 
     from ui.server import start_in_background

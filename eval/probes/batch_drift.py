@@ -1,9 +1,9 @@
 """How much the reader's scores depend on what else is read in the same forward pass.
 
-    python -m eval.batch_drift [--pairs 80]
+    python -m eval.probes.batch_drift [--pairs 80]
 
 With int8 linear layers (``Config.reader_precision`` "int8") quantizing their inputs with one
-scale per forward pass (a model without calibrated ranges, ``eval.calibrate_int8``), a
+scale per forward pass (a model without calibrated ranges, ``eval.train.calibrate_int8``), a
 (question, sentence) pair read together with other pairs (``qa/batching.py``, asks in flight at
 the same time) scores a little differently from the same pair read alone; with the shipped
 reader's calibrated scales only float noise is left (the layers that stay float32, attention and
@@ -30,6 +30,7 @@ from qa.reader import Reader, resolve_reader_precision
 
 
 def drift(reader: Reader, pairs: list[tuple[str, str]], n: int, rng: random.Random) -> np.ndarray:
+    """How far the reader's evidence moves between a pair read alone and with others."""
     out = []
     for q, s in pairs[:n]:
         alone = reader.read(q, [s])[0].evidence
@@ -40,6 +41,7 @@ def drift(reader: Reader, pairs: list[tuple[str, str]], n: int, rng: random.Rand
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m eval.probes.batch_drift``: drift per precision on the seed pairs."""
     import torch
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

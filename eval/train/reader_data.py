@@ -25,7 +25,7 @@ span inside the sentence, or ``None`` (no answer). Per question:
   that the sentence does not hold: "How many soldiers were *wounded* near ...?" against
   "... killing three soldiers near ...", the question about another act or thing than the
   sentence's (SQuAD 2.0's "impossible condition" and word swaps); labelled ``None``. Taught
-  with the reader anchored to an earlier one by distillation (``eval/train_reader.py
+  with the reader anchored to an earlier one by distillation (``eval/train/reader.py
   --teacher``), so that questions in other words than their sentence, which are not in this
   kind, stay answerable as the earlier reader read them.
 """
@@ -64,6 +64,7 @@ _NEGATION = re.compile(r"\b(not|no|never|n't|neither|nor|without)\b", re.IGNOREC
 
 @dataclass(frozen=True)
 class ReaderExample:
+    """One reader example: question, sentence, answer span or None, and its kind."""
     question: str
     sentence: str
     answer: tuple[int, int] | None  # character span in ``sentence``; None = no answer
@@ -120,7 +121,7 @@ def _ending(word: str) -> str:
     return ""
 
 
-def _swap_word(question: str, sentence: str, answer: str, words: dict[str, list[str]],
+def swap_word(question: str, sentence: str, answer: str, words: dict[str, list[str]],
                rng: random.Random) -> str | None:
     """``question`` with one lower-case content word that the sentence also holds (not in the
     answer) replaced by an article word of the same ending that the sentence does not hold and
@@ -140,7 +141,7 @@ def _swap_word(question: str, sentence: str, answer: str, words: dict[str, list[
     return question[: t.start] + rng.choice(options) + question[t.end :]
 
 
-def _antonym(question: str, sentence: str) -> str | None:
+def antonym(question: str, sentence: str) -> str | None:
     """``question`` with one word that the sentence also has replaced by its antonym; None if it
     shares none."""
     sent_words = set(re.findall(r"[a-z]+", sentence.lower()))
@@ -151,7 +152,7 @@ def _antonym(question: str, sentence: str) -> str | None:
     return None
 
 
-def _negate(question: str, sentence: str) -> str | None:
+def negate(question: str, sentence: str) -> str | None:
     """``question`` in the passive negated ("Who was elected ...?" → "Who was not elected
     ...?"); None if it is not one or the sentence holds a negation."""
     m = _PASSIVE_QUESTION.match(question)
@@ -226,12 +227,12 @@ def article_examples(
             if swapped:
                 out.append(ReaderExample(swapped, sent.text, None, "adversarial"))
         if other_adversarial:
-            for kind, changed in (("antonym", _antonym(q.question, sent.text)),
-                                  ("negation", _negate(q.question, sent.text))):
+            for kind, changed in (("antonym", antonym(q.question, sent.text)),
+                                  ("negation", negate(q.question, sent.text))):
                 if changed:  # every one the rules can make (rare: 2 % of the examples)
                     out.append(ReaderExample(changed, sent.text, None, kind))
         if word_swaps and rng.random() < word_swaps:
-            changed = _swap_word(q.question, sent.text, answer, words, rng)
+            changed = swap_word(q.question, sent.text, answer, words, rng)
             if changed:
                 out.append(ReaderExample(changed, sent.text, None, "word_swap"))
     return out

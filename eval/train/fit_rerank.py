@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eval.reader_data import LOW_OVERLAP
 from eval.squad import SquadArticle, SquadQuestion, contains_answer
+from eval.train.reader_data import LOW_OVERLAP
 from index.embed import Embedder
 from index.store import ArticleIndex
 from qa.answer import make_citation
@@ -38,6 +38,7 @@ def run_article(
     max_answerable: int | None = None,
     max_unanswerable: int | None = None,
 ) -> ArticleRun:
+    """Index one train article (paragraphs held out) and gather its questions' candidates."""
     index = ArticleIndex(embedder=embedder)
     index.add_document(article.text, doc_id=article.title[:200].replace("/", "_"))
     answerable = [q for q in article.questions if not q.impossible][:max_answerable]
@@ -69,7 +70,7 @@ def reranker_rows(run: ArticleRun) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.asarray(xs), np.asarray(ys, dtype=int), np.asarray(gs)
 
 
-_OVERLAP = FEATURES.index("overlap")  # the same share as eval.reader_data.overlap
+_OVERLAP = FEATURES.index("overlap")  # the same share as eval.train.reader_data.overlap
 
 
 def question_weights(y: np.ndarray, groups: np.ndarray, x: np.ndarray, low_weight: float) -> np.ndarray:
@@ -162,6 +163,7 @@ def fit_listwise(
 def fit_reranker(
     train: list[ArticleRun], held_out: list[ArticleRun], low_weight: float = 1.0
 ) -> ScoringModel:
+    """Fit the listwise re-ranker on ``fit``, choosing its settings on ``select``."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
     from sklearn.preprocessing import StandardScaler

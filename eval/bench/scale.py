@@ -1,10 +1,10 @@
 """Scale: build time, disk, memory, latency, quality and approximate-search recall at 1k / 10k /
-100k articles (the corpus of ``eval.corpus``).
+100k articles (the corpus of ``eval.bench.corpus``).
 
     qa bench --scale [--sizes 1000 10000 100000] [--out eval/out/scale]
-    (or: python -m eval.scale ...)
+    (or: python -m eval.bench.scale ...)
 
-Run ``python -m eval.corpus --articles 100000`` first: it embeds every distinct text once into
+Run ``python -m eval.bench.corpus --articles 100000`` first: it embeds every distinct text once into
 the content-hash cache (the one slow step on two CPU cores; it reports its own rate). Each size
 is built in one child process and served from disk in another, so memory figures are per size.
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.bench import status_mb
+from eval.bench.compare import status_mb
 
 QUESTIONS = 300
 BATCH = 2000
@@ -41,14 +41,15 @@ def _peak_mb() -> float:
 
 
 def _embedder():
-    from eval.corpus import EMBED_CACHE
+    from eval.bench.corpus import EMBED_CACHE
     from index.embed import CachedEmbedder
 
     return CachedEmbedder(EMBED_CACHE)
 
 
 def child_build(n: int, out: Path) -> dict:
-    from eval.corpus import articles
+    """Build and save the library of one size (in a child process)."""
+    from eval.bench.corpus import articles
     from index.store import ArticleIndex
     from qa.service import QAService
 
@@ -71,7 +72,7 @@ def child_build(n: int, out: Path) -> dict:
     index.save(out)
     save_s = time.perf_counter() - t0
     disk = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
-    embedder.save()  # any text the cache lacked (never the case after eval.corpus)
+    embedder.save()  # any text the cache lacked (never the case after eval.bench.corpus)
     return {
         "articles": len(index.documents), "sentences": len(index.sentences),
         "passages": len(index.passages), "build_s": build_s, "save_s": save_s,
@@ -81,7 +82,7 @@ def child_build(n: int, out: Path) -> dict:
 
 
 def _questions(within: int):
-    from eval.corpus import questions
+    from eval.bench.corpus import questions
     from eval.seed_set import load_seed_set
 
     squad = questions(QUESTIONS - 38, within=within)
@@ -90,6 +91,7 @@ def _questions(within: int):
 
 
 def child_serve(n: int, out: Path) -> dict:
+    """Open a saved library and measure asks, memory and quality (in a child process)."""
     import faiss
 
     from eval.squad import contains_answer
@@ -106,7 +108,7 @@ def child_serve(n: int, out: Path) -> dict:
     serve_rss = _rss_now_mb() - base_rss
     # The engine as this version ships it: the reading settings of today's defaults, whatever
     # the library was saved with (the shipped models are fitted for them).
-    from eval.fit_reading import POLICY_SETTINGS, policy_of
+    from eval.crossfit import POLICY_SETTINGS, policy_of
     from index.config import Config
 
     reading = dict(zip(POLICY_SETTINGS, policy_of(Config())))
@@ -211,7 +213,7 @@ def child_serve(n: int, out: Path) -> dict:
 
 
 def _child(args: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "eval.scale", "--child", *args],
+    proc = subprocess.run([sys.executable, "-m", "eval.bench.scale", "--child", *args],
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"scale step {args} failed:\n{proc.stderr[-3000:]}")
@@ -219,6 +221,7 @@ def _child(args: list[str]) -> dict:
 
 
 def plot(rows: list[dict], path: Path) -> None:
+    """The scale figure (latency, memory, disk against articles)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -250,6 +253,7 @@ def by_kind(r: dict, kind: str, key: str) -> float:
 
 
 def table(rows: list[dict]) -> str:
+    """The scale table as Markdown lines."""
     lines = [
         "| articles | sentence rows | build s | save s | disk MB | open s | RSS serving MB "
         "| default index | ask p50 / p95 ms, exact | ask p50 / p95 ms, IVF-PQ "
@@ -277,6 +281,7 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``qa bench --scale``: build each size, serve it from disk, measure."""
     ap = argparse.ArgumentParser(prog="qa bench --scale", description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
     ap.add_argument("--out", type=Path, default=Path("eval/out/scale"))

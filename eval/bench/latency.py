@@ -1,6 +1,6 @@
 """Warm ``ask`` latency on the seed article against the time to embed the question alone.
 
-    python -m eval.latency [--repeats 5]
+    python -m eval.bench.latency [--repeats 5]
 
 Both are measured in one process, interleaved question by question, so machine noise hits both
 alike; the ratio p50(ask) / p50(embed) is what the project adds on top of the model.
@@ -39,6 +39,7 @@ def interleaved_ms(run: Callable[[str], object], embedder, questions: list[str],
 
 
 def measure(svc: QAService, questions: list[str], repeats: int) -> dict[str, float]:
+    """Warm ask and embed-the-question latencies on the seed article, interleaved."""
     a, e = interleaved_ms(svc.ask, svc.index.embedder, questions, repeats)
     return {
         "questions": len(questions),
@@ -53,6 +54,7 @@ def measure(svc: QAService, questions: list[str], repeats: int) -> dict[str, flo
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m eval.bench.latency``: warm ask p50/p95 against embedding the question."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args(argv)

@@ -5,19 +5,19 @@ instead of one taken from each forward pass (``qa/precision.py``). A sentence or
 scores exactly the same whatever it is read with (other asks' texts, their padding), and a
 pass is a little faster.
 
-    python -m eval.calibrate_int8 [--measure] [--threads 1]
+    python -m eval.train.calibrate_int8 [--measure] [--threads 1]
 
 Calibrates the shipped reader and the ones ``qa eval`` and the SQuAD 2.0 stage use
 (``qa/models/reader``, ``eval/models/reader-base``, ``reader-xfit-0``, ``reader-xfit-1``: on
 2,048 (question, sentence) pairs of the first 40 of the reader's training articles, its answer
 sentences and hard and adversarial negatives) and the library's encoder for questions
-(``index/models/encoder``: 2,048 questions of the same articles). ``eval.save_reader`` and
-``eval.train_encoder`` calibrate every model they write. ``--measure`` prints, for the shipped
+(``index/models/encoder``: 2,048 questions of the same articles). ``eval.train.save_reader`` and
+``eval.train.encoder`` calibrate every model they write. ``--measure`` prints, for the shipped
 reader, exact span and has-answer AUROC on its 1,500 validation examples with per-pass
 (dynamic) and calibrated (static) int8 scales, how far one sentence's logits move when read
 alone and with 7 others, and a pass over one pair; for the encoder, how far one question's
 vector moves when embedded alone and with 7 others (dense-only hit@1 as served: ``python -m
-eval.dense_hit``).
+eval.probes.dense_hit``).
 
 Measured 2026-11-27 (2-core AMD EPYC, AVX2 only, one thread): see the README, "Calibrated int8
 scales".
@@ -34,21 +34,21 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from eval.reader_data import ReaderExample
+from eval.train.reader_data import ReaderExample
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 READERS = [ROOT / "qa" / "models" / "reader", *(ROOT / "eval" / "models" / n for n in
                                                  ("reader-base", "reader-xfit-0", "reader-xfit-1"))]
 ARTICLES, PAIRS, SEED = 40, 2048, 5  # the calibration inputs: the first of the training articles'
 BATCH = 32
-FROM = (f"python -m eval.calibrate_int8: {PAIRS} inputs of the first {ARTICLES} training articles "
-        "(eval.train_reader.articles), float32")
+FROM = (f"python -m eval.train.calibrate_int8: {PAIRS} inputs of the first {ARTICLES} training articles "
+        "(eval.train.reader.articles), float32")
 
 
 def calibration_examples() -> list[ReaderExample]:
     """The fixed calibration pairs: answer sentences, hard and adversarial negatives of the first
     ``ARTICLES`` of the reader's training articles (never its validation articles)."""
-    from eval.train_reader import articles, examples
+    from eval.train.reader_inputs import articles, examples
 
     train, _ = articles()
     return examples(train[:ARTICLES], seed=SEED)[:PAIRS]
@@ -89,7 +89,7 @@ def _write(record: Path, ranges: dict) -> None:
 
 def calibrate(directory: Path, name: str, data: list[ReaderExample] | None = None) -> dict:
     """Write ``input_ranges`` into ``directory/name.json`` from the reader there; returns them."""
-    from eval.train_reader import tensorize
+    from eval.train.reader_inputs import tensorize
     from qa.reader import Reader
 
     reader = Reader(directory, name, precision="float32")
@@ -103,7 +103,7 @@ def calibrate(directory: Path, name: str, data: list[ReaderExample] | None = Non
 
 def calibration_questions() -> list[str]:
     """The encoder's fixed calibration questions, of the same articles as the reader's pairs."""
-    from eval.train_reader import articles
+    from eval.train.reader_inputs import articles
 
     train, _ = articles()
     return [q.question for art in train[:ARTICLES] for q in art.questions][:PAIRS]
@@ -129,7 +129,7 @@ def measure_reader(directory: Path, name: str) -> None:
     import numpy as np
     import torch
 
-    from eval.train_reader import articles, evaluate, examples
+    from eval.train.reader_inputs import articles, evaluate, examples
     from qa.precision import input_ranges, quantize_int8
     from qa.reader import Reader, encode_pairs
 
@@ -192,6 +192,7 @@ def uncalibrated_encoder(precision: str):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m eval.train.calibrate_int8 [--measure]``: calibrate (or compare) the int8 input scales."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--measure", action="store_true", help="compare per-pass and calibrated scales")
     ap.add_argument("--threads", type=int, default=1)

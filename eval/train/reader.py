@@ -1,6 +1,6 @@
 """Fine-tune the reading model (``qa/reader.py``) from the bundled MiniLM weights.
 
-    python -m eval.train_reader [--steps 2400] [--lr 1e-4] [--batch 32] [--layers 6]
+    python -m eval.train.reader [--steps 2400] [--lr 1e-4] [--batch 32] [--layers 6]
 
 As shipped: ``--steps 2400 --lr 1e-4``, then ``--steps 4800 --lr 5e-5`` (``SCHEDULE``; the
 second run resumes the first's checkpoint and extends its schedule), then
@@ -11,9 +11,9 @@ artifacts/reader-wordswap`` (the same from the reader the third wrote, word swap
 the same with ``--steps 1600 --low-overlap 0.25 --work artifacts/reader-lowoverlap`` (answer
 sentences in other words than their question taught anew).
 
-Data: SQuAD v1.1 train articles 200.. of the fixed shuffle that ``eval.train`` uses (its first
+Data: SQuAD v1.1 train articles 200.. of the fixed shuffle that ``eval.train.pipeline`` uses (its first
 200 articles fit and report the re-ranker and the abstention model, so the reader's scores
-are features there on articles it never saw). Examples from ``eval/reader_data.py``: the
+are features there on articles it never saw). Examples from ``eval/train/reader_data.py``: the
 answer sentence with its span, hard negatives and adversarial questions with no answer.
 Nothing from the SQuAD 2.0 benchmark or the seed article.
 
@@ -33,23 +33,25 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from eval.train.reader_data import ReaderExample
+from eval.train.reader_inputs import (
+    FIRST_ARTICLE,
+    MAX_ANSWER_TOKENS,
+    MAX_LENGTH,
+    MAX_QUESTION_TOKENS,
+    articles,
+    evaluate,
+    examples,
+    tensorize,
+)
+from eval.train.save_reader import write_reader
+from qa.reader import MODEL_DIR, build_model
 
-from eval.reader_data import ReaderExample, article_examples
-from eval.save_reader import write_reader
-from eval.squad import SQUAD11_TRAIN, load_articles
-from qa.reader import MODEL_DIR, build_model, encode_pairs
-
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "reader"
-FIRST_ARTICLE = 200  # articles before this one belong to eval.train (re-ranker, abstainer)
-VALIDATION_ARTICLES = 8
-MAX_LENGTH = 128
-MAX_QUESTION_TOKENS = 40
-MAX_ANSWER_TOKENS = 30
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "reader"
 # The shipped reader's training: 2,400 steps at 1e-4, then extended from that checkpoint to
 # 4,800 with a fresh schedule at 5e-5 (validation exact span 0.470 -> 0.479, AUROC 0.913 -> 0.924);
 # then 800 steps at 3e-5 from that reader with antonym and negation questions added, its spans
-# on the other questions kept by distillation from it (int8, `python -m eval.reader_validation`:
+# on the other questions kept by distillation from it (int8, `python -m eval.probes.reader_validation`:
 # exact span 0.468 -> 0.474, AUROC 0.918 -> 0.916; against antonym and negation questions AUROC
 # 0.605 -> 0.851).
 # (The same 800 steps without distillation raised abstention as much but cost 2.5 points of
@@ -74,71 +76,6 @@ SCHEDULE: tuple[tuple[int, float, tuple[str, ...]], ...] = (
     (1600, 3e-5, ("--work", str(ARTIFACTS.parent / "reader-lowoverlap"), "--other-adversarial",
                   "--word-swaps", "0.25", "--low-overlap", "0.25")),
 )
-
-
-def articles() -> tuple[list, list]:
-    pool = load_articles(SQUAD11_TRAIN)
-    random.Random(0).shuffle(pool)  # the shuffle of eval.train
-    mine = pool[FIRST_ARTICLE:]
-    return mine[VALIDATION_ARTICLES:], mine[:VALIDATION_ARTICLES]
-
-
-def examples(arts: list, seed: int, other_adversarial: bool = False,
-             word_swaps: float = 0.0, low_overlap: float = 0.0) -> list[ReaderExample]:
-    rng = random.Random(seed)
-    out: list[ReaderExample] = []
-    for art in arts:
-        out.extend(article_examples(art, rng, other_adversarial=other_adversarial, word_swaps=word_swaps,
-                                    low_overlap=low_overlap))
-    rng.shuffle(out)
-    return out
-
-
-def tensorize(tokenizer, batch: list[ReaderExample], prefixes: list[str] | None = None,
-              max_length: int = MAX_LENGTH) -> dict | None:
-    """Inputs and start/end token labels; [CLS] (0) for no answer. Examples whose answer was cut
-    off by truncation are labelled by their [CLS] too would be wrong, so they are dropped.
-    ``prefixes``: text read before each sentence (context shown, never answered from; the
-    answer's span moves by its length), as ``eval.context_probe`` tries."""
-    import torch
-
-    prefixes = prefixes or [""] * len(batch)
-    enc = encode_pairs(tokenizer, [e.question for e in batch],
-                       [p + e.sentence for p, e in zip(prefixes, batch, strict=True)],
-                       max_length, MAX_QUESTION_TOKENS)
-    offsets = enc.pop("offset_mapping")
-    starts, ends, keep = [], [], []
-    for i, ex in enumerate(batch):
-        if ex.answer is None:
-            starts.append(0)
-            ends.append(0)
-            keep.append(i)
-            continue
-        seq = enc.sequence_ids(i)
-        a, b = (x + len(prefixes[i]) for x in ex.answer)
-        st = en = None
-        for t, (s_id, (lo, hi)) in enumerate(zip(seq, offsets[i])):
-            if s_id != 1:
-                continue
-            if st is None and lo <= a < hi or st is None and lo >= a:
-                st = t
-            if lo < b:
-                en = t
-        if st is None or en is None or en < st or offsets[i][en][1] < b:
-            continue
-        starts.append(st)
-        ends.append(en)
-        keep.append(i)
-    if not keep:
-        return None
-    return {
-        "kept": keep,  # (popped before the forward pass) which of ``batch`` these rows are
-        "input_ids": torch.as_tensor(enc["input_ids"][keep]),
-        "attention_mask": torch.as_tensor(enc["attention_mask"][keep]),
-        "token_type_ids": torch.as_tensor(enc["token_type_ids"][keep]),
-        "start_positions": torch.as_tensor(starts),
-        "end_positions": torch.as_tensor(ends),
-    }
 
 
 # the kinds a teacher-anchored run teaches anew (not held to the teacher's reading)
@@ -178,40 +115,10 @@ def batches(data: list[ReaderExample], size: int, seed: int) -> list[list[Reader
     return out
 
 
-def evaluate(model, tokenizer, data: list[ReaderExample]) -> dict[str, float]:
-    """Span exact match on positives, and AUROC of (span - null) between positives and the rest
-    (``model`` is left in the mode it came in)."""
-    import torch
-    from sklearn.metrics import roc_auc_score
-
-    from qa.reader import decode_readings
-
-    training = model.training
-    model.eval()
-    ev, lab, exact = [], [], []
-    for k in range(0, len(data), 64):
-        batch = data[k : k + 64]
-        enc = encode_pairs(tokenizer, [e.question for e in batch], [e.sentence for e in batch],
-                           MAX_LENGTH, MAX_QUESTION_TOKENS)
-        offsets = enc.pop("offset_mapping")
-        ctx = np.asarray([[s == 1 for s in enc.sequence_ids(i)] for i in range(len(batch))])
-        with torch.inference_mode():
-            out = model(**{k2: torch.as_tensor(v) for k2, v in enc.items()})
-        readings = decode_readings(out.start_logits.float().numpy(), out.end_logits.float().numpy(),
-                                   ctx, offsets, MAX_ANSWER_TOKENS)
-        for ex, r in zip(batch, readings):
-            ev.append(r.evidence)
-            lab.append(ex.answer is not None)
-            if ex.answer is not None:
-                exact.append((r.start, r.end) == ex.answer)
-    model.train(training)
-    return {"span_exact": float(np.mean(exact)), "has_answer_auroc": float(roc_auc_score(lab, ev))}
-
-
 def training_parser(description: str, steps: int, batch: int, lr: float, work: Path,
                     out: Path = MODEL_DIR) -> argparse.ArgumentParser:
-    """The options of every training command here (``eval.train_reader``,
-    ``eval.train_encoder``): steps, batch, learning rate, threads, checkpoints, output."""
+    """The options of every training command here (``eval.train.reader``,
+    ``eval.train.encoder``): steps, batch, learning rate, threads, checkpoints, output."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--steps", type=int, default=steps)
     ap.add_argument("--batch", type=int, default=batch)
@@ -244,6 +151,7 @@ def optimizer_step(loss, opt, sched, params) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m eval.train.reader``: fine-tune the reader (resumes its checkpoint)."""
     import torch
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
@@ -253,9 +161,9 @@ def main(argv: list[str] | None = None) -> int:
                          work=ARTIFACTS)
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--other-adversarial", action="store_true",
-                    help="add antonym and negation questions (eval/reader_data.py)")
+                    help="add antonym and negation questions (eval/train/reader_data.py)")
     ap.add_argument("--word-swaps", type=float, default=0.0,
-                    help="the share of questions with a word-swapped copy (eval/reader_data.py)")
+                    help="the share of questions with a word-swapped copy (eval/train/reader_data.py)")
     ap.add_argument("--low-overlap", type=float, default=0.0,
                     help="answer sentences holding at most this share of their question's words "
                     "are taught anew in an anchored run, not held to the teacher (reader_data.py)")
@@ -369,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def save(model, tokenizer, args, runs, scores, seconds, n_articles, n_examples, kinds) -> None:
+    """Write the reader's weights and record (calibrated) to ``out``."""
     before = {}  # the teacher's own record, read before ``out`` (which may be its folder) is written
     if args.teacher is not None:
         before = json.loads((args.teacher / "reader.json").read_text(encoding="utf-8"))
@@ -377,14 +286,14 @@ def save(model, tokenizer, args, runs, scores, seconds, n_articles, n_examples, 
         "max_length": MAX_LENGTH,
         "max_question_tokens": MAX_QUESTION_TOKENS,
         "max_answer_tokens": MAX_ANSWER_TOKENS,
-        "fitted_on": f"SQuAD v1.1 train, {n_articles} articles ({FIRST_ARTICLE}.. of eval.train's "
+        "fitted_on": f"SQuAD v1.1 train, {n_articles} articles ({FIRST_ARTICLE}.. of eval.train.pipeline's "
         f"shuffle), {n_examples} examples {kinds}",
         "training": f"{args.steps} steps of {args.batch} ("
         + ", then ".join(f"to step {n} at lr {lr}" for n, lr in runs)
         + f"; from the reader in {args.teacher}, its spans kept by distillation" * bool(args.teacher)
         + f", AdamW, linear decay), word embeddings frozen, {seconds / 60:.0f} min on "
         f"{args.threads} CPU threads",
-        "command": " && ".join(f"python -m eval.train_reader --steps {n} --batch {args.batch} "
+        "command": " && ".join(f"python -m eval.train.reader --steps {n} --batch {args.batch} "
                                f"--layers {args.layers} --lr {lr}" for n, lr in runs)
         + " --other-adversarial" * args.other_adversarial  # (the last run's data)
         + (f" --word-swaps {args.word_swaps}" if args.word_swaps else "")

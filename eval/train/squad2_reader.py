@@ -1,18 +1,18 @@
 """Fine-tune the reader on the public SQuAD 2.0 split's own questions, cross-fitted by article:
 what its unanswerable questions look like was written by people, not made by rules.
 
-    python -m eval.train_squad2_reader --half 0|1|all [--epochs 1] [--lr 3e-5] [--threads 2]
+    python -m eval.train.squad2_reader --half 0|1|all [--epochs 1] [--lr 3e-5] [--threads 2]
                                        [--out DIR]
 
 * ``--half H`` (0 or 1) trains on the *other* half of the split's articles
-  (:func:`eval.fit_reading.article_half`) and writes ``eval/models/reader-xfit-H.*``: the reader
+  (:func:`eval.train.fit_reading.article_half`) and writes ``eval/models/reader-xfit-H.*``: the reader
   ``qa eval`` uses on half H, as it uses ``abstainer-xfit-H`` (both fitted without half H). It
   reports on half H against the reader it started from.
 * ``--half all`` trains on both halves and writes the shipped ``qa/models/reader.*``.
 * ``--out DIR`` writes the reader there instead (to try settings without touching the shipped
   files).
 
-Every run starts from ``eval/models/reader-base.*`` (the reader ``eval.train_reader.SCHEDULE``
+Every run starts from ``eval/models/reader-base.*`` (the reader ``eval.train.reader.SCHEDULE``
 writes, trained on SQuAD v1.1 train only), which is also its teacher.
 
 1. Rows (cached in ``artifacts/squad2-reader/rows.json``): every question of the public split
@@ -23,12 +23,12 @@ writes, trained on SQuAD v1.1 train only), which is also its teacher.
    sentences labelled "no answer" when they do not hold an answer (every one, for the
    unanswerable questions). Each step: 16 of these and 16 of the base reader's own training
    examples (40 of its articles), those held to the base reader by distillation
-   (``eval.train_reader.distill_loss``); AdamW with linear decay; ``--epochs`` passes over the
+   (``eval.train.reader.distill_loss``); AdamW with linear decay; ``--epochs`` passes over the
    SQuAD 2.0 examples.
 3. Report, on the half not trained on (``--half 0|1``): AUROC (answerable or not) of the reader's
    evidence on the engine's best sentence, and of the 22 abstention features with the reader's
    replaced (logistic, 2-fold by article inside the half); exact span on the answer sentences.
-   Every run also reports the reader's own validation (``eval.train_reader``: SQuAD v1.1 train
+   Every run also reports the reader's own validation (``eval.train.reader``: SQuAD v1.1 train
    articles it never saw, its spans and its no-answer AUROC).
 
 First measured 2026-11-27 as a probe (300 steps, from the base reader): trained on half 0,
@@ -55,10 +55,10 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.reader_data import ReaderExample
 from eval.squad import contains_answer
+from eval.train.reader_data import ReaderExample
 
-WORK = Path(__file__).resolve().parent.parent / "artifacts" / "squad2-reader"
+WORK = Path(__file__).resolve().parents[2] / "artifacts" / "squad2-reader"
 READER_FEATURES = ("reader_evidence_top", "reader_evidence_max", "reader_null_top", "reader_span_top")
 BASE = "reader-base"  # in eval/models: the start and teacher of every run
 SQUAD2_PER_STEP, OWN_PER_STEP = 16, 16
@@ -66,7 +66,7 @@ SQUAD2_PER_STEP, OWN_PER_STEP = 16, 16
 
 def base_reader(precision: str | None = None):
     """The reader every run starts from (in the engine's precision unless told)."""
-    from eval.train import XFIT_DIR
+    from eval.crossfit import XFIT_DIR
     from qa.reader import Reader
 
     return Reader(XFIT_DIR, BASE) if precision is None else Reader(XFIT_DIR, BASE, precision)
@@ -75,7 +75,8 @@ def base_reader(precision: str | None = None):
 def collect_rows() -> dict:
     """The public split's questions as the engine with the base reader reads them (see the
     module docstring, 1)."""
-    from eval.fit_reading import article_half, ask_squad2
+    from eval.crossfit import article_half
+    from eval.train.fit_reading import ask_squad2
     from qa.service import ABSTAIN_WITH_READER, QAService
 
     shipped, rows, order = QAService(), [], {}  # order: article title -> its number
@@ -124,8 +125,9 @@ def train(examples: list[ReaderExample], steps: int, lr: float, base):
     import torch
     from transformers import get_linear_schedule_with_warmup
 
-    from eval.train_reader import NEW_KINDS, articles, distill_loss, optimizer_step, tensorize
-    from eval.train_reader import examples as train_examples
+    from eval.train.reader import NEW_KINDS, distill_loss, optimizer_step
+    from eval.train.reader_inputs import articles, tensorize
+    from eval.train.reader_inputs import examples as train_examples
     from index.encoder import load_tokenizer
 
     own = train_examples(articles()[0][:40], seed=1, other_adversarial=True, word_swaps=0.25,
@@ -192,10 +194,10 @@ def report(data: dict, half: int, model, base) -> dict[str, dict[str, float]]:
 
 
 def own_validation(model) -> dict[str, float]:
-    """The reader's own validation (``eval.train_reader``): SQuAD v1.1 train articles it never
+    """The reader's own validation (``eval.train.reader``): SQuAD v1.1 train articles it never
     saw, with the kinds of examples the base reader was last trained on."""
-    from eval.train_reader import articles, evaluate
-    from eval.train_reader import examples as train_examples
+    from eval.train.reader_inputs import articles, evaluate
+    from eval.train.reader_inputs import examples as train_examples
     from index.encoder import load_tokenizer
 
     val = train_examples(articles()[1], seed=2, other_adversarial=True, word_swaps=0.25,
@@ -204,10 +206,11 @@ def own_validation(model) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m eval.train.squad2_reader --half 0|1|all``: the reader's SQuAD 2.0 stage."""
     import torch
 
-    from eval.save_reader import write_reader
-    from eval.train import XFIT_DIR
+    from eval.crossfit import XFIT_DIR
+    from eval.train.save_reader import write_reader
     from qa.reader import MODEL_DIR
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -249,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         "training": f"{base_info['training']}; then {steps} steps of {SQUAD2_PER_STEP} SQuAD 2.0 + "
         f"{OWN_PER_STEP} own examples (distilled from the base reader) at lr {args.lr}, AdamW, "
         f"linear decay, {minutes:.0f} min on {args.threads} CPU threads",
-        "command": f"{base_info['command']} && python -m eval.train_squad2_reader --half {args.half} "
+        "command": f"{base_info['command']} && python -m eval.train.squad2_reader --half {args.half} "
         f"--epochs {args.epochs} --lr {args.lr}",
         "squad2_halves": list(halves),
         **figures,
