@@ -16,7 +16,7 @@ quantization, per-channel int8 weights, float32 output: fbgemm's
 ``quantized::linear_with_input_q_dq_qweight_dq_output_fp32``): a text scores exactly the same
 whatever it is read with, and a pass is a little faster (no range to find). Measured on the
 reader's 1,500 validation examples and the encoder's questions: ``python -m eval.train.calibrate_int8
---measure`` (figures in the README, "Calibrated int8 scales").
+--measure`` (figures in docs/models.md, "Precision").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Crash safety: SIGKILL a writer at random points; the index always opens with the old or the
 new set of documents, and no committed article is ever lost.
 
-Kills per run: ``QA_CRASH_KILLS`` (default 8; the long form in the README uses 50).
+Kills per run: ``QA_CRASH_KILLS`` (default 8; the long form in docs/reliability.md uses 50).
 """
 
 from __future__ import annotations

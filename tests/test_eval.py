@@ -1,7 +1,7 @@
 """The grounding eval: the question set, the metric function on tiny exact cases, and the quick
 suite (seed set + 2 SQuAD articles) against measured figures.
 
-Thresholds are the measured values (README "Evaluation") minus stated headroom, so a real
+Thresholds are the measured values (docs/evaluation.md) minus stated headroom, so a real
 regression fails while run-to-run noise does not. Nothing here was used to fit the models.
 """
 

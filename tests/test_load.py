@@ -1,4 +1,4 @@
-"""A short, bounded load test against the running server (the long form is in the README)."""
+"""A short, bounded load test against the running server (the long form is in docs/performance.md)."""
 
 from __future__ import annotations
 

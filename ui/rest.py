@@ -32,7 +32,7 @@ from ui.render import safe_name
 
 # Questions answered at once: two per core. An ask is about 33 ms of one core (11 ms embedding
 # the question, most of the rest reading); more threads only queue (12 instead of 4 gave fewer
-# asks/s: `python -m eval.bench.load --api rest`; README, Reliability).
+# asks/s: `python -m eval.bench.load --api rest`; docs/performance.md).
 ASK_THREADS = 4
 _ask_limiter: anyio.CapacityLimiter | None = None
 

@@ -144,7 +144,7 @@ class Running:
 
 def _serving_threads() -> None:
     """One torch thread per request: requests run side by side on the cores, and torch's own
-    threads would only oversubscribe them (measured: README, HTTP API)."""
+    threads would only oversubscribe them (measured: docs/performance.md)."""
     import torch
 
     torch.set_num_threads(settings.torch_threads())

@@ -19,8 +19,7 @@ alone and with 7 others, and a pass over one pair; for the encoder, how far one 
 vector moves when embedded alone and with 7 others (dense-only hit@1 as served: ``python -m
 eval.probes.dense_hit``).
 
-Measured 2026-11-27 (2-core AMD EPYC, AVX2 only, one thread): see the README, "Calibrated int8
-scales".
+Measured 2026-11-27 (2-core AMD EPYC, AVX2 only, one thread): see docs/models.md, "Precision".
 """
 
 from __future__ import annotations

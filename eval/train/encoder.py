@@ -58,7 +58,7 @@ CHECK_QUESTION = "Who did the CIA chief sit down with in Qatar?"
 # SQuAD 2.0 public 0.682 -> 0.700, seed 0.816 -> 0.842, paraphrase 0.478 -> 0.500; but with every
 # small model refitted on it the engine moved within its refit-to-refit noise (SQuAD hit@1 0.851
 # -> 0.853, short F1 0.678 -> 0.673, AUROC 0.750 -> 0.755; paraphrase hit@1 0.565 both, 3 more of
-# its 46 questions refused), not worth embedding every library again (README "Known limits").
+# its 46 questions refused), not worth embedding every library again (docs/models.md, "Tried and not kept").
 SCHEDULE: tuple[tuple[str, ...], ...] = (("--steps", "300"), ("--steps", "900"))
 MINED_BY = {"bundled": "the bundled model", "model": "the model in training (mined when the run started)"}
 

@@ -40,7 +40,7 @@ Two passes (``--epochs 2``) against one, tried 2026-11-27 and not kept: on the h
 cross-fitted reader did not see, evidence AUROC 0.751 -> 0.758 and 0.767 -> 0.771; shipped with
 the models refitted for it, ``qa eval`` gave SQuAD 2.0 AUROC 0.762 -> 0.768 but on the seed
 article 2 of 12 unanswerable questions fewer refused and 4 of 46 paraphrased ones more refused
-(README, Known limits).
+(docs/models.md, "Tried and not kept").
 """
 
 from __future__ import annotations
