@@ -15,7 +15,8 @@ system's evidence (citations, then related passages) whether or not it abstained
      "short": str | None,                         # the short answer given, if any
      "short_golds": [str, ...],                   # optional: gold short answers
      "doc_texts": {doc_id: text},                 # to check quote == text[start:end]
-     "latency_ms": float}
+     "latency_ms": float,
+     "kind": str}                                 # qa.kinds.question_kind of the question
 
 Support of an answer sentence by its citation is verbatim containment (after collapsing
 whitespace): every answer this project gives is extractive. A paraphrasing system would need an
@@ -119,6 +120,7 @@ def score_record(r: dict) -> dict[str, Any]:
         short_em, short_f1 = squad_f1(shown, golds)
     return {
         "id": r["id"],
+        "kind": r.get("kind") or "other",
         "answerable": bool(r["answerable"]),
         "abstained": bool(r["abstained"]),
         "confidence": float(r["confidence"]),
@@ -195,3 +197,35 @@ def grounding_metrics(records: list[dict]) -> tuple[dict[str, float], list[dict[
         "latency_ms_p95": float(np.percentile(lat, 95)),
     }
     return metrics, rows
+
+
+KIND_METRICS = ("questions", "answerable", "hit@1", "short_f1", "false_abstention", "abstain_recall")
+
+
+def metrics_by_kind(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """The headline figures per question kind (``qa.kinds.KINDS`` order, kinds present only):
+    how many questions, hit@1, short-answer F1 and false abstentions over the answerable ones,
+    and the share of the unanswerable ones refused."""
+    from qa.kinds import KINDS
+
+    out: dict[str, dict[str, float]] = {}
+    for kind in KINDS:
+        mine = [x for x in rows if x.get("kind", "other") == kind]
+        if not mine:
+            continue
+        ans = [x for x in mine if x["answerable"]]
+        una = [x for x in mine if not x["answerable"]]
+        shorts = [x["short_f1"] for x in ans if x["short_f1"] is not None]
+
+        def mean(values: list) -> float:
+            return float(np.mean(values)) if values else float("nan")
+
+        out[kind] = {
+            "questions": len(mine),
+            "answerable": len(ans),
+            "hit@1": mean([x["hit@1"] for x in ans]),
+            "short_f1": mean(shorts),
+            "false_abstention": mean([x["abstained"] for x in ans]),
+            "abstain_recall": mean([x["abstained"] for x in una]),
+        }
+    return out

@@ -73,9 +73,56 @@ def table_lines(results: dict, markdown: bool = False) -> list[str]:
     return lines
 
 
+def kind_lines(results: dict, system: str = "engine", markdown: bool = False) -> list[str]:
+    """One system's figures per question kind, suite by suite (``metrics_by_kind``)."""
+    from eval.metrics import KIND_METRICS
+
+    lines: list[str] = []
+    for suite, systems in results.items():
+        kinds = systems.get(system, {}).get("by_kind") or {}
+        if not kinds:
+            continue
+        title = f"{suite}, {system}, by question kind"
+        if markdown:
+            lines += [f"### {title}", "", "| kind | " + " | ".join(KIND_METRICS) + " |",
+                      "|---|" + "---:|" * len(KIND_METRICS)]
+        else:
+            lines += ["", title, f"{'kind':<12}" + "".join(f"{m:>18}" for m in KIND_METRICS)]
+        for kind, figures in kinds.items():
+            vals = [_fmt(figures[m]) for m in KIND_METRICS]
+            lines.append(f"| {kind} | " + " | ".join(vals) + " |" if markdown
+                         else f"{kind:<12}" + "".join(f"{v:>18}" for v in vals))
+        lines.append("")
+    return lines
+
+
 def print_table(results: dict) -> None:
-    """Print a suite's table to the terminal."""
-    print("\n".join(table_lines(results)))
+    """Print the suites' tables, then the engine's figures per question kind, to the terminal."""
+    print("\n".join(table_lines(results) + kind_lines(results)))
+
+
+def _kind_plot(results: dict, out: Path) -> Path | None:
+    """hit@1 and false abstentions of the engine per question kind, one panel per suite."""
+    import matplotlib.pyplot as plt
+
+    suites = [s for s, systems in results.items() if systems.get("engine", {}).get("by_kind")]
+    if not suites:
+        return None
+    fig, axes = plt.subplots(1, len(suites), figsize=(4.5 * len(suites), 3.8), squeeze=False)
+    for ax, suite in zip(axes[0], suites, strict=True):
+        kinds = {k: v for k, v in results[suite]["engine"]["by_kind"].items() if v["answerable"]}
+        x = np.arange(len(kinds))
+        for i, (metric, label) in enumerate((("hit@1", "hit@1"), ("false_abstention", "refused"))):
+            ax.bar(x + (i - 0.5) * 0.4, [v[metric] for v in kinds.values()], 0.4, label=label)
+        ax.set_xticks(x, [f"{k}\n{v['answerable']}" for k, v in kinds.items()], fontsize=7)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{suite}: by question kind (n answerable)", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "kinds.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _plots(results: dict, out: Path) -> list[Path]:
@@ -172,19 +219,23 @@ def write_report(results: dict, out: Path, run_info: dict, extra_md: list[str] |
     data = {
         "run": info,
         "results": {
-            suite: {n: {"metrics": s["metrics"], "rows": s["rows"]} for n, s in systems.items()}
+            suite: {n: {"metrics": s["metrics"], "by_kind": s.get("by_kind", {}), "rows": s["rows"]}
+                    for n, s in systems.items()}
             for suite, systems in results.items()
         },
     }
     json_path = out / "report.json"
     json_path.write_text(json.dumps(data, indent=1, default=float), encoding="utf-8")
     plots = _plots(results, out)
+    kinds_png = _kind_plot(results, out)
+    plots += [kinds_png] if kinds_png else []
     md = [
         "# Grounding eval report",
         "",
         f"Run {info['date']} on {info['machine']}; suites {', '.join(results)}.",
         "",
         *table_lines(results, markdown=True),
+        *kind_lines(results, markdown=True),
     ]
     md += [f"![{p.stem}]({p.name})" for p in plots]
     if extra_md:

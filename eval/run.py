@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from eval.crossfit import use_cross_fitted
-from eval.metrics import grounding_metrics
+from eval.metrics import grounding_metrics, metrics_by_kind
 from eval.seed_set import load_seed_set
 from eval.squad import CACHE, SQUAD2_DEV, load_articles
 from eval.systems import SYSTEMS, Engine, build_systems
 from index.embed import CachedEmbedder, Embedder
 from index.errors import QAError
+from qa.kinds import question_kind
 from qa.service import QAService
 
 Results = dict[str, dict[str, Any]]  # suite -> system -> {"metrics", "rows"}
@@ -58,14 +59,17 @@ class Progress:
 
 
 def seed_records(svc: QAService, progress: bool = True, part: str = "seed") -> dict[str, list[dict]]:
-    """``part``: "seed" (the team's questions and conversations) or "paraphrase" (the same
-    facts asked in other words than the article's)."""
+    """``part``: "seed" (the team's questions and conversations), "paraphrase" (the same
+    facts asked in other words than the article's) or "explain" (why and how questions and
+    why/how follow-ups)."""
     data = load_seed_set()
     doc_id = data["article"]
     text = svc.document_text(doc_id)
     systems = build_systems(svc, {doc_id: text})
     records: dict[str, list[dict]] = {s.name: [] for s in systems}
-    items = data["paraphrases"] if part == "paraphrase" else data["questions"] + data["conversations"]
+    items = {"paraphrase": data["paraphrases"],
+             "explain": data["explanations"] + data["explanation_conversations"]}.get(
+        part, data["questions"] + data["conversations"])
     bar = Progress(part[:6], len(items), progress)
     for q in items:
         gold = []
@@ -87,6 +91,7 @@ def seed_records(svc: QAService, progress: bool = True, part: str = "seed") -> d
                     "key_facts": q.get("key_facts", []),
                     "short_golds": q.get("short_answers", []),
                     "doc_texts": {doc_id: text},
+                    "kind": question_kind(question),
                     **out,
                 }
             )
@@ -123,6 +128,7 @@ def squad_records(
                         "gold_answers": list(q.answers),
                         "short_golds": list(q.answers),
                         "doc_texts": {doc_id: art.text},
+                        "kind": question_kind(q.question),
                         **out,
                     }
                 )
@@ -133,27 +139,28 @@ def squad_records(
     return records
 
 
+def _scored(records: list[dict]) -> dict:
+    metrics, rows = grounding_metrics(records)
+    return {"metrics": metrics, "rows": rows, "by_kind": metrics_by_kind(rows)}
+
+
 def run_suites(suites: list[str], limit: int | None, progress: bool = True) -> Results:
     """Run the named suites; per-suite records and metrics."""
     results: Results = {}
-    for part in ("seed", "paraphrase"):
+    for part in ("seed", "paraphrase", "explain"):
         if part in suites:
             recs = seed_records(QAService.from_seeds(), progress, part)
-            results[part] = {
-                name: dict(zip(("metrics", "rows"), grounding_metrics(r))) for name, r in recs.items()
-            }
+            results[part] = {name: _scored(r) for name, r in recs.items()}
     if "squad" in suites:
         recs = squad_records(limit, progress)
-        results["squad"] = {
-            name: dict(zip(("metrics", "rows"), grounding_metrics(r))) for name, r in recs.items()
-        }
+        results["squad"] = {name: _scored(r) for name, r in recs.items()}
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
     """``qa eval``: the grounding suite."""
     ap = argparse.ArgumentParser(prog="qa eval", description=__doc__.splitlines()[0])
-    ap.add_argument("--suite", choices=["seed", "paraphrase", "squad", "all"], default="all")
+    ap.add_argument("--suite", choices=["seed", "paraphrase", "explain", "squad", "all"], default="all")
     ap.add_argument("--limit", type=int, default=None, help="SQuAD articles to use (default: all 18)")
     ap.add_argument(
         "--out",
@@ -166,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         raise QAError("--limit must be at least 1")
-    suites = ["seed", "paraphrase", "squad"] if args.suite == "all" else [args.suite]
+    suites = ["seed", "paraphrase", "explain", "squad"] if args.suite == "all" else [args.suite]
     from eval.report import print_table, write_report
 
     results = run_suites(suites, args.limit)

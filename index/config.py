@@ -86,6 +86,12 @@ class Config:
     # above 5), so the span is shown whenever the engine answers; its score says how sure it is.
     short_min_evidence: float = -10.0
     short_max_share: float = 0.8
+    # why and how questions (qa/explain.py): the reader reads the best `explain_read_k`
+    # candidates and qa/models/explain.json ranks them, the cause or manner before a sentence
+    # that only repeats the question (0: ranked as every other question). A reason question's
+    # short answer is the reader's span when its evidence is at least `explain_short_min_evidence`.
+    explain_read_k: int = 4
+    explain_short_min_evidence: float = 0.0
     # questions asked at the same time share model calls (qa/batching.py): the first waits up
     # to batch_wait_ms for the others in flight, at most batch_max in one call
     batch_wait_ms: float = 4.0

@@ -63,19 +63,23 @@ def short_answer(
     read: ReadCandidates,
     question: str,
     config: Config,
+    kind: str = "other",
 ) -> Citation | None:
     """The reader's span in the best candidate, as a citation of its exact characters (trimmed
     of surrounding punctuation and quotation marks); None when the question wants a whole
     sentence, when the best candidate was not read, when the reader's evidence is below
-    ``config.short_min_evidence``, or when the span is most of its sentence."""
-    if not len(probs) or not wants_short(question):
+    ``config.short_min_evidence``, or when the span is most of its sentence. A reason question
+    (``kind``, :mod:`qa.kinds`) gets the cause phrase when the reader finds one with evidence of
+    at least ``config.explain_short_min_evidence``; a yes/no question never a short answer."""
+    reason = kind == "reason"
+    if not len(probs) or (not wants_short(question) and not reason):
         return None
     top = int(np.argmax(probs))
     where = [j for j, p in enumerate(read.positions) if int(p) == top]
     if not where:
         return None
     reading = read.readings[where[0]]
-    if reading.evidence < config.short_min_evidence:
+    if reading.evidence < (config.explain_short_min_evidence if reason else config.short_min_evidence):
         return None
     sent = index.sentences[int(rows[top])]
     lo, hi = reading.start, reading.end
@@ -89,6 +93,15 @@ def short_answer(
     text = index.document_text(sent.doc_id)
     score = 1.0 / (1.0 + math.exp(-max(min(reading.evidence, 30.0), -30.0)))
     return Citation(sent.doc_id, start, end, text[start:end], round(score, 4))
+
+
+def defined_span(index: SentenceSource, rows: np.ndarray, defined: tuple[int, int, int]) -> Citation:
+    """The apposition that answers a definition question, as a citation of its characters
+    (``defined``: candidate position and offsets inside its sentence, ``qa/define.py``)."""
+    position, lo, hi = defined
+    sent = index.sentences[int(rows[position])]
+    start, end = sent.start + lo, sent.start + hi
+    return Citation(sent.doc_id, start, end, index.document_text(sent.doc_id)[start:end], 1.0)
 
 
 def citation_span(index: SentenceSource, first: int, last: int) -> tuple[int, int]:

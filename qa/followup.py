@@ -2,7 +2,9 @@
 
 Rule-based and cheap (no generator is available offline): a question that leans on the
 conversation (a pronoun such as "he" or "it", or too few words of its own) is searched together
-with the names from the previous question, or failing that the previous answer.
+with the names from the previous question, or failing that the previous answer. A why or how
+follow-up ("Why?", "Why did they do that?") asks about the previous answer's event, so it is
+searched together with the sentence that answer cited first.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Sequence
 
 from index.text import STOPWORDS, content_stems
 from qa.answer import ABSTAIN_TEXT
+from qa.kinds import is_explanation
 
 _ANAPHORA = {
     "he",
@@ -81,10 +84,24 @@ def needs_context(question: str) -> bool:
     return len(content_stems(question)) < 2
 
 
+def answered_event(answer: str) -> str | None:
+    """The sentence an answer cited first, without its citation marker (after the short
+    answer's line, when there is one); None for an abstention."""
+    if not answer or answer.startswith(ABSTAIN_TEXT.split(".")[0]):
+        return None
+    body = answer.split("\n\n", 1)[-1]
+    first = re.split(r"\s*\[\d+\]", body, maxsplit=1)[0].strip()
+    return first[:300] or None
+
+
 def resolve(question: str, history: Sequence[tuple[str, str]] | None) -> str:
     """The text to search for ``question`` given earlier ``(question, answer)`` turns."""
     if not history or not needs_context(question):
         return question
+    if is_explanation(question):
+        event = answered_event(history[-1][1])
+        if event:
+            return f"{question} ({event})"
     for prev_q, prev_a in reversed(history):
         context = names(prev_q)
         if not context and not prev_a.startswith(ABSTAIN_TEXT.split(".")[0]):

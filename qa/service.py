@@ -26,18 +26,22 @@ from index.errors import (
 from index.loaders import ACCEPTED_SUFFIXES, LoadedArticle, load_bytes, load_path
 from index.store import ArticleIndex, DocumentRecord
 from qa.abstain import ABSTAIN_FEATURES, abstention_features
-from qa.answer import compose, short_answer
+from qa.answer import compose, defined_span, short_answer
 from qa.batching import MicroBatcher
+from qa.define import apposition, definition_subject
+from qa.explain import EXPLAIN_FEATURES, feature_matrix
 from qa.features import FEATURES
 from qa.followup import resolve
 from qa.inputs import clean_history, clean_question
-from qa.models import ScoringModel, load_model
+from qa.kinds import EXPLANATION_KINDS, question_kind
+from qa.models import MODEL_DIR, ScoringModel, load_model
 from qa.qencoder import load_question_encoder
 from qa.reader import Reader, load_reader
 from qa.rerank import (
     FINAL_FEATURES,
     READER_ABSTAIN_FEATURES,
     ReadCandidates,
+    as_if_read,
     final_probs,
     read_top,
     reader_abstain_features,
@@ -65,6 +69,10 @@ class Scored:
     read: ReadCandidates | None
     confidence: float
     features: dict[str, float] = field(default_factory=dict)  # the abstention model's input
+    kind: str = "other"  # qa.kinds.question_kind of the question
+    threshold: float = 0.5  # the confidence below which the engine abstains
+    # a definition question's apposition: (candidate position, start, end in its sentence)
+    defined: tuple[int, int, int] | None = None
 
 
 ABSTAIN_WITH_READER = ABSTAIN_FEATURES + READER_ABSTAIN_FEATURES
@@ -114,6 +122,11 @@ class QAService:
             if self.config.abstain_threshold is not None
             else float(self.abstainer.info.get("threshold", 0.5))
         )
+        # why/how questions ranked by qa/models/explain.json (None: as every other question)
+        self.explainer: ScoringModel | None = None
+        if self.reader is not None and self.config.explain_read_k > 0:
+            path = MODEL_DIR / "explain.json"
+            self.explainer = load_model("explain", EXPLAIN_FEATURES) if path.exists() else None
         # loaded here, not on the first question; None: questions are embedded by the index's
         # embedder, looked up per call (so a swapped index embedder is honoured)
         self.question_encoder = (load_question_encoder(precision=self.config.question_encoder_precision)
@@ -339,11 +352,13 @@ class QAService:
                         continue
                     cands = retrieve(self.index, vector, query, selected)
                     scored = self.score(query, cands)
-                abstained = scored.confidence < self.threshold or not len(cands.rows)
+                abstained = scored.confidence < scored.threshold or not len(cands.rows)
                 short = None
-                if not abstained and scored.read is not None:
+                if not abstained and scored.defined is not None:
+                    short = defined_span(self.index, cands.rows, scored.defined)
+                elif not abstained and scored.read is not None:
                     short = short_answer(self.index, cands.rows, scored.final, scored.read, query,
-                                         self.config)
+                                         self.config, scored.kind)
                 text, citations, related = compose(
                     self.index, cands.rows, scored.final, abstained, self.config, short
                 )
@@ -367,24 +382,76 @@ class QAService:
 
     def score(self, question: str, cands: Candidates, texts: Sequence[str] | None = None) -> Scored:
         """Re-ranker probability per candidate; the reader's reading of the best
-        ``config.reader_top_k`` of them and the final scores; the calibrated confidence.
+        ``config.reader_top_k`` of them and the final scores; the calibrated confidence. A why
+        or how question has its best ``config.explain_read_k`` read and ranked by the
+        explanation model (its confidence is the one the usual reading gives).
         ``texts``: the candidates' sentences, read beforehand (else from the index)."""
+        kind = question_kind(question)
         if not len(cands.rows):
-            return Scored(np.zeros(0), np.zeros(0), None, 0.0)
+            return Scored(np.zeros(0), np.zeros(0), None, 0.0, kind=kind, threshold=self.threshold)
         probs = self.reranker.predict(cands.features)
         feats = abstention_features(cands, probs)
         if self.reader is None or self.final is None:
             conf = self.abstainer.predict(np.asarray([[feats[n] for n in ABSTAIN_FEATURES]]))
-            return Scored(probs, probs, None, float(conf[0]), feats)
+            return Scored(probs, probs, None, float(conf[0]), feats, kind, self.threshold)
         if texts is None:
             texts = [self.index.sentences[int(r)].text for r in cands.rows]
         cfg = self.config
+        explain = self.explainer is not None and kind in EXPLANATION_KINDS
+        first_k = max(cfg.explain_read_k, cfg.reader_first_k) if explain else cfg.reader_first_k
         read = read_top(_Batched(self._read_batch), question, lambda i: texts[i], probs,
-                        cfg.reader_top_k, cfg.reader_first_k, cfg.reader_more_below)
-        final = final_probs(probs, read, self.final.predict(read.features))
+                        max(cfg.reader_top_k, first_k), first_k, cfg.reader_more_below)
+        usual = (as_if_read(read, cfg.reader_top_k, cfg.reader_first_k, cfg.reader_more_below)
+                 if explain else read)
+        final = final_probs(probs, usual, self.final.predict(usual.features))
+        conf = self.confidence(feats, final, usual)
+        if kind == "definition":
+            return self._defined(question, texts, Scored(probs, final, read, conf, feats, kind,
+                                                         self.threshold))
+        if not explain:
+            return Scored(probs, final, read, conf, feats, kind, self.threshold)
+        return Scored(probs, self.explained(kind, cands, texts, probs, read), read, conf, feats, kind,
+                      self.explain_threshold())
+
+    def _defined(self, question: str, texts: Sequence[str], scored: Scored) -> Scored:
+        """A definition question whose subject a candidate defines by an apposition
+        (``qa/define.py``): that candidate first, the apposition its short answer, and an answer
+        rather than a refusal (the rule held the gold answer 11 of 12 times it fired on SQuAD
+        v1.1 train articles 0..79)."""
+        subject = definition_subject(question)
+        if subject is None:
+            return scored
+        for j in np.argsort(-scored.final, kind="stable"):
+            span = apposition(texts[int(j)], subject)
+            if span is not None:
+                final = scored.final.copy()
+                final[j] = min(1.0, float(final.max()) + 1e-3)
+                conf = max(scored.confidence, scored.threshold)
+                return replace(scored, final=final, confidence=conf, defined=(int(j), *span))
+        return scored
+
+    def confidence(self, feats: dict[str, float], final: np.ndarray, read: ReadCandidates) -> float:
+        """The abstention model's probability that the article answers, from the question-level
+        features ``feats`` (updated in place with the reader's) and the final scores."""
         feats.update(reader_abstain_features(final, read))
-        conf = self.abstainer.predict(np.asarray([[feats[n] for n in ABSTAIN_WITH_READER]]))
-        return Scored(probs, final, read, float(conf[0]), feats)
+        return float(self.abstainer.predict(np.asarray([[feats[n] for n in ABSTAIN_WITH_READER]]))[0])
+
+    def explained(self, kind: str, cands: Candidates, texts: Sequence[str], probs: np.ndarray,
+                  read: ReadCandidates) -> np.ndarray:
+        """Final scores of a why/how question's candidates: the explanation model's for those
+        read, the rest below them in the re-ranker's order (``qa/explain.py``)."""
+        assert self.explainer is not None and self.final is not None
+        x = feature_matrix(kind, cands.question.stems, [texts[int(i)] for i in read.positions],
+                           read.readings, self.final.predict(read.features))
+        return final_probs(probs, read, self.explainer.predict(x))
+
+    def explain_threshold(self) -> float:
+        """The abstention threshold for why/how questions: the usual one shifted (in logit) by
+        the explanation model's ``threshold_shift``, fitted so that they are refused no more
+        often than the rest of the questions."""
+        shift = float(self.explainer.info.get("threshold_shift", 0.0)) if self.explainer else 0.0
+        t = min(max(self.threshold, 1e-6), 1 - 1e-6)
+        return 1.0 / (1.0 + float(np.exp(-(np.log(t / (1 - t)) + shift))))
 
 
 class _Batched:
