@@ -86,11 +86,14 @@ class Config:
     # above 5), so the span is shown whenever the engine answers; its score says how sure it is.
     short_min_evidence: float = -10.0
     short_max_share: float = 0.8
-    # why and how questions (qa/explain.py): the reader reads the best `explain_read_k`
-    # candidates and qa/models/explain.json ranks them, the cause or manner before a sentence
-    # that only repeats the question (0: ranked as every other question). A reason question's
-    # short answer is the reader's span when its evidence is at least `explain_short_min_evidence`.
-    explain_read_k: int = 4
+    # why and how questions (qa/explain.py): with `explain_read_k` > 0 the reader reads their
+    # best `explain_read_k` candidates and qa/models/explain.json ranks them. Off by default:
+    # measured 2026-12-03 it moved SQuAD 2.0 why hit@1 0.770 -> 0.754 and the seed why/how set
+    # 0.811 -> 0.757 (+1.6 points cross-fitted on train articles): tried, not kept. Their
+    # abstention threshold is shifted by explain.json's `threshold_shift` either way. A reason
+    # question's short answer is the reader's span when its evidence is at least
+    # `explain_short_min_evidence` (SQuAD 2.0 why short F1 0.323 -> 0.478).
+    explain_read_k: int = 0
     explain_short_min_evidence: float = 0.0
     # questions asked at the same time share model calls (qa/batching.py): the first waits up
     # to batch_wait_ms for the others in flight, at most batch_max in one call

@@ -122,11 +122,11 @@ class QAService:
             if self.config.abstain_threshold is not None
             else float(self.abstainer.info.get("threshold", 0.5))
         )
-        # why/how questions ranked by qa/models/explain.json (None: as every other question)
+        # why/how questions: their abstention threshold shift, and (Config.explain_read_k > 0)
+        # their ranking, from qa/models/explain.json (None: as every other question)
         self.explainer: ScoringModel | None = None
-        if self.reader is not None and self.config.explain_read_k > 0:
-            path = MODEL_DIR / "explain.json"
-            self.explainer = load_model("explain", EXPLAIN_FEATURES) if path.exists() else None
+        if self.reader is not None and (MODEL_DIR / "explain.json").exists():
+            self.explainer = load_model("explain", EXPLAIN_FEATURES)
         # loaded here, not on the first question; None: questions are embedded by the index's
         # embedder, looked up per call (so a swapped index embedder is honoured)
         self.question_encoder = (load_question_encoder(precision=self.config.question_encoder_precision)
@@ -373,6 +373,7 @@ class QAService:
             related=related,
             resolved_question=query,
             short=short,
+            kind=scored.kind,
             timings_ms={
                 "embed": (t1 - t0) * 1000,
                 "retrieve": (t2 - t1) * 1000,
@@ -383,8 +384,9 @@ class QAService:
     def score(self, question: str, cands: Candidates, texts: Sequence[str] | None = None) -> Scored:
         """Re-ranker probability per candidate; the reader's reading of the best
         ``config.reader_top_k`` of them and the final scores; the calibrated confidence. A why
-        or how question has its best ``config.explain_read_k`` read and ranked by the
-        explanation model (its confidence is the one the usual reading gives).
+        or how question has the explanation model's abstention threshold, and with
+        ``config.explain_read_k`` its best candidates read and ranked by that model (its
+        confidence is the one the usual reading gives).
         ``texts``: the candidates' sentences, read beforehand (else from the index)."""
         kind = question_kind(question)
         if not len(cands.rows):
@@ -397,7 +399,8 @@ class QAService:
         if texts is None:
             texts = [self.index.sentences[int(r)].text for r in cands.rows]
         cfg = self.config
-        explain = self.explainer is not None and kind in EXPLANATION_KINDS
+        why_how = self.explainer is not None and kind in EXPLANATION_KINDS
+        explain = why_how and cfg.explain_read_k > 0
         first_k = max(cfg.explain_read_k, cfg.reader_first_k) if explain else cfg.reader_first_k
         read = read_top(_Batched(self._read_batch), question, lambda i: texts[i], probs,
                         max(cfg.reader_top_k, first_k), first_k, cfg.reader_more_below)
@@ -408,10 +411,11 @@ class QAService:
         if kind == "definition":
             return self._defined(question, texts, Scored(probs, final, read, conf, feats, kind,
                                                          self.threshold))
+        threshold = self.explain_threshold() if why_how else self.threshold
         if not explain:
-            return Scored(probs, final, read, conf, feats, kind, self.threshold)
+            return Scored(probs, final, read, conf, feats, kind, threshold)
         return Scored(probs, self.explained(kind, cands, texts, probs, read), read, conf, feats, kind,
-                      self.explain_threshold())
+                      threshold)
 
     def _defined(self, question: str, texts: Sequence[str], scored: Scored) -> Scored:
         """A definition question whose subject a candidate defines by an apposition

@@ -27,8 +27,9 @@ class Answer:
     lists the closest passages, which are shown as related reading, not as support.
 
     ``short`` is the shortest span of the article that answers (a name, a number, a date, a
-    phrase), inside citation [1]; ``None`` when abstaining and for questions whose answer is the
-    whole sentence (why, how, yes/no)."""
+    phrase, a reason question's cause), inside citation [1]; ``None`` when abstaining, for
+    yes/no questions, and when the reader finds no phrase inside the sentence. ``kind`` is the
+    question's kind (``qa.kinds.KINDS``: reason, manner, definition, person, ...)."""
 
     question: str
     text: str
@@ -39,6 +40,7 @@ class Answer:
     resolved_question: str = ""
     short: Citation | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    kind: str = "other"
 
     def to_dict(self) -> dict[str, Any]:
         """The answer as a JSON-ready dict (citations and timings included)."""

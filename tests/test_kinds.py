@@ -105,3 +105,22 @@ def test_metrics_by_kind_counts_each_kind_apart():
     assert by["reason"]["hit@1"] == 0.5 and by["reason"]["short_f1"] == 0.5
     assert by["reason"]["false_abstention"] == 0.5 and by["reason"]["abstain_recall"] == 1.0
     assert by["number"]["hit@1"] == 1.0
+
+
+def test_a_definition_named_in_the_article_is_answered_not_refused(seed_service):
+    ans = seed_service.ask("What is Rafah?")  # refused (confidence 0.24) before qa/define.py
+    assert not ans.abstained and ans.kind == "definition"
+    assert ans.short is not None and ans.short.quote == "the southernmost city of the Gaza Strip"
+    assert ans.short.quote == seed_service.document_text(ans.short.doc_id)[ans.short.start : ans.short.end]
+    first = ans.citations[0]
+    assert first.start <= ans.short.start and ans.short.end <= first.end
+    assert seed_service.ask("What is Hamas?").abstained  # the article never says what Hamas is
+
+
+def test_a_why_follow_up_is_answered_about_the_previous_answers_event(seed_service):
+    first = "What did Netanyahu say he would not agree to?"
+    ans = seed_service.ask("Why not?", history=[(first, seed_service.ask(first).text)])
+    assert ans.resolved_question.startswith("Why not? (Netanyahu said on Sunday that he would not agree")
+    assert not ans.abstained and ans.kind == "reason"
+    # the reason follows in the next sentence, cited with it ("he said" needs its speaker)
+    assert "would allow Hamas to reestablish control over Gaza" in ans.citations[0].quote
