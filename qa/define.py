@@ -10,6 +10,9 @@ SQuAD 2.0 split is in ``docs/evaluation.md``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+
+import numpy as np
 
 _QUESTION = re.compile(
     r"^\s*(?:what|who)(?:\s+(?:is|are|was|were)|['’]s)\s+(?:(?:a|an|the)\s+)?(?P<x>[^?]+?)\s*\??\s*$",
@@ -61,4 +64,22 @@ def apposition(sentence: str, subject: str) -> tuple[int, int] | None:
         closed = end < len(sentence) and sentence[end] in ",.;:"
         if closed:
             return start, start + len(phrase)
+    return None
+
+
+def defined_candidate(question: str, texts: Sequence[str], final: np.ndarray
+                      ) -> tuple[np.ndarray, int, int, int] | None:
+    """For a definition question, the best-ranked candidate (``texts``, scored ``final``) that
+    defines its subject by an apposition: the scores with it first, its position and the
+    apposition's offsets in its sentence; None when no candidate does. (The rule held the gold
+    answer 11 of the 12 times it fired on SQuAD v1.1 train articles 0..79.)"""
+    subject = definition_subject(question)
+    if subject is None:
+        return None
+    for j in np.argsort(-final, kind="stable"):
+        span = apposition(texts[int(j)], subject)
+        if span is not None:
+            scores = final.copy()
+            scores[j] = min(1.0, float(final.max()) + 1e-3)
+            return scores, int(j), *span
     return None

@@ -17,11 +17,17 @@ restate"; the weights are learned.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from index.text import tokenize
 from qa.reader import Reading
+from qa.rerank import ReadCandidates, final_probs
+
+if TYPE_CHECKING:
+    from qa.models import ScoringModel
 
 EXPLAIN_FEATURES = (
     "final_logit",
@@ -83,3 +89,22 @@ def feature_matrix(kind: str, question_stems: frozenset[str], sentences: list[st
     rows = [explanation_features(kind, question_stems, s, r, float(p), best)
             for s, r, p in zip(sentences, readings, final_ps, strict=True)]
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(EXPLAIN_FEATURES))
+
+
+def explained_probs(explainer: ScoringModel, final_model: ScoringModel, kind: str,
+                    question_stems: frozenset[str], texts: Sequence[str], probs: np.ndarray,
+                    read: ReadCandidates) -> np.ndarray:
+    """Final scores of a why/how question's candidates: the explanation model's for those read,
+    the rest below them in the re-ranker's order."""
+    x = feature_matrix(kind, question_stems, [texts[int(i)] for i in read.positions], read.readings,
+                       final_model.predict(read.features))
+    return final_probs(probs, read, explainer.predict(x))
+
+
+def shifted_threshold(threshold: float, explainer: ScoringModel | None) -> float:
+    """The abstention threshold for why/how questions: ``threshold`` shifted in logit by the
+    explanation model's ``threshold_shift``, fitted so that they are refused no more often than
+    the global threshold's rule allows (at most 10 % of the answerable ones it was fitted on)."""
+    shift = float(explainer.info.get("threshold_shift", 0.0)) if explainer is not None else 0.0
+    t = min(max(threshold, 1e-6), 1 - 1e-6)
+    return 1.0 / (1.0 + math.exp(-(math.log(t / (1 - t)) + shift)))

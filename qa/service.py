@@ -1,4 +1,8 @@
-"""The Python API: ``QAService`` answers questions about indexed articles with exact citations."""
+"""(Over 400 lines: QAService is the one object of the Python API; its constructors, documents and
+answering path share the models and the index it holds. Kinds, definitions and explanations
+live in qa/kinds.py, qa/define.py, qa/explain.py.)
+
+The Python API: ``QAService`` answers questions about indexed articles with exact citations."""
 
 from __future__ import annotations
 
@@ -28,8 +32,8 @@ from index.store import ArticleIndex, DocumentRecord
 from qa.abstain import ABSTAIN_FEATURES, abstention_features
 from qa.answer import compose, defined_span, short_answer
 from qa.batching import MicroBatcher
-from qa.define import apposition, definition_subject
-from qa.explain import EXPLAIN_FEATURES, feature_matrix
+from qa.define import defined_candidate
+from qa.explain import EXPLAIN_FEATURES, explained_probs, shifted_threshold
 from qa.features import FEATURES
 from qa.followup import resolve
 from qa.inputs import clean_history, clean_question
@@ -409,53 +413,23 @@ class QAService:
         final = final_probs(probs, usual, self.final.predict(usual.features))
         conf = self.confidence(feats, final, usual)
         if kind == "definition":
-            return self._defined(question, texts, Scored(probs, final, read, conf, feats, kind,
-                                                         self.threshold))
-        threshold = self.explain_threshold() if why_how else self.threshold
+            defined = defined_candidate(question, texts, final)
+            if defined is not None:  # an answer, not a refusal (qa/define.py)
+                final, position, lo, hi = defined
+                conf = max(conf, self.threshold)
+                return Scored(probs, final, read, conf, feats, kind, self.threshold, (position, lo, hi))
+            return Scored(probs, final, read, conf, feats, kind, self.threshold)
+        threshold = shifted_threshold(self.threshold, self.explainer) if why_how else self.threshold
         if not explain:
             return Scored(probs, final, read, conf, feats, kind, threshold)
-        return Scored(probs, self.explained(kind, cands, texts, probs, read), read, conf, feats, kind,
-                      threshold)
-
-    def _defined(self, question: str, texts: Sequence[str], scored: Scored) -> Scored:
-        """A definition question whose subject a candidate defines by an apposition
-        (``qa/define.py``): that candidate first, the apposition its short answer, and an answer
-        rather than a refusal (the rule held the gold answer 11 of 12 times it fired on SQuAD
-        v1.1 train articles 0..79)."""
-        subject = definition_subject(question)
-        if subject is None:
-            return scored
-        for j in np.argsort(-scored.final, kind="stable"):
-            span = apposition(texts[int(j)], subject)
-            if span is not None:
-                final = scored.final.copy()
-                final[j] = min(1.0, float(final.max()) + 1e-3)
-                conf = max(scored.confidence, scored.threshold)
-                return replace(scored, final=final, confidence=conf, defined=(int(j), *span))
-        return scored
+        ranked = explained_probs(self.explainer, self.final, kind, cands.question.stems, texts, probs, read)
+        return Scored(probs, ranked, read, conf, feats, kind, threshold)
 
     def confidence(self, feats: dict[str, float], final: np.ndarray, read: ReadCandidates) -> float:
         """The abstention model's probability that the article answers, from the question-level
         features ``feats`` (updated in place with the reader's) and the final scores."""
         feats.update(reader_abstain_features(final, read))
         return float(self.abstainer.predict(np.asarray([[feats[n] for n in ABSTAIN_WITH_READER]]))[0])
-
-    def explained(self, kind: str, cands: Candidates, texts: Sequence[str], probs: np.ndarray,
-                  read: ReadCandidates) -> np.ndarray:
-        """Final scores of a why/how question's candidates: the explanation model's for those
-        read, the rest below them in the re-ranker's order (``qa/explain.py``)."""
-        assert self.explainer is not None and self.final is not None
-        x = feature_matrix(kind, cands.question.stems, [texts[int(i)] for i in read.positions],
-                           read.readings, self.final.predict(read.features))
-        return final_probs(probs, read, self.explainer.predict(x))
-
-    def explain_threshold(self) -> float:
-        """The abstention threshold for why/how questions: the usual one shifted (in logit) by
-        the explanation model's ``threshold_shift``, fitted so that they are refused no more
-        often than the rest of the questions."""
-        shift = float(self.explainer.info.get("threshold_shift", 0.0)) if self.explainer else 0.0
-        t = min(max(self.threshold, 1e-6), 1 - 1e-6)
-        return 1.0 / (1.0 + float(np.exp(-(np.log(t / (1 - t)) + shift))))
 
 
 class _Batched:
