@@ -4,7 +4,7 @@ article names it ("Bill Burns, director of the Central Intelligence Agency, met 
 A rule, because an apposition is a matter of punctuation and word order that the one-sentence
 reader scores unevenly (it answered "Who is Bill Burns?" and refused "What is Rafah?" though the
 article says "Rafah, the southernmost city of the Gaza Strip"). Its precision on the public
-SQuAD 2.0 split is in ``docs/evaluation.md``.
+SQuAD 2.0 split and SQuAD v1.1 train articles is in ``docs/models.md``.
 """
 
 from __future__ import annotations
