@@ -1,7 +1,9 @@
-"""Read an article file (.txt, .md, .html) into the text that becomes its document of record.
+"""Read an article file (.txt, .md, .html, .pdf) or a URL into the text that becomes its
+document of record.
 
-Plain text and Markdown are kept verbatim. HTML is reduced to its main text by trafilatura, and
-that extracted text is what citations point into.
+Plain text and Markdown are kept verbatim. HTML is reduced to its main text by trafilatura, a
+PDF to its text layer (``index/pdf.py``, page breaks as form feeds), and that extracted text is
+what citations point into. A URL is fetched by ``index/fetch.py`` and read by its content type.
 """
 
 from __future__ import annotations
@@ -12,20 +14,25 @@ from pathlib import Path
 
 from index.config import Config
 from index.errors import InvalidDocumentError
+from index.fetch import HTML_TYPES, PDF_TYPES, FetchError, fetch
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
+PDF_SUFFIXES = {".pdf"}
 # Every suffix an article file may have, in the order messages list them.
-ACCEPTED_SUFFIXES = (".txt", ".md", ".html")
+ACCEPTED_SUFFIXES = (".txt", ".md", ".html", ".pdf")
 
 
 @dataclass(frozen=True)
 class LoadedArticle:
-    """An article read from a file: its text of record, title (may be empty), source name, format."""
+    """An article read from a file or a URL: its text of record, title (may be empty), source
+    (the file's name or the URL), format, and the author and date a web page names."""
     text: str
     title: str
     source: str
-    format: str  # "text", "markdown" or "html"
+    format: str  # "text", "markdown", "html" or "pdf"
+    author: str = ""
+    date: str = ""
 
 
 def decode_bytes(data: bytes, name: str) -> str:
@@ -51,19 +58,36 @@ def looks_like_html(text: str) -> bool:
     return "<html" in head or "<!doctype html" in head or "<body" in head
 
 
-def html_to_text(html: str, name: str) -> tuple[str, str]:
-    """The main text and title of an HTML page (trafilatura).
+def html_article(html: str | bytes, name: str, url: str | None = None) -> LoadedArticle:
+    """An HTML page as an article: its main text, title, author and date (trafilatura; bytes
+    are decoded by trafilatura from the page's own declaration).
 
     :raises InvalidDocumentError: no article text found in the page.
     """
     import trafilatura
 
-    text = trafilatura.extract(html, include_comments=False, include_tables=False) or ""
-    meta = trafilatura.extract_metadata(html)
-    title = (meta.title if meta and meta.title else "") or ""
+    text = trafilatura.extract(html, url=url, include_comments=False, include_tables=False) or ""
     if not text.strip():
         raise InvalidDocumentError(f"{name}: no article text found in this HTML page")
-    return text, title
+    meta = trafilatura.extract_metadata(html, default_url=url)
+    return LoadedArticle(text, _field(meta, "title"), name, "html", _field(meta, "author"),
+                         _field(meta, "date"))
+
+
+def _field(meta, name: str) -> str:
+    value = getattr(meta, name, None) if meta is not None else None
+    return " ".join(str(value).split())[:300] if value else ""
+
+
+def pdf_article(data: bytes, name: str) -> LoadedArticle:
+    """A PDF as an article (``index/pdf.py``).
+
+    :raises InvalidDocumentError: encrypted, damaged or without a text layer.
+    """
+    from index.pdf import pdf_to_text
+
+    text, title = pdf_to_text(data, name)
+    return LoadedArticle(text, title, name, "pdf")
 
 
 def load_bytes(data: bytes, name: str, max_bytes: int | None = None) -> LoadedArticle:
@@ -77,15 +101,45 @@ def load_bytes(data: bytes, name: str, max_bytes: int | None = None) -> LoadedAr
     if len(data) > limit:
         raise InvalidDocumentError(f"{name}: file is {len(data):,} bytes; the limit is {limit:,}")
     suffix = Path(name).suffix.lower()
-    if suffix and suffix not in TEXT_SUFFIXES | HTML_SUFFIXES:
+    if suffix and suffix not in TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES:
         raise InvalidDocumentError(
             f"{name}: unsupported file type {suffix!r} (use {', '.join(ACCEPTED_SUFFIXES)})")
+    if suffix in PDF_SUFFIXES or (not suffix and data.startswith(b"%PDF-")):
+        return pdf_article(data, name)
     raw = decode_bytes(data, name)
     if suffix in HTML_SUFFIXES or (not suffix and looks_like_html(raw)):
-        text, title = html_to_text(raw, name)
-        return LoadedArticle(text, title, name, "html")
+        return html_article(raw, name)
     fmt = "markdown" if suffix in {".md", ".markdown"} else "text"
     return LoadedArticle(raw, _markdown_title(raw) if fmt == "markdown" else "", name, fmt)
+
+
+def is_url(value: str) -> bool:
+    """Whether a command-line argument names a URL rather than a file (it has a scheme)."""
+    return "://" in value[:20]
+
+
+def load_url(url: str, max_bytes: int | None = None, allow_private: bool = False) -> LoadedArticle:
+    """Fetch ``url`` (``index/fetch.py``: public addresses only unless ``allow_private``) and
+    read it by its content type: a web page's main text, a PDF's text, or plain text. The
+    source is the final URL (after redirects).
+
+    :raises FetchError: not fetched (the message names the rule or the failure).
+    :raises InvalidDocumentError: fetched, but no article text in it.
+    """
+    limit = Config().max_file_bytes if max_bytes is None else max_bytes
+    got = fetch(url, limit, allow_private)
+    if got.content_type in HTML_TYPES:
+        return html_article(got.body, got.url, url=got.url)
+    if got.content_type in PDF_TYPES:
+        return pdf_article(got.body, got.url)
+    try:
+        text = got.body.decode(got.charset or "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        raise FetchError(f"{got.url}: not text in {got.charset or 'UTF-8'}") from None
+    if not text.strip():
+        raise FetchError(f"{got.url}: the page is empty")
+    fmt = "markdown" if "markdown" in got.content_type else "text"
+    return LoadedArticle(text, _markdown_title(text) if fmt == "markdown" else "", got.url, fmt)
 
 
 def load_path(path: str | Path, max_bytes: int | None = None) -> LoadedArticle:

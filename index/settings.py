@@ -9,6 +9,8 @@
 ``QA_TORCH_THREADS``      torch threads per request in ``qa serve`` (default 1)
 ``QA_DATA_DIR``           another folder with the eval data files (default: ``eval/data``)
 ``QA_LOG_LEVEL``          ``DEBUG``, ``INFO``, ``WARNING`` (default) or ``ERROR``
+``QA_ALLOW_PRIVATE_URLS`` ``1``: articles may be fetched from loopback, private and link-local
+                          addresses (default ``0``: refused; as ``--allow-private-urls``)
 ========================  ==================================================================
 
 Values are read when asked for (tests and the server set them at run time); a value that is not
@@ -82,6 +84,14 @@ def log_level(environ: Mapping[str, str] | None = None) -> int:
     if value not in LOG_LEVELS:
         raise ConfigError(f"QA_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
     return getattr(logging, value)
+
+
+def allow_private_urls(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether URLs on private addresses may be fetched (``$QA_ALLOW_PRIVATE_URLS``, default no)."""
+    value = (_env("QA_ALLOW_PRIVATE_URLS", environ) or "0").lower()
+    if value not in ("0", "1", "true", "false", "yes", "no"):
+        raise ConfigError(f"QA_ALLOW_PRIVATE_URLS must be 1 or 0, not {value!r}")
+    return value in ("1", "true", "yes")
 
 
 def set_offline() -> None:

@@ -11,6 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from index.config import Config
+from index.pdf import page_of
 from index.split import Sentence
 from qa.rerank import ReadCandidates
 from qa.types import Citation
@@ -90,9 +91,8 @@ def short_answer(
     if hi <= lo or hi - lo > config.short_max_share * len(sent.text):
         return None
     start, end = sent.start + lo, sent.start + hi
-    text = index.document_text(sent.doc_id)
     score = 1.0 / (1.0 + math.exp(-max(min(reading.evidence, 30.0), -30.0)))
-    return Citation(sent.doc_id, start, end, text[start:end], round(score, 4))
+    return cite(sent.doc_id, index.document_text(sent.doc_id), start, end, score)
 
 
 def defined_span(index: SentenceSource, rows: np.ndarray, defined: tuple[int, int, int]) -> Citation:
@@ -101,7 +101,7 @@ def defined_span(index: SentenceSource, rows: np.ndarray, defined: tuple[int, in
     position, lo, hi = defined
     sent = index.sentences[int(rows[position])]
     start, end = sent.start + lo, sent.start + hi
-    return Citation(sent.doc_id, start, end, index.document_text(sent.doc_id)[start:end], 1.0)
+    return cite(sent.doc_id, index.document_text(sent.doc_id), start, end, 1.0)
 
 
 def citation_span(index: SentenceSource, first: int, last: int) -> tuple[int, int]:
@@ -120,8 +120,13 @@ def make_citation(index: SentenceSource, row: int, score: float, last: int | Non
     """
     doc_id = index.sentences[row].doc_id
     start, end = citation_span(index, row, row if last is None else last)
-    text = index.document_text(doc_id)
-    return Citation(doc_id, start, end, text[start:end], round(float(score), 4))
+    return cite(doc_id, index.document_text(doc_id), start, end, score)
+
+
+def cite(doc_id: str, text: str, start: int, end: int, score: float) -> Citation:
+    """The citation of ``text[start:end]``: the quote cut from the text, ``score`` rounded, and
+    the page it starts on when the text has pages (``index.pdf.page_of``)."""
+    return Citation(doc_id, start, end, text[start:end], round(float(score), 4), page_of(text, start))
 
 
 def pick_sentences(

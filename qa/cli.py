@@ -1,7 +1,7 @@
 """The ``qa`` command: a thin shell over :class:`qa.QAService`.
 
     qa ask "Why did the talks stall?" [--json] [--doc DOC_ID]
-    qa index add PATH... | qa index list | qa index remove DOC_ID | qa index rebuild
+    qa index add PATH_OR_URL... | qa index list | qa index remove DOC_ID | qa index rebuild
     qa serve [--host 127.0.0.1] [--port 7860] [--auth USER:PASSWORD] [--read-only]
     qa eval [--suite seed|squad|all] [--limit N] [--out DIR]
 
@@ -56,7 +56,8 @@ def format_answer(ans: Answer) -> str:
                      f'"{" ".join(ans.short.quote.split())}"')
     for n, c in enumerate(ans.citations or ans.related, 1):
         quote = " ".join(c.quote.split())
-        lines.append(f'[{n}] {c.doc_id}, chars {c.start}–{c.end}: "{quote}"')
+        page = f", page {c.page}" if c.page else ""
+        lines.append(f'[{n}] {c.doc_id}{page}, chars {c.start}–{c.end}: "{quote}"')
     return printable("\n".join(lines))
 
 
@@ -78,6 +79,7 @@ def _cmd_add(args: argparse.Namespace) -> int:
     svc = open_library(args.index_dir)
     if args.id and len(args.paths) > 1:
         raise QAError("--id names one document; give one path with it")
+    svc.allow_private_urls = svc.allow_private_urls or args.allow_private_urls
     added = svc.add_files(args.paths, doc_id=args.id)  # one transaction: all or nothing
     svc.save()  # the adds are committed; this refreshes the derived files
     for path, (doc_id, new) in zip(args.paths, added, strict=True):
@@ -166,8 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     idx = sub.add_parser("index", help="manage the article library")
     isub = idx.add_subparsers(dest="index_command", required=True)
-    add = isub.add_parser("add", help="add .txt, .md or .html articles")
-    add.add_argument("paths", nargs="+")
+    add = isub.add_parser("add", help="add .txt, .md, .html or .pdf articles, or articles by URL")
+    add.add_argument("paths", nargs="+", metavar="PATH_OR_URL")
+    add.add_argument("--allow-private-urls", action="store_true",
+                     help="fetch URLs on loopback, private and link-local addresses too")
     add.add_argument("--id", help="document id (default: a hash of the text)")
     add.set_defaults(func=_cmd_add)
     ls = isub.add_parser("list", help="list the articles")

@@ -27,7 +27,7 @@ from index.errors import (
     QAError,
     UnknownDocumentError,
 )
-from index.loaders import ACCEPTED_SUFFIXES, LoadedArticle, load_bytes, load_path
+from index.loaders import ACCEPTED_SUFFIXES, LoadedArticle, is_url, load_bytes, load_path, load_url
 from index.store import ArticleIndex, DocumentRecord
 from qa.abstain import ABSTAIN_FEATURES, abstention_features
 from qa.answer import compose, defined_span, short_answer
@@ -88,6 +88,9 @@ class QAService:
 
     #: the article file types :meth:`add_file` and :meth:`load_upload` read
     accepted_suffixes: tuple[str, ...] = ACCEPTED_SUFFIXES
+    #: whether :meth:`load_url` may fetch from loopback, private and link-local addresses
+    #: (``$QA_ALLOW_PRIVATE_URLS``, ``--allow-private-urls``; default: refused)
+    allow_private_urls: bool = False
 
     def __init__(
         self,
@@ -105,6 +108,7 @@ class QAService:
         answering without the reading model, as before it existed."""
         self.index = index or ArticleIndex(config)
         self.config = self.index.config
+        self.allow_private_urls = settings.allow_private_urls()
         changes = dict(overrides or {})
         if reader_top_k is not None:
             changes["reader_top_k"] = reader_top_k
@@ -258,32 +262,49 @@ class QAService:
 
     def load_upload(self, data: bytes, name: str) -> LoadedArticle:
         """Read an uploaded file's bytes into an article (text, title, source) without adding
-        it; ``name`` picks the format (.txt, .md, .html).
+        it; ``name`` picks the format (.txt, .md, .html, .pdf).
 
         :raises InvalidDocumentError: too large (``Config.max_file_bytes``), empty, binary,
             not UTF-8, an unsupported type, or HTML with no article text.
         """
         return load_bytes(data, name, self.config.max_file_bytes)
 
+    def load_url(self, url: str) -> LoadedArticle:
+        """Fetch an article by its URL without adding it (``index/fetch.py``: http(s) only,
+        public addresses only unless :attr:`allow_private_urls`, time-outs, at most
+        ``Config.max_file_bytes``); a web page is reduced to its main text, with its title,
+        author and date; the source is the URL.
+
+        :raises FetchError: not fetched; the one-line message names the rule or the failure.
+        :raises InvalidDocumentError: no article text in what was fetched.
+        """
+        return load_url(url, self.config.max_file_bytes, self.allow_private_urls)
+
     def add_file(self, path: str | os.PathLike[str], doc_id: str | None = None) -> str:
-        """Add an article file (.txt, .md, .html; HTML reduced to its main text).
+        """Add an article file (.txt, .md, .html, .pdf; HTML reduced to its main text, a PDF
+        to its text layer) or, for a ``http(s)://`` argument, the article at that URL.
 
         :returns: the article's id.
         :raises InvalidDocumentError: a missing, unreadable, too large or unsupported file.
         """
-        article = load_path(path, self.config.max_file_bytes)
+        article = self._load(path)
         return self.add_document(
             article.text, doc_id=doc_id, title=article.title or None, source=article.source
         )
 
     def add_files(self, paths: Sequence[str | os.PathLike[str]], doc_id: str | None = None
                   ) -> list[tuple[str, bool]]:
-        """Add several files in one transaction (every file is read first: a bad one adds
-        nothing). Returns each file's (doc_id, whether it is new)."""
-        articles = [load_path(p, self.config.max_file_bytes) for p in paths]
+        """Add several files or URLs in one transaction (every one is read first: a bad one adds
+        nothing). Returns each one's (doc_id, whether it is new)."""
+        articles = [self._load(p) for p in paths]
         before = set(self.index.documents)
         ids = self.index.add_documents([(a.text, doc_id, a.title or None, a.source) for a in articles])
         return [(i, i not in before) for i in ids]
+
+    def _load(self, path: str | os.PathLike[str]) -> LoadedArticle:
+        if isinstance(path, str) and is_url(path):
+            return self.load_url(path)
+        return load_path(path, self.config.max_file_bytes)
 
     def remove_document(self, doc_id: str) -> None:
         """Remove an article; in a library opened from disk, durable when this returns.

@@ -8,13 +8,15 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Citation:
-    """Exact support for an answer sentence: ``quote == document_text(doc_id)[start:end]``."""
+    """Exact support for an answer sentence: ``quote == document_text(doc_id)[start:end]``;
+    ``page`` (from 1) for an article with pages (a PDF), else None."""
 
     doc_id: str
     start: int
     end: int
     quote: str
     score: float
+    page: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The citation as a JSON-ready dict."""

@@ -100,6 +100,18 @@ class App:
                 self._save()
             return new_id, new_id not in before
 
+    def add_url(self, url: str, title: str = "", doc_id: str | None = None) -> tuple[str, bool]:
+        """Fetch the article at ``url`` (``QAService.load_url``: public addresses only unless
+        the server allows private ones) and add it; the fetch happens outside the write lock.
+
+        :returns: its id, and whether it is new.
+        :raises QAError: read-only, not fetched (the rule or the failure), or not an article.
+        """
+        if self.read_only:
+            raise QAError("this server is read-only: articles cannot be added")
+        art = self.svc.load_url(url)
+        return self.add(art.text, title or art.title, art.source, doc_id)
+
     def remove(self, doc_id: str) -> None:
         """Remove an article for the UI or the REST API.
 
@@ -129,10 +141,16 @@ class App:
         except QAError as exc:
             raise gr.Error(str(exc)) from None
 
-    def api_add_article(self, text: str, title: str = "", doc_id: str = "") -> dict:
-        """Index an article's text; returns its doc_id and whether it was new."""
+    def api_add_article(self, text: str = "", title: str = "", doc_id: str = "", url: str = "") -> dict:
+        """Index an article's text, or the article at ``url``; returns its doc_id and whether it
+        was new."""
         try:
-            new_id, added = self.add(text, title, "api", doc_id or None)
+            if url and text:
+                raise QAError("give the article's text or its url, not both")
+            if url:
+                new_id, added = self.add_url(url, title, doc_id or None)
+            else:
+                new_id, added = self.add(text, title, "api", doc_id or None)
         except QAError as exc:
             raise gr.Error(str(exc)) from None
         return {"doc_id": new_id, "added": added, "title": self.titles()[new_id]}
@@ -214,6 +232,8 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
                 with gr.Column():
                     paste_title = gr.Textbox(label="Title (optional)", elem_id="qa-paste-title")
                     paste = gr.Textbox(label="…or paste article text", lines=6, elem_id="qa-paste")
+                    url_box = gr.Textbox(label="…or add from URL", placeholder="https://…",
+                                         elem_id="qa-url")
                     add_btn = gr.Button("Add to library", elem_id="qa-add")
             status = gr.HTML("", elem_id="qa-status")
             with gr.Row():
@@ -271,23 +291,29 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
                 None,
                 "",
                 "",
+                "",
                 app.view(None, focus),
             )
 
-        def on_add(uploads: list | None, text: str, title: str, progress=gr.Progress()):  # noqa: B008 - Gradio's idiom
+        def on_add(uploads: list | None, text: str, title: str, url: str,
+                   progress=gr.Progress()):  # noqa: B008 - Gradio's idiom
             notes, last = [], None
             jobs: list[tuple[str, Any]] = [(safe_name(Path(f).name), f) for f in uploads or []]
             if text and text.strip():
                 jobs.append(("pasted text", None))
+            if url and url.strip():
+                jobs.append((url.strip(), "url"))
             if not jobs:
                 return library_updates(
-                    status_html([("error", "Choose a file or paste some text first.")]), None
+                    status_html([("error", "Choose a file, paste some text or give a URL first.")]), None
                 )
             for i, (name, path) in enumerate(jobs):
-                progress(i / len(jobs), desc=f"Indexing {name}")
+                progress(i / len(jobs), desc=f"{'Fetching' if path == 'url' else 'Indexing'} {name}")
                 try:
                     if path is None:
                         doc_id, added = app.add(text, title, "pasted")
+                    elif path == "url":
+                        doc_id, added = app.add_url(name, title)
                     else:
                         art = svc.load_upload(Path(path).read_bytes(), name)
                         doc_id, added = app.add(art.text, art.title or title, name)
@@ -304,8 +330,8 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
 
         add_btn.click(
             on_add,
-            [files, paste, paste_title],
-            [status, scope, remove_choice, files, paste, paste_title, article],
+            [files, paste, paste_title, url_box],
+            [status, scope, remove_choice, files, paste, paste_title, url_box, article],
             api_visibility="private",
         )
 
@@ -321,7 +347,7 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
         remove_btn.click(
             on_remove,
             [remove_choice],
-            [status, scope, remove_choice, files, paste, paste_title, article],
+            [status, scope, remove_choice, files, paste, paste_title, url_box, article],
             api_visibility="private",
         )
 

@@ -16,6 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     srv.add_argument("--open", action="store_true", help="open a browser tab")
     srv.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (UI and API)")
     srv.add_argument("--read-only", action="store_true", help="serve no add or remove")
+    srv.add_argument("--allow-private-urls", action="store_true",
+                     help="let clients add articles from loopback, private and link-local URLs")
     srv.set_defaults(func=_serve)
 
 
@@ -26,5 +28,6 @@ def _serve(args: argparse.Namespace) -> int:
         raise ConfigError(f"`qa serve` needs the ui extra ({exc.name} is missing): "
                           "pip install 'grounded-qa[ui]'") from exc
     serve(args.index_dir, host=args.host, port=args.port, open_browser=args.open,
-          auth=parse_auth(args.auth), read_only=args.read_only)
+          auth=parse_auth(args.auth), read_only=args.read_only,
+          allow_private_urls=args.allow_private_urls)
     return 0

@@ -74,7 +74,8 @@ def sources_html(answer: Answer | None, doc_titles: dict[str, str]) -> str:
         rows.append(
             f'<li class="qa-source" data-cite="{n}"><span class="qa-num">[{n}]</span> '
             f'<q>{_esc(" ".join(c.quote.split()))}</q><div class="qa-meta">{_esc(title)} · '
-            f"characters {c.start}–{c.end} · score {c.score:.2f}</div></li>"
+            + (f"page {c.page} · " if c.page else "")
+            + f"characters {c.start}–{c.end} · score {c.score:.2f}</div></li>"
         )
     kind = "qa-related-list" if answer.abstained else "qa-cite-list"
     lead = ""

@@ -46,8 +46,11 @@ class AskRequest(BaseModel):
 
 
 class ArticleRequest(BaseModel):
-    """The body of ``POST /api/v1/articles``."""
-    text: str = Field(description="the article's plain text")
+    """The body of ``POST /api/v1/articles``: the article's text, or its URL."""
+    text: str | None = Field(default=None, description="the article's plain text")
+    url: str | None = Field(default=None, description="or the article's http(s) URL: fetched, "
+                            "a web page reduced to its main text (public addresses only unless "
+                            "the server runs with --allow-private-urls)")
     title: str | None = Field(default=None, description="at most 300 characters")
     id: str | None = Field(default=None, description="letters, digits, _-.:,()%@+~ and spaces; at most 128")
 
@@ -124,17 +127,29 @@ def router(app: App, auth: tuple[str, str] | None = None) -> APIRouter:
     if app.read_only:
         return r
 
-    @r.post("/articles", status_code=201, summary="Add an article (JSON: text, title, id)")
+    @r.post("/articles", status_code=201, summary="Add an article (JSON: text or url, title, id)")
     async def add(body: ArticleRequest) -> dict:
-        doc_id, added = await anyio.to_thread.run_sync(lambda: app.add(body.text, body.title or "", "api",
-                                                                       body.id))
+        if (body.text is None) == (body.url is None):
+            raise InvalidDocumentError("give the article's text or its url (one of them)")
+        if body.url is not None:
+            doc_id, added = await anyio.to_thread.run_sync(
+                lambda: app.add_url(body.url, body.title or "", body.id))
+        else:
+            doc_id, added = await anyio.to_thread.run_sync(
+                lambda: app.add(body.text, body.title or "", "api", body.id))
         return {"doc_id": doc_id, "added": added, "title": svc.index.get_document(doc_id).title}
 
-    @r.post("/articles/upload", status_code=201, summary="Add an article from a file (.txt, .md, .html)")
+    @r.post("/articles/upload", status_code=201,
+            summary="Add an article from a file (.txt, .md, .html, .pdf)")
     async def upload(file: Annotated[UploadFile, File()], id: Annotated[str | None, Form()] = None) -> dict:
         data = await file.read(svc.config.max_file_bytes + 1)
-        art = svc.load_upload(data, safe_name(file.filename or "upload"))
-        doc_id, added = await anyio.to_thread.run_sync(lambda: app.add(art.text, art.title, art.source, id))
+        name = safe_name(file.filename or "upload")
+
+        def load_and_add() -> tuple[str, bool]:  # in a thread: reading a PDF takes a while
+            art = svc.load_upload(data, name)
+            return app.add(art.text, art.title, art.source, id)
+
+        doc_id, added = await anyio.to_thread.run_sync(load_and_add)
         return {"doc_id": doc_id, "added": added, "title": svc.index.get_document(doc_id).title}
 
     @r.delete("/articles/{doc_id}", summary="Remove an article")

@@ -150,24 +150,27 @@ def _serving_threads() -> None:
     torch.set_num_threads(settings.torch_threads())
 
 
-def _prepare(index_dir: Path, auth: tuple[str, str] | None, read_only: bool) -> tuple[QAService, FastAPI]:
+def _prepare(index_dir: Path, auth: tuple[str, str] | None, read_only: bool,
+             allow_private_urls: bool = False) -> tuple[QAService, FastAPI]:
     """Threads set, the library open, the model loaded (not on the first question), the app made."""
     _serving_threads()
     svc = QAService.open_library(index_dir)
+    svc.allow_private_urls = svc.allow_private_urls or allow_private_urls
     svc.index.embedder.encode_one("warm up")  # the first forward passes, not on the first request
     svc.embed_questions(["warm up"])
     return svc, make_app(svc, Path(index_dir), auth=auth, read_only=read_only)
 
 
 def start_in_background(index_dir: Path, host: str = "127.0.0.1", port: int | None = None,
-                        auth: tuple[str, str] | None = None, read_only: bool = False) -> Running:
+                        auth: tuple[str, str] | None = None, read_only: bool = False,
+                        allow_private_urls: bool = False) -> Running:
     """Serve the library at ``index_dir`` from a background thread (tests, notebooks).
 
     :param port: default: a free port.
     :returns: the running server; ``.url`` is its address, ``.close()`` stops it.
     :raises QAError: the port is out of range or taken, or the library cannot be opened.
     """
-    svc, app = _prepare(index_dir, auth, read_only)
+    svc, app = _prepare(index_dir, auth, read_only, allow_private_urls)
     port = port or _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -179,14 +182,15 @@ def start_in_background(index_dir: Path, host: str = "127.0.0.1", port: int | No
 
 
 def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False,
-          auth: tuple[str, str] | None = None, read_only: bool = False) -> None:
+          auth: tuple[str, str] | None = None, read_only: bool = False,
+          allow_private_urls: bool = False) -> None:
     """Serve the library at ``index_dir`` until interrupted (``qa serve``): the UI at ``/``,
     the REST API at ``/api/v1``, OpenAPI at ``/docs``.
 
     :raises QAError: the port is out of range or taken, or the library cannot be opened.
     """
     check_port(host, port)
-    svc, app = _prepare(index_dir, auth, read_only)
+    svc, app = _prepare(index_dir, auth, read_only, allow_private_urls)
     mode = ", read-only" if read_only else ""
     print(f"Serving {len(svc.documents())} article(s) from {index_dir} at http://{host}:{port}{mode}",
           flush=True)
