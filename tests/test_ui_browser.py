@@ -72,6 +72,8 @@ def ask(page, question: str) -> float:
 
 
 def open_library(page) -> None:
+    if page.locator("#qa-upload").is_visible():
+        return  # open already (a click would close it)
     page.get_by_text("Library: add or remove articles").click()
     page.wait_for_selector("#qa-upload", state="visible")
 
@@ -188,3 +190,54 @@ def test_markup_in_a_title_is_text_everywhere_and_the_lists_follow_the_library(p
     page.screenshot(path=str(ARTIFACTS / "ui-markup-title.png"), full_page=True)
     assert page.locator("#pwn-title, #qa-article b, #qa-sources img, .toast-body img").count() == 0
     assert not [e for e in page.console_errors if "XSS-FIRED" in e] and page.dialogs == []
+
+
+def _add_url(page, url: str) -> str:
+    open_library(page)
+    page.locator("#qa-url textarea, #qa-url input").first.fill(url)
+    page.click("#qa-add")
+    page.wait_for_function(
+        "document.querySelector('#qa-status') && /Added|Already in the library|Could not add/"
+        ".test(document.querySelector('#qa-status').innerText)", timeout=60_000)
+    return page.inner_text("#qa-status")
+
+
+def test_add_from_url_and_a_pdf_with_its_page(page, browser, tmp_path):
+    from tests.article_site import article_site, two_page_pdf
+    from ui.server import start_in_background
+
+    with article_site() as site:
+        # the default server refuses a private address, and says so
+        status = _add_url(page, f"{site}/article")
+        assert "Could not add: 127.0.0.1 is a loopback address: not fetched" in status
+        assert "--allow-private-urls" in status
+        running = start_in_background(tmp_path / "lib", allow_private_urls=True)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            pg = context.new_page()
+            pg.goto(running.url)
+            pg.wait_for_selector("#qa-question textarea", timeout=30_000)
+            status = _add_url(pg, f"{site}/moved")
+            assert status.startswith(f"Added: {site}/moved as "), status
+            pg.wait_for_function("document.querySelector('#qa-article').innerText"
+                                 ".includes('Elm Street bridge')")
+            ask(pg, "Why did engineers replace the steel deck?")
+            assert "deep corrosion" in pg.inner_text("#qa-chat")
+            mark = pg.locator("#qa-article mark.qa-cite").first
+            mark.wait_for(state="visible")
+            assert "deep corrosion" in mark.inner_text()
+            article = pg.inner_text("#qa-article")
+            assert "Subscribe" not in article and "bob42" not in article  # the page's boilerplate
+            pdf = tmp_path / "talks.pdf"
+            pdf.write_bytes(two_page_pdf())
+            upload(pg, pdf)  # (the status still shows the URL's line until the PDF's comes)
+            pg.wait_for_function("/(Added|Could not add): talks.pdf/"
+                                 ".test(document.querySelector('#qa-status').innerText)", timeout=60_000)
+            assert pg.inner_text("#qa-status").startswith("Added: talks.pdf as ")
+            ask(pg, "What has been the main obstacle?")
+            sources = pg.inner_text("#qa-sources")
+            assert "length of the ceasefire" in sources and "page 2 · characters" in sources
+            pg.screenshot(path=str(ARTIFACTS / "ui-url-and-pdf.png"), full_page=True)
+        finally:
+            context.close()
+            running.close()
