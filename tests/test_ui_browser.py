@@ -226,6 +226,7 @@ def test_add_from_url_and_a_pdf_with_its_page(page, browser, tmp_path):
             mark = pg.locator("#qa-article mark.qa-cite").first
             mark.wait_for(state="visible")
             assert "deep corrosion" in mark.inner_text()
+            assert f"{site}/article · characters" in pg.inner_text("#qa-sources")  # the URL, shown
             article = pg.inner_text("#qa-article")
             assert "Subscribe" not in article and "bob42" not in article  # the page's boilerplate
             pdf = tmp_path / "talks.pdf"

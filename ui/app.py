@@ -51,6 +51,11 @@ class App:
         """Document id → title, for every article of the library now."""
         return {d.doc_id: d.title for d in self.svc.documents()}
 
+    def urls(self) -> dict[str, str]:
+        """Document id → the URL it was fetched from, for the articles added by URL."""
+        return {d.doc_id: d.source for d in self.svc.documents()
+                if d.source.startswith(("http://", "https://"))}
+
     def scope_choices(self) -> list[tuple[str, str]]:
         """The "ask" dropdown: all articles, then each as ``title (id)``."""
         return [("All articles", ALL)] + [(f"{t} ({d})", d) for d, t in self.titles().items()]
@@ -260,7 +265,7 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
                 messages,
                 [*history, [ans.question, ans.text]],
                 app.view(ans, where),
-                sources_html(ans, app.titles()),
+                sources_html(ans, app.titles(), app.urls()),
             )
 
         ask_io = dict(

@@ -60,9 +60,10 @@ def article_html(
     )
 
 
-def sources_html(answer: Answer | None, doc_titles: dict[str, str]) -> str:
-    """The sources panel: each citation (or related passage) with its document, offsets and
-    quote, escaped.
+def sources_html(answer: Answer | None, doc_titles: dict[str, str],
+                 doc_urls: dict[str, str] | None = None) -> str:
+    """The sources panel: each citation (or related passage) with its document (and the URL it
+    was fetched from, as text), its page when it has one, offsets and quote, escaped.
     """
     if answer is None:
         return '<div class="qa-sources qa-empty">Sources of the answer appear here.</div>'
@@ -74,6 +75,7 @@ def sources_html(answer: Answer | None, doc_titles: dict[str, str]) -> str:
         rows.append(
             f'<li class="qa-source" data-cite="{n}"><span class="qa-num">[{n}]</span> '
             f'<q>{_esc(" ".join(c.quote.split()))}</q><div class="qa-meta">{_esc(title)} · '
+            + (f"{_esc(doc_urls[c.doc_id])} · " if c.doc_id in (doc_urls or {}) else "")
             + (f"page {c.page} · " if c.page else "")
             + f"characters {c.start}–{c.end} · score {c.score:.2f}</div></li>"
         )
