@@ -79,8 +79,7 @@ SCHEDULE: tuple[tuple[int, float, tuple[str, ...]], ...] = (
 
 
 # the kinds a teacher-anchored run teaches anew (not held to the teacher's reading)
-NEW_KINDS = ("antonym", "negation", "word_swap", "low_overlap", "explanation", "restating")
-EXPLAIN_KINDS = ("explanation", "restating")
+NEW_KINDS = ("antonym", "negation", "word_swap", "low_overlap")
 
 
 def distill_loss(teacher, inputs: dict, out, anchored) -> Any:
@@ -168,11 +167,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--low-overlap", type=float, default=0.0,
                     help="answer sentences holding at most this share of their question's words "
                     "are taught anew in an anchored run, not held to the teacher (reader_data.py)")
-    ap.add_argument("--explanations", action="store_true",
-                    help="why/how answer sentences and the sentences restating their event taught "
-                    "anew (eval/train/reader_data.py)")
-    ap.add_argument("--name", default="reader",
-                    help="the reader's file name in --teacher and --out (reader-xfit-0, ...)")
     ap.add_argument("--teacher", type=Path, default=None,
                     help="a trained reader's folder: the start (when there is no checkpoint) and a "
                     "frozen teacher whose spans the other examples keep (see distill_loss)")
@@ -182,12 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     train_arts, val_arts = articles()
     kinds_made = {"other_adversarial": args.other_adversarial, "word_swaps": args.word_swaps,
-                  "low_overlap": args.low_overlap, "explanations": args.explanations}
+                  "low_overlap": args.low_overlap}
     train = examples(train_arts, seed=1, **kinds_made)
-    every_val = examples(val_arts, seed=2, **kinds_made)
-    val = every_val[:1500]
-    explain_val = [e for e in every_val if e.kind in EXPLAIN_KINDS]
-    if args.other_adversarial or args.word_swaps or args.low_overlap or args.explanations:
+    val = examples(val_arts, seed=2, **kinds_made)[:1500]
+    if args.other_adversarial or args.word_swaps or args.low_overlap:
         # rare kinds (2-8 % each), seen 4 times as often
         train += [e for e in train if e.kind in NEW_KINDS] * 3
         random.Random(3).shuffle(train)
@@ -202,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.teacher is not None:
         from qa.reader import Reader
 
-        teacher = Reader(args.teacher, args.name, precision="float32").model  # frozen
+        teacher = Reader(args.teacher, precision="float32").model  # frozen
         teacher.requires_grad_(False)
         model.load_state_dict(teacher.state_dict())  # copies values: requires_grad stays as set
     params = [p for p in model.parameters() if p.requires_grad]
@@ -231,9 +223,6 @@ def main(argv: list[str] | None = None) -> int:
     sched = get_linear_schedule_with_warmup(opt, int((0.06 if start == 0 else 0.03) * length), length)
     if state is not None:
         sched.load_state_dict(state["sched"])
-    if explain_val:
-        print(f"why/how validation ({len(explain_val)}) before: "
-              f"{evaluate(model, tokenizer, explain_val)}", flush=True)
     model.train()
     log = open(args.work / "log.jsonl", "a")  # noqa: SIM115 - appended to across the whole run
     while step < args.steps:
@@ -276,17 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     save(model, tokenizer, args, runs, scores, seconds, len(train_arts), len(train), kinds)
     from qa.reader import Reader
 
-    record = args.out / f"{args.name}.json"
-    info = json.loads(record.read_text(encoding="utf-8"))
+    info = json.loads((args.out / "reader.json").read_text(encoding="utf-8"))
     info["validation_fp32"] = info.pop("validation")
     for precision in ("bfloat16", "int8"):  # as served: half-precision weights, then these
-        served = Reader(args.out, args.name, precision=precision).model
-        scores = evaluate(served, tokenizer, val)
+        scores = evaluate(Reader(args.out, precision=precision).model, tokenizer, val)
         info[f"validation_{precision}"] = {k: round(v, 4) for k, v in scores.items()}
-        if explain_val:  # why/how answer sentences against the sentences restating their event
-            scores = evaluate(served, tokenizer, explain_val)
-            info[f"validation_why_how_{precision}"] = {k: round(v, 4) for k, v in scores.items()}
-    record.write_text(json.dumps(info, indent=1), encoding="utf-8")
+    (args.out / "reader.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     print(f"fp32: {info['validation_fp32']}; bf16: {info['validation_bfloat16']}; "
           f"int8: {info['validation_int8']}", flush=True)
     return 0
@@ -296,7 +280,7 @@ def save(model, tokenizer, args, runs, scores, seconds, n_articles, n_examples, 
     """Write the reader's weights and record (calibrated) to ``out``."""
     before = {}  # the teacher's own record, read before ``out`` (which may be its folder) is written
     if args.teacher is not None:
-        before = json.loads((args.teacher / f"{args.name}.json").read_text(encoding="utf-8"))
+        before = json.loads((args.teacher / "reader.json").read_text(encoding="utf-8"))
     info = {
         "layers": args.layers,
         "max_length": MAX_LENGTH,
@@ -314,15 +298,13 @@ def save(model, tokenizer, args, runs, scores, seconds, n_articles, n_examples, 
         + " --other-adversarial" * args.other_adversarial  # (the last run's data)
         + (f" --word-swaps {args.word_swaps}" if args.word_swaps else "")
         + (f" --low-overlap {args.low_overlap}" if args.low_overlap else "")
-        + " --explanations" * args.explanations
-        + (f" --name {args.name}" if args.name != "reader" else "")
         + (f" --teacher {args.teacher} --work {args.work}" if args.teacher else ""),
         "validation": {k: round(v, 4) for k, v in scores.items()},
     }
     if before:  # the whole history: how the teacher was made, then this run
         info["training"] = f"{before['training']}; then {info['training']}"
         info["command"] = f"{before['command']} && {info['command']}"
-    write_reader(model, args.out, info, name=args.name)
+    write_reader(model, args.out, info)
 
 
 if __name__ == "__main__":

@@ -28,11 +28,6 @@ span inside the sentence, or ``None`` (no answer). Per question:
   with the reader anchored to an earlier one by distillation (``eval/train/reader.py
   --teacher``), so that questions in other words than their sentence, which are not in this
   kind, stay answerable as the earlier reader read them.
-* *explanations* (``explanations``): a why or how question's answer sentence is of the kind
-  "explanation", and its hard negatives that hold at least ``RESTATING`` of the question's
-  content stems are "restating": the sentences that repeat the question's event without its
-  cause or manner, the mistake the engine made on "Why did the talks stall?". Both are taught
-  anew in an anchored run (the teacher read restating sentences as answers).
 """
 
 from __future__ import annotations
@@ -46,7 +41,6 @@ from dataclasses import dataclass
 from eval.squad import SquadArticle, contains_answer
 from index.split import split_sentences
 from index.text import stem, tokenize
-from qa.kinds import is_explanation
 
 _YEAR = re.compile(r"^(1[0-9]{3}|20[0-9]{2})s?$")
 _ANTONYM_PAIRS = (
@@ -74,18 +68,14 @@ class ReaderExample:
     question: str
     sentence: str
     answer: tuple[int, int] | None  # character span in ``sentence``; None = no answer
-    kind: str  # "positive", "low_overlap", "hard_negative", "adversarial", "antonym", "negation",
-    # "word_swap", "explanation" or "restating"
+    kind: str  # "positive", "low_overlap", "hard_negative", "adversarial", "antonym", "negation"
+    # or "word_swap"
 
 
 # A question is asked "in other words" when its answer sentence holds at most this share of its
 # content stems (12 % of the SQuAD v1.1 train questions): what the question encoder's and the
 # re-ranker's fits can weight (``--low-overlap``, ``--low-overlap-weight``) and report apart.
 LOW_OVERLAP = 0.25
-# A hard negative of a why/how question "restates" its event when it holds at least this share of
-# the question's content stems (the seed's "negotiations had stalled" for "Why did the talks
-# stall?" holds a half).
-RESTATING = 0.4
 
 
 def overlap(question: str, sentence: str) -> float:
@@ -180,13 +170,11 @@ def article_examples(
     other_adversarial: bool = False,
     word_swaps: float = 0.0,
     low_overlap: float = 0.0,
-    explanations: bool = False,
 ) -> list[ReaderExample]:
     """The examples of one article's questions (module docstring); ``word_swaps``: the share of
     questions that also get a word-swapped copy; ``low_overlap``: answer sentences holding at
     most this share of their question's content stems are of the kind "low_overlap" (the
-    question in other words than its sentence) instead of "positive"; ``explanations``: why/how
-    questions give "explanation" and "restating" examples (3 hard negatives instead of 2)."""
+    question in other words than its sentence) instead of "positive"."""
     sentences = split_sentences("a", article.text)
     if not sentences:
         return []
@@ -223,19 +211,16 @@ def article_examples(
         g = gold[0]
         sent = sentences[g]
         low = low_overlap > 0 and overlap(q.question, sent.text) <= low_overlap
-        explain = explanations and is_explanation(q.question)
         out.append(ReaderExample(q.question, sent.text, (pos - sent.start, pos - sent.start + len(answer)),
-                                 "explanation" if explain else "low_overlap" if low else "positive"))
+                                 "low_overlap" if low else "positive"))
         q_stems = {t.stem for t in tokenize(q.question) if t.stem}
         scored = sorted((-sum(idf.get(s, 0.0) for s in q_stems & stems[i]), i) for i in range(n) if i != g)
         taken = 0
         for _, i in scored:
-            if taken == hard_negatives + explain:
+            if taken == hard_negatives:
                 break
             if not contains_answer(sentences[i].text, q.answers):
-                restating = explain and overlap(q.question, sentences[i].text) >= RESTATING
-                out.append(ReaderExample(q.question, sentences[i].text, None,
-                                         "restating" if restating else "hard_negative"))
+                out.append(ReaderExample(q.question, sentences[i].text, None, "hard_negative"))
                 taken += 1
         if rng.random() < adversarial_share:
             swapped = _swap(q.question, sent.text, vocab, rng)
