@@ -20,10 +20,14 @@ from index.errors import (
     StorageError,
     UnknownDocumentError,
 )
+from qa.guide import ArticleGuide, GuideName, GuideQuestion
 from qa.service import QAService
 from qa.types import Answer, Citation
 
 __all__ = [
+    "ArticleGuide",
+    "GuideName",
+    "GuideQuestion",
     "Answer",
     "Citation",
     "Config",

@@ -87,6 +87,30 @@ def _cmd_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def format_guide(guide) -> str:
+    """An article's guide as the terminal shows it: summary, names, questions, each with offsets."""
+    lines = ["Summary:"]
+    lines += [f'  [{c.start}–{c.end}] "{" ".join(c.quote.split())}"' for c in guide.summary]
+    lines.append("Names:")
+    lines += [f"  {n.name} ({n.kind}, {len(n.mentions)} mention{'s' * (len(n.mentions) != 1)})"
+              + (f": also {', '.join(v for v in n.variants if v != n.name)}" if len(n.variants) > 1 else "")
+              for n in guide.names]
+    lines.append("Questions it answers:")
+    lines += [f"  {q.question}  (confidence {q.confidence:.2f}, chars {q.citation.start}–{q.citation.end})"
+              for q in guide.questions]
+    return printable("\n".join(lines))
+
+
+def _cmd_guide(args: argparse.Namespace) -> int:
+    svc = open_library(args.index_dir)
+    guide = svc.guide(args.doc_id)
+    if args.json:
+        print(json.dumps(guide.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_guide(guide))
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     svc = open_library(args.index_dir)
     docs = [
@@ -166,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--doc", action="append", metavar="DOC_ID", help="ask only this document")
     ask.set_defaults(func=_cmd_ask)
 
+    gd = sub.add_parser("guide", help="an article's guide: summary, names, questions it answers")
+    gd.add_argument("doc_id")
+    gd.add_argument("--json", action="store_true", help="machine-readable output")
+    gd.set_defaults(func=_cmd_guide)
     idx = sub.add_parser("index", help="manage the article library")
     isub = idx.add_subparsers(dest="index_command", required=True)
     add = isub.add_parser("add", help="add .txt, .md, .html or .pdf articles, or articles by URL")

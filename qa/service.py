@@ -36,6 +36,7 @@ from qa.define import defined_candidate
 from qa.explain import EXPLAIN_FEATURES, explained_probs, shifted_threshold
 from qa.features import FEATURES
 from qa.followup import resolve
+from qa.guide import ArticleGuide, guide_of
 from qa.inputs import clean_history, clean_question
 from qa.kinds import EXPLANATION_KINDS, question_kind
 from qa.models import MODEL_DIR, ScoringModel, load_model
@@ -109,6 +110,7 @@ class QAService:
         self.index = index or ArticleIndex(config)
         self.config = self.index.config
         self.allow_private_urls = settings.allow_private_urls()
+        self._guides: dict = {}  # (text hash, encoder) -> ArticleGuide (qa/guide.py)
         changes = dict(overrides or {})
         if reader_top_k is not None:
             changes["reader_top_k"] = reader_top_k
@@ -305,6 +307,15 @@ class QAService:
         if isinstance(path, str) and is_url(path):
             return self.load_url(path)
         return load_path(path, self.config.max_file_bytes)
+
+    def guide(self, doc_id: str) -> ArticleGuide:
+        """The article's guide (``qa/guide.py``): its three most central sentences, the names
+        it uses with every mention, and questions the engine answered from the sentence each was
+        made from; every item a :class:`Citation`. Made once per text and kept.
+
+        :raises UnknownDocumentError: no article with this id.
+        """
+        return guide_of(self, doc_id, self._guides)
 
     def remove_document(self, doc_id: str) -> None:
         """Remove an article; in a library opened from disk, durable when this returns.

@@ -129,3 +129,11 @@ def test_read_only_and_login(tmp_path, embedder):
             assert api.post("/articles", json={"text": PORT}).status_code in (404, 405)
             assert api.delete(f"/articles/{SEED_ID}").status_code in (404, 405)
         assert httpx.get(f"{url}api/v1/health", auth=("ed", "wrong"), timeout=30).status_code == 401
+
+
+def test_an_articles_guide(api, seed_text):
+    guide = api.get(f"/articles/{SEED_ID}/guide").json()
+    assert guide["doc_id"] == SEED_ID and guide["summary"] and guide["names"] and guide["questions"]
+    for c in guide["summary"] + [q["citation"] for q in guide["questions"]]:
+        assert c["quote"] == seed_text[c["start"]:c["end"]]
+    assert "nope" in _error(api.get("/articles/nope/guide"), 404, "UnknownDocumentError")

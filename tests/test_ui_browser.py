@@ -242,3 +242,16 @@ def test_add_from_url_and_a_pdf_with_its_page(page, browser, tmp_path):
         finally:
             context.close()
             running.close()
+
+
+def test_a_suggested_question_is_asked_and_its_answer_highlighted(page, seed_text):
+    page.wait_for_selector("#qa-guide .qa-guide-summary li")
+    assert "Mousa Abu Marzouk" in page.inner_text("#qa-guide")
+    button = page.locator("#qa-guide-questions button", has_text="Who is Mousa Abu Marzouk?").first
+    button.click()
+    page.wait_for_function("document.querySelectorAll('#qa-chat .message').length >= 2", timeout=30_000)
+    assert "Mousa Abu Marzouk" in page.inner_text("#qa-chat")
+    mark = page.locator("#qa-article mark.qa-cite").first
+    mark.wait_for(state="visible")
+    assert "Abu Marzouk" in mark.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "ui-guide.png"), full_page=True)

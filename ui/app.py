@@ -1,7 +1,11 @@
-"""The browser app: a thin Gradio shell over :class:`qa.QAService`.
+"""(Over 400 lines: one Gradio Blocks, whose event handlers must be defined inside it beside
+the components they update; the HTML they render is ui/render.py.)
 
-Chat on the left, the article on the right with every cited span highlighted at its exact
-characters, a sources list, and a library panel to add (paste or upload) and remove articles.
+The browser app: a thin Gradio shell over :class:`qa.QAService`.
+
+Chat on the left with the article's guide (summary, names, questions it answers) below it, the
+article on the right with every cited span highlighted at its exact characters, a sources list,
+and a library panel to add (paste, upload a file or a PDF, or give a URL) and remove articles.
 Named API endpoints (``ask``, ``add_article``, ``remove_article``, ``list_articles``,
 ``article_text``) return plain JSON for ``gradio_client``.
 """
@@ -19,17 +23,19 @@ import gradio as gr
 from index.errors import QAError
 from qa.service import QAService
 from qa.types import Answer
-from ui.render import CSS, SCROLL_JS, article_html, chat_text, safe_name, sources_html, status_html
+from ui.render import (
+    CSS,
+    SCROLL_JS,
+    article_html,
+    chat_text,
+    guide_html,
+    safe_name,
+    sources_html,
+    status_html,
+)
 
 log = logging.getLogger("qa")
 ALL = "__all__"
-SEED_EXAMPLES = [
-    "Why did the ceasefire talks stall?",
-    "How many rockets did Hamas fire on Sunday?",
-    "Who is Mousa Abu Marzouk?",
-    "What did Netanyahu say he would not agree to?",
-    "How many people have been killed in Gaza?",
-]
 
 
 class App:
@@ -68,6 +74,19 @@ class App:
         """The article shown before any answer: the first of the library, or None when empty."""
         docs = self.svc.documents()
         return docs[0].doc_id if docs else None
+
+    def guide(self, scope: str | None) -> tuple[str, list[list[str]]]:
+        """The guide panel of the article in scope (the only one when all are, else none) and
+        its questions as samples for the question list."""
+        docs = self.svc.documents()
+        doc_id = scope if scope not in (None, ALL) else (docs[0].doc_id if len(docs) == 1 else None)
+        if doc_id is None or doc_id not in {d.doc_id for d in docs}:
+            return guide_html(None, ""), []
+        try:
+            g = self.svc.guide(doc_id)
+        except QAError:
+            return guide_html(None, ""), []
+        return guide_html(g, self.titles().get(doc_id, doc_id)), [[q.question] for q in g.questions]
 
     def view(self, answer: Answer | None, scope: str | None) -> str:
         """The article pane: the document the answer cites (else the one in scope) with the
@@ -218,7 +237,12 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-send")
                 with gr.Row():
                     new_chat = gr.Button("New chat", size="sm", elem_id="qa-new-chat")
-                gr.Examples(SEED_EXAMPLES, inputs=[question], label="Examples for the bundled article")
+                first_guide, first_questions = app.guide(app.default_doc() or ALL)
+                guide_questions = gr.Dataset(
+                    components=[question], samples=first_questions or [[""]],
+                    label="Questions this article answers (each already answered from it)",
+                    elem_id="qa-guide-questions", visible=bool(first_questions))
+                guide_box = gr.HTML(first_guide, elem_id="qa-guide")
             with gr.Column(scale=6, min_width=420):
                 article = gr.HTML(app.view(None, app.default_doc()), elem_id="qa-article")
                 sources = gr.HTML(sources_html(None, {}), elem_id="qa-sources")
@@ -281,7 +305,16 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
             return [], [], app.view(None, where), sources_html(None, {})
 
         new_chat.click(on_new_chat, [scope], [chat, turns, article, sources], api_visibility="private")
-        scope.change(lambda w: app.view(None, w), [scope], [article], api_visibility="private")
+
+        def on_scope(where: str):
+            panel, samples = app.guide(where)
+            return (app.view(None, where), panel,
+                    gr.update(samples=samples or [[""]], visible=bool(samples)))
+
+        scope.change(on_scope, [scope], [article, guide_box, guide_questions], api_visibility="private")
+        # a suggested question is asked when clicked
+        guide_questions.click(lambda sample: sample[0], [guide_questions], [question],
+                              api_visibility="private").then(**ask_io).then(fn=None, js=SCROLL_JS)
 
         def library_updates(message: str, focus: str | None):
             scope_update = (

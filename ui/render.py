@@ -99,6 +99,19 @@ def chat_text(answer: Answer) -> str:
     return f"{answer.text}\n\nConfidence {answer.confidence:.2f}"
 
 
+def guide_html(guide, title: str) -> str:
+    """The guide panel (``qa.guide.ArticleGuide`` or None): the summary sentences with their
+    offsets and the names the article uses, escaped."""
+    if guide is None:
+        return '<div class="qa-guide qa-empty">Choose an article to see its guide.</div>'
+    items = "".join(f'<li class="qa-guide-sum" data-start="{c.start}" data-end="{c.end}">'
+                    f"{_esc(' '.join(c.quote.split()))}</li>" for c in guide.summary)
+    chips = "".join(f'<span class="qa-chip" title="{_esc(n.kind)}, {len(n.mentions)} mentions">'
+                    f"{_esc(n.name)}</span>" for n in guide.names)
+    return (f'<div class="qa-guide"><div class="qa-guide-head">In brief: {_esc(title)}</div>'
+            f'<ol class="qa-guide-summary">{items}</ol><div class="qa-guide-names">{chips}</div></div>')
+
+
 def status_html(notes: list[tuple[str, str]]) -> str:
     """Library messages: ``("ok" | "error", text)`` pairs, text escaped."""
     items = "".join(f'<div class="qa-note qa-{kind}">{_esc(text)}</div>' for kind, text in notes)
@@ -106,6 +119,10 @@ def status_html(notes: list[tuple[str, str]]) -> str:
 
 
 CSS = """
+.qa-guide-summary { margin: 0.3em 0 0.5em 1.2em; font-size: 0.92em; }
+.qa-chip { display: inline-block; margin: 2px 4px 2px 0; padding: 1px 8px; border-radius: 10px;
+  background: var(--block-background-fill, #eef); border: 1px solid var(--border-color-primary, #ccd);
+  font-size: 0.85em; }
 .qa-note { padding: 0.35rem 0.6rem; margin: 0.25rem 0; border-radius: 4px; overflow-wrap: anywhere; }
 .qa-ok { background: #e7f6ea; color: #1c5b2a; border-left: 3px solid #3a9a50; }
 .qa-error { background: #fdecec; color: #7a1f1f; border-left: 3px solid #c43c3c; }

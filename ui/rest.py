@@ -118,6 +118,11 @@ def router(app: App, auth: tuple[str, str] | None = None) -> APIRouter:
         return {"doc_id": record.doc_id, "title": record.title, "source": record.source,
                 "text": record.text, "sentences": sentences}
 
+    @r.get("/articles/{doc_id}/guide", summary="An article's guide: summary, names, answered questions")
+    async def guide(doc_id: str) -> dict:
+        svc.index.refresh()  # another process may have added it
+        return (await in_pool(lambda: svc.guide(doc_id))).to_dict()
+
     @r.get("/health", summary="Library generation, article count, model")
     async def health() -> dict:
         docs = svc.documents()

@@ -1,0 +1,314 @@
+"""An article's guide: its most central sentences, the names it uses, and questions the engine
+has already answered from it — every item a citation of the article's own characters.
+
+* **Summary**: the sentences nearest the article's centroid (the mean of its sentence vectors,
+  which the library already holds), with a prior for the lead and for words of the title,
+  three of them, in article order (``SUMMARY_SENTENCES``; weights measured in
+  ``docs/evaluation.md``, "Article guide").
+* **Names**: runs of capitalised words outside a sentence's first word (or there when the same
+  run recurs elsewhere), honorifics dropped ("Mr. Abu Marzouk" is "Abu Marzouk"); a one- or
+  two-word name that ends a longer one is grouped with it ("Netanyahu" with "Benjamin
+  Netanyahu"). Written here, with no NER library: spaCy's English models are not on the package
+  registry this machine installs from (the copies there are third-party re-uploads), and the
+  rest (GLiNER, Flair, Stanza) fetch their weights from a hub at run time. The kind (person,
+  organisation, place) is read from the words around the mentions and is a guess.
+* **Questions**: made from the names and from sentences that state a cause, each asked of the
+  engine and kept only when it answers (does not abstain) and its first citation covers the
+  sentence the question was made from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from index.text import tokenize
+from qa.types import Citation
+
+SUMMARY_SENTENCES = 3
+MAX_NAMES = 12
+MAX_QUESTIONS = 6
+GUIDE_VERSION = 1
+# the summary's score: cosine to the centroid + LEAD_WEIGHT / (1 + position) + TITLE_WEIGHT x
+# share of the title's content stems in the sentence
+LEAD_WEIGHT = 0.15
+TITLE_WEIGHT = 0.10
+
+_HONORIFIC = re.compile(r"^(Mr|Mrs|Ms|Dr|Prof|Sir|Gen|Col|Capt|Lt|Sgt|Rep|Sen|Gov|Rev)\.?\s+")
+_TITLE_WORDS = re.compile(r"\b(President|Prime Minister|Minister|Secretary|Director|Chancellor|"
+                          r"King|Queen|Prince|Senator|Governor|spokesman|spokeswoman|official|"
+                          r"leader|chief|head|Mr|Mrs|Ms|Dr)\.?\s*$")
+_ORG_WORDS = re.compile(r"\b(Ministry|Council|Party|Agency|Forces|Army|Union|Association|"
+                        r"Committee|Commission|Department|Office|Bank|Company|Corporation|Inc|"
+                        r"Group|Organization|Organisation|Authority|Court|Parliament|Congress|"
+                        r"University|Institute|Service|Administration|Hamas|Hezbollah|"
+                        r"Fund|Foundation|Board|News|Times|Post)\b")
+_PLACE_BEFORE = re.compile(r"\b(in|from|to|at|near|into|across|of|outside|inside)\s*$")
+_NAME = re.compile(r"(?:[A-Z][\w'’-]*\.?|al-[A-Z][\w'’-]*)(?:\s+(?:(?:of|the|al|bin|ibn|de|van|von|"
+                   r"del|da)\s+)?(?:[A-Z][\w'’-]*\.?|al-[A-Z][\w'’-]*))*")
+_STOP_NAMES = {"The", "A", "An", "In", "On", "At", "But", "And", "It", "He", "She", "They",
+               "We", "I", "This", "That", "These", "Those", "His", "Her", "Their", "Its", "As",
+               "If", "When", "While", "After", "Before", "For", "With", "By", "From", "To", "Of",
+               "Mr", "Mrs", "Ms", "Dr", "There", "What", "Who", "Why", "How", "Some", "Many",
+               "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+               "January", "February", "March", "April", "May", "June", "July", "August",
+               "September", "October", "November", "December", "Still", "Also", "So", "Yet",
+               "However", "Meanwhile", "According", "Last", "Next", "One", "Two", "Earlier"}
+_LEADING_TITLES = {"President", "Prime", "Minister", "Secretary", "Director", "Chancellor",
+                   "General", "King", "Queen", "Prince", "Senator", "Governor", "Foreign",
+                   "Defense", "Defence", "State", "Israeli", "Egyptian", "American", "Palestinian",
+                   "Qatari", "British", "French", "German", "Russian", "Chinese", "Former"}
+_PLACE_END = re.compile(r"\b(Strip|City|Bank|Sea|River|Street|Square|County|Province|Island|"
+                        r"Islands|Mountains|Valley|Gulf|Ocean|Republic|States|Kingdom)$")
+_CAUSE = re.compile(r"\b(because|due to|in order to|so that|the main (obstacle|reason|cause)|"
+                    r"blamed|as a result of|led to|forced)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class GuideName:
+    """A name the article uses: its longest form, kind (a guess: "person", "organisation",
+    "place" or "name"), the forms seen, and every mention as a citation."""
+    name: str
+    kind: str
+    variants: list[str]
+    mentions: list[Citation]
+
+
+@dataclass(frozen=True)
+class GuideQuestion:
+    """A question made from the article that the engine answered from the sentence it was made
+    from: the question, the engine's confidence and its first citation."""
+    question: str
+    confidence: float
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class ArticleGuide:
+    """What an article says (``summary``), whom and what it names (``names``), and questions it
+    answers (``questions``); ``dropped``: candidate questions the engine did not answer from
+    their sentence (not shown); ``seconds``: the time it took to make."""
+    doc_id: str
+    summary: list[Citation]
+    names: list[GuideName]
+    questions: list[GuideQuestion]
+    dropped: int = 0
+    seconds: float = 0.0
+    version: int = GUIDE_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The guide as a JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ArticleGuide:
+        """A guide from :meth:`to_dict`'s output."""
+        def cite(c: dict) -> Citation:
+            return Citation(**c)
+
+        return cls(
+            doc_id=data["doc_id"], summary=[cite(c) for c in data["summary"]],
+            names=[GuideName(n["name"], n["kind"], list(n["variants"]), [cite(c) for c in n["mentions"]])
+                   for n in data["names"]],
+            questions=[GuideQuestion(q["question"], q["confidence"], cite(q["citation"]))
+                       for q in data["questions"]],
+            dropped=data.get("dropped", 0), seconds=data.get("seconds", 0.0),
+            version=data.get("version", 0), extra=data.get("extra", {}))
+
+
+def summary_rows(vectors: np.ndarray, sentences: list[str], title: str,
+                 k: int = SUMMARY_SENTENCES, lead: float = LEAD_WEIGHT,
+                 title_weight: float = TITLE_WEIGHT) -> list[int]:
+    """The positions of the ``k`` summary sentences, in article order (module docstring)."""
+    if not sentences:
+        return []
+    centroid = vectors.mean(axis=0)
+    centroid = centroid / (np.linalg.norm(centroid) or 1.0)
+    score = vectors @ centroid
+    score = score + lead / (1.0 + np.arange(len(sentences)))
+    title_stems = {t.stem for t in tokenize(title) if t.stem}
+    if title_stems and title_weight:
+        score = score + title_weight * np.array(
+            [len(title_stems & {t.stem for t in tokenize(s) if t.stem}) / len(title_stems)
+             for s in sentences])
+    too_short = np.array([len(s.split()) < 6 for s in sentences])
+    score = np.where(too_short, -np.inf, score)  # a dateline or a caption is no summary
+    best = [int(i) for i in np.argsort(-score)[:k] if np.isfinite(score[i])]
+    return sorted(best)
+
+
+def find_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, str, list[tuple[int, int]]]]:
+    """The article's names as (name, kind, mention spans), most mentioned first; ``spans``: its
+    sentences' (start, end)."""
+    mentions: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    context: dict[str, list[str]] = defaultdict(list)
+    at_start: Counter = Counter()
+    for s, e in spans:
+        for m in _NAME.finditer(text, s, e):
+            words = [(m.start() + w.start(), m.start() + w.end()) for w in re.finditer(r"\S+", m.group())]
+            while words and (text[words[0][0]:words[0][1]].rstrip(".") in _STOP_NAMES | _LEADING_TITLES
+                             or _HONORIFIC.match(text[words[0][0]:words[0][1]] + " ")):
+                words = words[1:]
+            if not words:
+                continue
+            a, b = words[0][0], words[-1][1]
+            if text[a:b].endswith(("'s", "’s")):
+                b -= 2
+            while b > a and text[b - 1] in ".’',":
+                b -= 1
+            form = text[a:b]
+            if len(form) < 3 and not form.isupper():
+                continue
+            at_start[form] += a == s
+            mentions[form].append((a, b))
+            context[form].append(text[max(s, a - 40):a])
+    # a name only ever seen as a sentence's first word is usually not one ("Officials", "Israeli")
+    # and a single word seen once is more often a stray capital ("Dear") than a name
+    # (unless it ends a longer name: "Lopez said" after "Maria Lopez")
+    longer = [f for f in mentions if len(f.split()) > 1]
+    ends_longer = {f for f in mentions if any(g.endswith(" " + f) for g in longer)}
+    forms = [f for f in mentions if f in ends_longer or len(f.split()) > 1
+             or (at_start[f] < len(mentions[f]) and len(mentions[f]) > 1)]
+    groups: dict[str, list[str]] = {}
+    for f in sorted(forms, key=lambda x: -len(x.split())):
+        # a shorter form that ends a longer one is the same one ("Netanyahu", "Abu Marzouk")
+        owner = next((g for g in groups if len(f.split()) < len(g.split()) and g.endswith(" " + f)
+                      and not _PLACE_END.search(g)), None)
+        groups.setdefault(owner or f, []).append(f)
+    out = []
+    for name, variants in groups.items():
+        found = sorted({sp for v in variants for sp in mentions[v]})
+        out.append((name, _kind(name, variants, context), found))
+    out.sort(key=lambda x: (-len(x[2]), x[2][0]))
+    return out
+
+
+def _kind(name: str, variants: list[str], context: dict[str, list[str]]) -> str:
+    if _ORG_WORDS.search(name) or (name.isupper() and len(name) <= 6):
+        return "organisation"
+    if _PLACE_END.search(name):
+        return "place"
+    if any(_TITLE_WORDS.search(c) for v in variants for c in context[v]) or (
+            2 <= len(name.split()) <= 3 and len(variants) > 1):
+        return "person"
+    if any(_PLACE_BEFORE.search(c) for v in variants for c in context[v]):
+        return "place"
+    return "name"
+
+
+def make_guide(svc: Any, doc_id: str) -> ArticleGuide:
+    """Compute the guide of article ``doc_id`` with the engine ``svc`` (a ``qa.QAService``,
+    which imports this module); ``ArticleGuide.seconds`` says how long it took."""
+    import time
+
+    from qa.answer import cite
+    from qa.define import apposition
+
+    t0 = time.perf_counter()
+    index = svc.index
+    record = index.get_document(doc_id)
+    rows, _ = index.rows_of([record.doc_id])
+    sentences = [index.sentences[int(r)] for r in rows]
+    text = record.text
+    vectors = np.asarray(index.sentence_vectors[rows], dtype=np.float32)
+    picked = summary_rows(vectors, [s.text for s in sentences], record.title)
+    summary = [cite(doc_id, text, sentences[i].start, sentences[i].end, 1.0) for i in picked]
+
+    names = []
+    for name, kind, spans in find_names(text, [(s.start, s.end) for s in sentences])[:MAX_NAMES]:
+        variants = sorted({text[a:b] for a, b in spans}, key=lambda v: (-len(v), v))
+        names.append(GuideName(name, kind, variants, [cite(doc_id, text, a, b, 1.0) for a, b in spans]))
+
+    candidates: list[tuple[str, int]] = []  # (question, the sentence position it was made from)
+    for n in names[:8]:
+        # "Who is X?" from the sentence that defines X by an apposition, when one does
+        where = next((i for i, s in enumerate(sentences) for v in n.variants
+                      if v in s.text and apposition(s.text, v)), None)
+        if where is not None:
+            ask = "Who is" if n.kind == "person" else "What is"
+            candidates.append((f"{ask} {n.name}?", where))
+        said = next((i for i, s in enumerate(sentences) if n.kind == "person"
+                     and any(v in s.text for v in n.variants) and _SAID.search(s.text)), None)
+        if said is not None:
+            candidates.append((f"What did {n.name} say?", said))
+    for i, s in enumerate(sentences):
+        m = _CAUSE.search(s.text)
+        if m and len(candidates) < 12:
+            topic = _topic(s.text[: m.start()])
+            if topic:
+                candidates.append((f"Why {topic}?", i))
+    questions, dropped, seen = [], 0, set()
+    for q, i in candidates:
+        if q in seen or len(questions) >= MAX_QUESTIONS:
+            continue
+        seen.add(q)
+        ans = svc.ask(q, doc_ids=[doc_id])
+        source = sentences[i]
+        top = ans.citations[0] if ans.citations else None
+        if ans.abstained or top is None or not (top.start <= source.start and source.end <= top.end):
+            dropped += 1
+            continue
+        questions.append(GuideQuestion(q, round(ans.confidence, 4), top))
+    return ArticleGuide(record.doc_id, summary, names, questions, dropped,
+                        round(time.perf_counter() - t0, 3))
+
+
+_SAID = re.compile(r"\b(said|says|told|stated)\b")
+_AUX_PAST = re.compile(r"^(.*?)\b(was|were|is|are|has been|have been|had been)\s+(.+)$")
+
+
+def _topic(clause: str) -> str | None:
+    """The clause before a cause cue as the body of a why-question: "the talks stalled" → "did
+    the talks stall" is past the rules here, so the clause is asked as it stands ("Why the
+    talks stalled?" reads badly): only clauses with an auxiliary are turned ("the bridge was
+    closed" → "was the bridge closed")."""
+    clause = clause.strip(" ,;:—-")
+    clause = re.sub(r"^(but|and|so|then|however)\s+", "", clause, flags=re.IGNORECASE)
+    m = _AUX_PAST.match(clause)
+    if not m or not m.group(1).strip() or len(clause.split()) > 14:
+        return None
+    subject = m.group(1).strip()
+    subject = subject[0].lower() + subject[1:] if subject[:2] in ("Th", "A ", "An") else subject
+    return f"{m.group(2)} {subject} {m.group(3).strip()}"
+
+
+def guide_of(svc: Any, doc_id: str, cache: dict) -> ArticleGuide:
+    """The guide of article ``doc_id``: made once per text and kept, in memory and, for a
+    library on disk, as a derived file ``guides/<text hash>.json`` beside the store (re-made
+    when missing, unreadable, or made by another version or encoder); ``cache``: the service's
+    guides in memory."""
+    import json
+    import os
+
+    record = svc.index.get_document(doc_id)
+    key = (record.content_hash, svc.config.model_name)
+    if key in cache:
+        return cache[key]
+    root = svc.index.root
+    path = root / "guides" / f"{record.content_hash}.json" if root is not None else None
+    guide = None
+    if path is not None and path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("version") == GUIDE_VERSION and data.get("extra", {}).get("model") == key[1]:
+                guide = ArticleGuide.from_dict({**data, "doc_id": record.doc_id})
+        except (OSError, ValueError, KeyError, TypeError):
+            guide = None  # damaged: made again
+    if guide is None:
+        guide = make_guide(svc, record.doc_id)
+        guide.extra["model"] = key[1]
+        if path is not None:
+            try:
+                path.parent.mkdir(exist_ok=True)
+                tmp = path.with_suffix(f".tmp-{os.getpid()}")
+                tmp.write_text(json.dumps(guide.to_dict(), ensure_ascii=False), encoding="utf-8")
+                tmp.replace(path)
+            except OSError:
+                pass  # a read-only library: the guide is kept in memory only
+    cache[key] = guide
+    return guide
