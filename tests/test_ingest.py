@@ -240,9 +240,9 @@ def test_rest_adds_by_url_and_pdf_upload_with_pages(served, site):
         assert ans["citations"][0]["page"] == 2 and "ceasefire" in ans["citations"][0]["quote"]
 
 
-def test_gradio_add_article_takes_a_url(served, site):
+def test_gradio_adds_an_article_by_url(served, site):
     from gradio_client import Client
 
     client = Client(served, verbose=False)
-    out = client.predict(url=f"{site}/article", doc_id="bridge-2", api_name="/add_article")
+    out = client.predict(f"{site}/article", "", "bridge-2", api_name="/add_article_url")
     assert out["doc_id"] == "bridge-2" and out["title"] == "Bridge reopens after repairs"

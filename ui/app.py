@@ -6,7 +6,7 @@ The browser app: a thin Gradio shell over :class:`qa.QAService`.
 Chat on the left with the article's guide (summary, names, questions it answers) below it, the
 article on the right with every cited span highlighted at its exact characters, a sources list,
 and a library panel to add (paste, upload a file or a PDF, or give a URL) and remove articles.
-Named API endpoints (``ask``, ``add_article``, ``remove_article``, ``list_articles``,
+Named API endpoints (``ask``, ``add_article``, ``add_article_url``, ``remove_article``, ``list_articles``,
 ``article_text``) return plain JSON for ``gradio_client``.
 """
 
@@ -165,16 +165,19 @@ class App:
         except QAError as exc:
             raise gr.Error(str(exc)) from None
 
-    def api_add_article(self, text: str = "", title: str = "", doc_id: str = "", url: str = "") -> dict:
-        """Index an article's text, or the article at ``url``; returns its doc_id and whether it
-        was new."""
+    def api_add_article(self, text: str, title: str = "", doc_id: str = "") -> dict:
+        """Index an article's text; returns its doc_id and whether it was new."""
         try:
-            if url and text:
-                raise QAError("give the article's text or its url, not both")
-            if url:
-                new_id, added = self.add_url(url, title, doc_id or None)
-            else:
-                new_id, added = self.add(text, title, "api", doc_id or None)
+            new_id, added = self.add(text, title, "api", doc_id or None)
+        except QAError as exc:
+            raise gr.Error(str(exc)) from None
+        return {"doc_id": new_id, "added": added, "title": self.titles()[new_id]}
+
+    def api_add_article_url(self, url: str, title: str = "", doc_id: str = "") -> dict:
+        """Fetch the article at ``url`` and index it (public addresses only unless the server
+        allows private ones); returns its doc_id and whether it was new."""
+        try:
+            new_id, added = self.add_url(url, title, doc_id or None)
         except QAError as exc:
             raise gr.Error(str(exc)) from None
         return {"doc_id": new_id, "added": added, "title": self.titles()[new_id]}
@@ -407,6 +410,7 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
         gr.api(app.api_ask, api_name="ask")
         if not read_only:
             gr.api(app.api_add_article, api_name="add_article")
+            gr.api(app.api_add_article_url, api_name="add_article_url")
             gr.api(app.api_remove_article, api_name="remove_article")
         gr.api(app.api_list_articles, api_name="list_articles")
         gr.api(app.api_article_text, api_name="article_text")
