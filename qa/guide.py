@@ -62,6 +62,7 @@ _LEADING_TITLES = {"President", "Prime", "Minister", "Secretary", "Director", "C
                    "General", "King", "Queen", "Prince", "Senator", "Governor", "Foreign",
                    "Defense", "Defence", "State", "Israeli", "Egyptian", "American", "Palestinian",
                    "Qatari", "British", "French", "German", "Russian", "Chinese", "Former"}
+_NOT_LEADING = _STOP_NAMES | _LEADING_TITLES  # words a name does not start with
 _PLACE_END = re.compile(r"\b(Strip|City|Bank|Sea|River|Street|Square|County|Province|Island|"
                         r"Islands|Mountains|Valley|Gulf|Ocean|Republic|States|Kingdom)$")
 _CAUSE = re.compile(r"\b(because|due to|in order to|so that|the main (obstacle|reason|cause)|"
@@ -151,7 +152,7 @@ def find_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, str, 
     for s, e in spans:
         for m in _NAME.finditer(text, s, e):
             words = [(m.start() + w.start(), m.start() + w.end()) for w in re.finditer(r"\S+", m.group())]
-            while words and (text[words[0][0]:words[0][1]].rstrip(".") in _STOP_NAMES | _LEADING_TITLES
+            while words and (text[words[0][0]:words[0][1]].rstrip(".") in _NOT_LEADING
                              or _HONORIFIC.match(text[words[0][0]:words[0][1]] + " ")):
                 words = words[1:]
             if not words:
@@ -263,10 +264,9 @@ _AUX_PAST = re.compile(r"^(.*?)\b(was|were|is|are|has been|have been|had been)\s
 
 
 def _topic(clause: str) -> str | None:
-    """The clause before a cause cue as the body of a why-question: "the talks stalled" → "did
-    the talks stall" is past the rules here, so the clause is asked as it stands ("Why the
-    talks stalled?" reads badly): only clauses with an auxiliary are turned ("the bridge was
-    closed" → "was the bridge closed")."""
+    """The clause before a cause cue as the body of a why-question, when it has an auxiliary
+    to move ("the bridge was closed" → "was the bridge closed"); None otherwise (turning "the
+    talks stalled" into "did the talks stall" needs a verb's lemma, which no rule here knows)."""
     clause = clause.strip(" ,;:—-")
     clause = re.sub(r"^(but|and|so|then|however)\s+", "", clause, flags=re.IGNORECASE)
     m = _AUX_PAST.match(clause)
