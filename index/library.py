@@ -25,7 +25,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +59,15 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS live_doc_id ON documents (doc_id) WHERE removed IS NULL;
 CREATE INDEX IF NOT EXISTS removed_at ON documents (removed);
+CREATE TABLE IF NOT EXISTS details (  -- what a web page says of itself; only when it says it
+    code INTEGER PRIMARY KEY REFERENCES documents (code),
+    author TEXT NOT NULL,
+    published TEXT NOT NULL
+);
 """
+# Libraries made before ``details`` existed get it when first opened (an additive table: the
+# schema number stays, older programs ignore it).
+_DETAILS = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS details"):]
 
 
 @dataclass(slots=True)  # not frozen: 100k of them are made at each open, 2.4x faster so
@@ -134,7 +142,9 @@ class Snapshot:
 
 # One article as Writer.insert takes it: doc_id, title, source, content_hash, text,
 # n_sentences, n_passages, units blob, vectors blob.
-NewRow = tuple[str, str, str, str, str, int, int, bytes, bytes]
+# doc_id, title, source, content_hash, text, n_sentences, n_passages, units, vectors, and
+# optionally author and published
+NewRow = tuple
 
 # A document row's columns, in StoredDocument's field order (its blobs follow: units, vectors, checksum)
 COLUMNS = "code, doc_id, title, source, content_hash, text, n_sentences, n_passages, removed"
@@ -178,7 +188,17 @@ class LibraryDB:
             db.close()
             raise CorruptIndexError(f"index store {DATABASE} has schema {version}, this program "
                                     f"reads {SCHEMA_VERSION}")
+        db._add_details_table()
         return db
+
+    def _add_details_table(self) -> None:
+        """Add the ``details`` table to a library made before it (not possible on a read-only
+        file: such a library simply has no details)."""
+        with self._lock:
+            if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'details'").fetchone():
+                return
+            with suppress(sqlite3.Error):
+                self._conn.executescript(_DETAILS)
 
     @classmethod
     def create(cls, path: Path, config_json: str) -> LibraryDB:
@@ -240,6 +260,20 @@ class LibraryDB:
         with self._lock:
             row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
+
+    def details(self, codes: list[int]) -> dict[int, tuple[str, str]]:
+        """``(author, published)`` of the articles of ``codes`` that have any."""
+        out: dict[int, tuple[str, str]] = {}
+        with self._lock:
+            try:
+                for i in range(0, len(codes), 500):
+                    part = codes[i : i + 500]
+                    out.update((c, (a, p)) for c, a, p in self._conn.execute(
+                        f"SELECT code, author, published FROM details WHERE code IN "
+                        f"({','.join('?' * len(part))})", part))
+            except sqlite3.OperationalError:  # a read-only library made before the table
+                return {}
+        return out
 
     def changed(self) -> bool:
         """Whether another connection committed since the last call (``PRAGMA data_version``:
@@ -347,8 +381,10 @@ class Writer:
         self._changed = False
 
     def insert(self, doc_id: str, title: str, source: str, content_hash: str, text: str,
-               n_sentences: int, n_passages: int, units: bytes, vectors: bytes) -> int:
-        """Insert one article with its offsets and vectors blobs (their checksum is computed here).
+               n_sentences: int, n_passages: int, units: bytes, vectors: bytes,
+               author: str = "", published: str = "") -> int:
+        """Insert one article with its offsets and vectors blobs (their checksum is computed
+        here) and, when the page named them, its author and date.
 
         :returns: the article's code.
         """
@@ -358,7 +394,15 @@ class Writer:
             "n_passages, units, vectors, checksum, added) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (doc_id, title, source, content_hash, text, n_sentences, n_passages, units, vectors,
              blob_checksum(units, vectors), self.generation))
-        return int(cur.lastrowid)
+        code = int(cur.lastrowid)
+        self.set_details(code, author, published)
+        return code
+
+    def set_details(self, code: int, author: str, published: str) -> None:
+        """Keep an article's author and date (nothing is kept when both are empty)."""
+        if author or published:
+            self._conn.execute("INSERT OR REPLACE INTO details VALUES (?, ?, ?)",
+                               (code, author, published))
 
     def remove(self, code: int, note: str = "") -> None:
         """Mark an article removed (its id and hash stay; text and vectors go)."""

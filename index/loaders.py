@@ -15,6 +15,7 @@ from pathlib import Path
 from index.config import Config
 from index.errors import InvalidDocumentError
 from index.fetch import HTML_TYPES, PDF_TYPES, FetchError, fetch
+from index.units import ArticleDetails
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -33,6 +34,11 @@ class LoadedArticle:
     format: str  # "text", "markdown", "html" or "pdf"
     author: str = ""
     date: str = ""
+
+    @property
+    def details(self) -> ArticleDetails:
+        """The author and date, as the library keeps them with the article."""
+        return ArticleDetails(self.author, self.date)
 
 
 def decode_bytes(data: bytes, name: str) -> str:

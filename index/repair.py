@@ -109,7 +109,7 @@ def _repair_store(cls: type[ArticleIndex], root: Path, embedder: Embedder | None
     except (CorruptIndexError, sqlite3.DatabaseError) as exc:
         if db is not None:
             db.close()
-        rows, config_text = _salvage(root, problems, str(exc))
+        rows, config_text, details = _salvage(root, problems, str(exc))
         db = None
     config = _current(config_text)
     other_model = _model(config_text) != (config.model_name, config.dimension)
@@ -135,7 +135,7 @@ def _repair_store(cls: type[ArticleIndex], root: Path, embedder: Embedder | None
     for doc, note in damaged:
         problems.append(f"{doc.doc_id}: {note}; not restored")
     if db is None:
-        db = _replace_store(root, rows, damaged, fixes, config)
+        db = _replace_store(root, rows, damaged, fixes, config, details)
     elif fixes or damaged or config.to_json() != config_text:
         with db.writing() as w:
             for doc, note in damaged:
@@ -161,8 +161,10 @@ def _read_all(db: LibraryDB) -> list[StoredDocument]:
     return rows
 
 
-def _salvage(root: Path, problems: list[str], reason: str) -> tuple[list[StoredDocument], str]:
-    """The rows of a damaged store that still read (a copy of it is kept first)."""
+def _salvage(root: Path, problems: list[str], reason: str
+             ) -> tuple[list[StoredDocument], str, dict[int, tuple[str, str]]]:
+    """The rows of a damaged store that still read, its config and the articles' details
+    that still read (a copy of it is kept first)."""
     store = root / DATABASE
     kept = root / f"{DATABASE}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
     shutil.copy2(store, kept)
@@ -173,7 +175,10 @@ def _salvage(root: Path, problems: list[str], reason: str) -> tuple[list[StoredD
     try:
         conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
     except sqlite3.Error:
-        return [], config_text
+        return [], config_text, {}
+    details: dict[int, tuple[str, str]] = {}
+    with contextlib.suppress(sqlite3.Error):
+        details = {c: (a, p) for c, a, p in conn.execute("SELECT code, author, published FROM details")}
     select = f"SELECT {COLUMNS}, units, vectors, checksum FROM documents"
     with contextlib.suppress(sqlite3.Error, TypeError):
         config_text = conn.execute("SELECT value FROM meta WHERE key='config'").fetchone()[0]
@@ -202,11 +207,12 @@ def _salvage(root: Path, problems: list[str], reason: str) -> tuple[list[StoredD
         elif not rows:
             problems.append(f"no row of {DATABASE} could be read")
     conn.close()
-    return [rows[c] for c in sorted(rows)], config_text
+    return [rows[c] for c in sorted(rows)], config_text, details
 
 
 def _replace_store(root: Path, rows: list[StoredDocument], damaged: list[tuple[StoredDocument, str]],
-                   fixes: dict[int, tuple[int, int, bytes, bytes]], config: Config) -> LibraryDB:
+                   fixes: dict[int, tuple[int, int, bytes, bytes]], config: Config,
+                   details: dict[int, tuple[str, str]]) -> LibraryDB:
     """A new store holding the salvaged rows, renamed over the damaged one (whose copy is kept)."""
     from dataclasses import replace
 
@@ -223,6 +229,8 @@ def _replace_store(root: Path, rows: list[StoredDocument], damaged: list[tuple[S
                 doc = replace(doc, n_sentences=n_s, n_passages=n_p, units=units, vectors=vecs,
                               checksum=blob_checksum(units, vecs))
             w.restore(doc, notes.get(doc.code, ""))
+            if doc.code in details and doc.code not in notes and doc.removed is None:
+                w.set_details(doc.code, *details[doc.code])
     db.close()
     fsync(tmp)
     journal = root / f"{DATABASE}-journal"

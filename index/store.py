@@ -27,6 +27,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,7 @@ from index.text import tokenize
 from index.units import (
     P_COLS,
     S_COLS,
+    ArticleDetails,
     Batch,
     Columns,
     DocRows,
@@ -78,6 +80,7 @@ class ArticleIndex:
         self.lock = threading.RLock()
         self.root = Path(root).expanduser().resolve() if root is not None else None
         self.documents: dict[str, DocumentRecord] = {}
+        self.in_memory_details: dict[str, ArticleDetails] = {}  # unbound only: a store holds its own
         self.doc_rows: list[DocRows] = []
         self._code: dict[str, int] = {}
         self.s_cols = Columns(S_COLS)
@@ -245,25 +248,41 @@ class ArticleIndex:
             raise UnknownDocumentError(f"unknown document id {doc_id!r} (indexed: {known})") from None
 
     def add_document(
-        self, text: str, doc_id: str | None = None, title: str | None = None, source: str = ""
+        self, text: str, doc_id: str | None = None, title: str | None = None, source: str = "",
+        details: ArticleDetails | None = None,
     ) -> str:
         """Index ``text``; adding a text already indexed returns its id and changes nothing."""
-        return self.add_documents([(text, doc_id, title, source)])[0]
+        return self.add_documents([(text, doc_id, title, source, details or ArticleDetails())])[0]
 
-    def add_documents(self, items: Iterable[tuple[str, str | None, str | None, str]]) -> list[str]:
-        """Index several ``(text, doc_id, title, source)`` at once (one embedding batch).
-        All are checked first: one bad item raises and nothing is added. Embedding happens
-        before any lock is taken, so questions are answered meanwhile; a bound index commits
-        the batch as one transaction before it changes memory."""
+    def details(self, doc_id: str) -> ArticleDetails:
+        """The author and date the article's page gave (empty ones when it gave none).
+
+        :raises UnknownDocumentError: no document with this id.
+        """
+        record = self.get_document(doc_id)
+        if self.db is None:
+            return self.in_memory_details.get(record.doc_id, ArticleDetails())
+        with self.lock:
+            code = self.doc_rows[self._code[record.doc_id]].code
+        return ArticleDetails(*self.db.details([code]).get(code, ("", "")))
+
+    def add_documents(self, items: Iterable[tuple]) -> list[str]:
+        """Index several ``(text, doc_id, title, source)`` at once (one embedding batch), each
+        optionally followed by its :class:`ArticleDetails`. All are checked first: one bad
+        item raises and nothing is added. Embedding happens before any lock is taken, so
+        questions are answered meanwhile; a bound index commits the batch as one transaction
+        before it changes memory."""
+        items = [tuple(item) + (ArticleDetails(),) * (5 - len(item)) for item in items]
         checked = [(validate_document_text(text, self.config.max_document_chars),
                     None if doc_id is None else validate_doc_id(doc_id), validate_title(title),
-                    validate_source(source)) for text, doc_id, title, source in items]
+                    validate_source(source)) for text, doc_id, title, source, _ in items]
         requested = {doc_id for _, doc_id, _, _ in checked if doc_id is not None}
         with self.write_lock:  # writers wait for each other, never questions
             with self.lock:
                 ids, planned = self._plan(checked)
             if not planned:
                 return ids
+            details = {doc_id: items[ids.index(doc_id)][4] for _, doc_id, _, _, _ in planned}
             new = [self._split(*item) for item in planned]
             texts = [s.text for _, ss, _ in new for s in ss]
             n_s = len(texts)
@@ -275,6 +294,7 @@ class ArticleIndex:
             if self.db is None:
                 with self.lock:
                     self.append_rows(batch)
+                    self.in_memory_details.update((i, d) for i, d in details.items() if d)
                 return ids
             asked = {r.doc_id: r.doc_id if r.doc_id in requested else None for r, _, _ in new}
             with self.db.writing() as w:
@@ -284,8 +304,10 @@ class ArticleIndex:
                 batch.codes = []
                 for d, record in enumerate(batch.records):
                     n_s, n_p, units, vecs = batch.stored(d)
+                    about = details.get(record.doc_id, ArticleDetails())
                     batch.codes.append(w.insert(record.doc_id, record.title, record.source,
-                                                record.content_hash, record.text, n_s, n_p, units, vecs))
+                                                record.content_hash, record.text, n_s, n_p, units, vecs,
+                                                about.author, about.published))
             with self.lock:
                 if batch.records:
                     self.append_rows(batch)
@@ -392,6 +414,7 @@ class ArticleIndex:
             if self.db is None:
                 with self.lock:
                     self.kill_rows(self._code[self.get_document(doc_id).doc_id])
+                    self.in_memory_details.pop(doc_id, None)
                 return
             with self.db.writing() as w:
                 with self.lock:
@@ -518,15 +541,26 @@ class ArticleIndex:
         from index.files import write_config_copy
 
         live = [(pos, d) for pos, d in enumerate(self.doc_rows) if d.alive]
+        about = self.all_details()
         rows = ((d.record.doc_id, d.record.title, d.record.source, d.record.content_hash, d.record.text,
                  *packed({n: c[d.s_lo:d.s_hi] for n, c in self.s_cols.data.items()},
                          {n: c[d.p_lo:d.p_hi] for n, c in self.p_cols.data.items()},
                          self.sentence_table.vectors[d.s_lo:d.s_hi],
-                         self.passage_table.vectors[d.p_lo:d.p_hi]))
+                         self.passage_table.vectors[d.p_lo:d.p_hi]),
+                 *astuple(about.get(d.record.doc_id, ArticleDetails())))
                 for _, d in live)
         db, codes = LibraryDB.create_at(target, self.config.to_json(), rows)
         write_config_copy(target, self.config)
         return db, {pos: code for (pos, _), code in zip(live, codes, strict=True)}
+
+    def all_details(self) -> dict[str, ArticleDetails]:
+        """Every live article's details that are not empty, by id."""
+        if self.db is None:
+            return dict(self.in_memory_details)
+        with self.lock:
+            codes = {d.code: d.record.doc_id for d in self.doc_rows if d.alive and d.code}
+        return {codes[c]: ArticleDetails(a, p) for c, (a, p) in self.db.details(list(codes)).items()
+                if c in codes}
 
     def _bind(self, db: LibraryDB, root: Path, codes: dict[int, int]) -> None:
         """Tie this in-memory index to the store just written from it (``codes``: store code
@@ -538,6 +572,7 @@ class ArticleIndex:
         self.max_code = max(codes.values(), default=0)
         self._generation = int(db.meta("generation") or 0)
         self.db, self.root, self.derived = db, root, None
+        self.in_memory_details = {}  # the store holds them now
         db.changed()
 
     def detach(self) -> ArticleIndex:
@@ -547,6 +582,7 @@ class ArticleIndex:
             self.verifying.join()  # from the store) while the store is there
         with self.write_lock, self.lock:
             if self.db is not None:
+                self.in_memory_details = self.all_details()
                 self.db.close()
             self.db = None
             for doc in self.doc_rows:
@@ -597,6 +633,8 @@ class ArticleIndex:
                                  self.sentence_table.vectors[s_rows], self.passage_table.vectors[p_rows],
                                  codes=[d.code for d in live]))
             fresh.db, fresh._generation = self.db, self._generation
+            fresh.in_memory_details = {i: d for i, d in self.in_memory_details.items()
+                                       if i in fresh.documents}
         return fresh
 
     def doc_of_rows(self, kind: str) -> list[str]:

@@ -31,6 +31,18 @@ P_COLS = ("doc", "index", "start", "end", "first", "last")
 
 
 @dataclass(frozen=True)
+class ArticleDetails:
+    """What a web page says of itself, kept with the article: its author and publication
+    date as the page gives them (empty when it gives none)."""
+
+    author: str = ""
+    published: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.author or self.published)
+
+
+@dataclass(frozen=True)
 class DocumentRecord:
     """One article as the index holds it: id, title, text of record, content hash, source."""
 

@@ -20,11 +20,13 @@ from index.errors import (
     StorageError,
     UnknownDocumentError,
 )
+from index.units import ArticleDetails
 from qa.guide import ArticleGuide, GuideName, GuideQuestion
 from qa.service import QAService
 from qa.types import Answer, Citation
 
 __all__ = [
+    "ArticleDetails",
     "ArticleGuide",
     "GuideName",
     "GuideQuestion",

@@ -29,6 +29,7 @@ from index.errors import (
 )
 from index.loaders import ACCEPTED_SUFFIXES, LoadedArticle, is_url, load_bytes, load_path, load_url
 from index.store import ArticleIndex, DocumentRecord
+from index.units import ArticleDetails
 from qa.abstain import ABSTAIN_FEATURES, abstention_features
 from qa.answer import compose, defined_span, short_answer
 from qa.batching import MicroBatcher
@@ -250,17 +251,27 @@ class QAService:
 
     # -- documents ---------------------------------------------------------------------------
     def add_document(
-        self, text: str, doc_id: str | None = None, title: str | None = None, source: str = ""
+        self, text: str, doc_id: str | None = None, title: str | None = None, source: str = "",
+        details: ArticleDetails | None = None,
     ) -> str:
         """Add one article; in a library opened from disk, durable when this returns.
 
         :param doc_id: default: a hash of the text (adding the same text again is a no-op).
         :param title: default: the article's first sentence.
+        :param details: the author and date its page gave (kept with it, see :meth:`details`).
         :returns: the article's id.
         :raises InvalidDocumentError: bad text, id or title (nothing is added).
         :raises StorageError: the library could not be written (nothing is added).
         """
-        return self.index.add_document(text, doc_id=doc_id, title=title, source=source)
+        return self.index.add_document(text, doc_id=doc_id, title=title, source=source,
+                                       details=details)
+
+    def details(self, doc_id: str) -> ArticleDetails:
+        """The author and publication date the article's web page gave (empty when none).
+
+        :raises UnknownDocumentError: no article with this id.
+        """
+        return self.index.details(doc_id)
 
     def load_upload(self, data: bytes, name: str) -> LoadedArticle:
         """Read an uploaded file's bytes into an article (text, title, source) without adding
@@ -290,9 +301,8 @@ class QAService:
         :raises InvalidDocumentError: a missing, unreadable, too large or unsupported file.
         """
         article = self._load(path)
-        return self.add_document(
-            article.text, doc_id=doc_id, title=article.title or None, source=article.source
-        )
+        return self.add_document(article.text, doc_id=doc_id, title=article.title or None,
+                                 source=article.source, details=article.details)
 
     def add_files(self, paths: Sequence[str | os.PathLike[str]], doc_id: str | None = None
                   ) -> list[tuple[str, bool]]:
@@ -300,7 +310,8 @@ class QAService:
         nothing). Returns each one's (doc_id, whether it is new)."""
         articles = [self._load(p) for p in paths]
         before = set(self.index.documents)
-        ids = self.index.add_documents([(a.text, doc_id, a.title or None, a.source) for a in articles])
+        ids = self.index.add_documents([(a.text, doc_id, a.title or None, a.source, a.details)
+                                        for a in articles])
         return [(i, i not in before) for i in ids]
 
     def _load(self, path: str | os.PathLike[str]) -> LoadedArticle:

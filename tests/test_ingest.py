@@ -122,6 +122,39 @@ def test_an_article_by_url_is_answered_with_exact_citations(site, fresh_service)
     assert "corrosion" in ans.citations[0].quote
 
 
+def test_the_author_and_date_are_kept_with_the_article(site, tmp_path, embedder):
+    import sqlite3
+
+    from qa import ArticleDetails, QAService
+
+    svc = QAService.create(tmp_path / "lib")
+    svc.index.embedder = embedder
+    svc.allow_private_urls = True
+    plain = svc.add_document("The council met on Monday. It approved the budget.", doc_id="plain")
+    svc.index.save(tmp_path / "lib")  # bound to its store from now on
+    [(bridge, _)] = svc.add_files([f"{site}/article"])
+    jane = ArticleDetails("Jane Roe", "2026-11-30")
+    assert (svc.details(bridge), svc.details(plain)) == (jane, ArticleDetails())
+    assert QAService.open(tmp_path / "lib").details(bridge) == jane  # in the store of record
+    svc.index.save(tmp_path / "copy")  # a copy keeps them; so does an index made in memory
+    assert QAService.open(tmp_path / "copy").details(bridge) == jane
+    memory = QAService()
+    memory.index.embedder = embedder
+    memory.add_document("The ferry resumed on Tuesday.", doc_id="ferry", details=jane)
+    memory.index.compact()
+    memory.index.save(tmp_path / "from-memory")
+    assert QAService.open(tmp_path / "from-memory").details("ferry") == jane
+    svc.remove_document(bridge)
+    with sqlite3.connect(tmp_path / "lib" / "library.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM details").fetchone() == (1,)  # kept with the row
+        db.execute("DROP TABLE details")  # a library made before the table
+    old = QAService.open(tmp_path / "lib")
+    assert old.details(plain) == ArticleDetails()
+    old.index.embedder = embedder
+    old.add_document("A second ferry resumed on Friday.", doc_id="f2", details=jane)
+    assert QAService.open(tmp_path / "lib").details("f2") == jane
+
+
 def test_qa_index_add_takes_urls(site, tmp_path, embedder):
     qa = [str(Path(sys.executable).parent / "qa"), "--index-dir", str(tmp_path / "lib"), "index", "add"]
     refused = subprocess.run([*qa, f"{site}/article"], capture_output=True, text=True, timeout=600)
@@ -222,7 +255,9 @@ def test_rest_adds_by_url_and_pdf_upload_with_pages(served, site):
         r = api.post("/articles", json={"url": f"{site}/moved", "id": "bridge"})
         assert r.status_code == 201, r.text
         assert r.json() == {"doc_id": "bridge", "added": True, "title": "Bridge reopens after repairs"}
-        assert api.get("/articles/bridge").json()["source"] == f"{site}/article"
+        got = api.get("/articles/bridge").json()
+        assert (got["source"], got["author"], got["published"]) == (f"{site}/article", "Jane Roe",
+                                                                    "2026-11-30")
         ans = api.post("/ask", json={"question": "What did the work cost?", "doc_ids": ["bridge"]}).json()
         text = api.get("/articles/bridge").json()["text"]
         assert ans["citations"] and all(c["quote"] == text[c["start"]:c["end"]] for c in ans["citations"])

@@ -171,7 +171,8 @@ def test_a_full_disk_changes_nothing(template, tmp_path, embedder):
     try:
         lib = _copy(template, disk)
         index = ArticleIndex.open(lib, embedder=embedder)
-        with (disk / "filler").open("wb") as fh:  # fill what is left
+        with (disk / "filler").open("wb", buffering=0) as fh:  # fill what is left (unbuffered:
+            # a buffered file would fail again when closed)
             try:
                 while True:
                     fh.write(b"\0" * 65536)
@@ -218,3 +219,17 @@ def test_a_damaged_vector_file_is_found_after_open_and_its_vectors_read_from_the
     again = ArticleIndex.open(lib, embedder=embedder)
     assert cache.verify_vectors(again) == []
     np.testing.assert_array_equal(again.sentence_vectors.copy(), good)
+
+
+def test_a_salvaged_store_keeps_the_articles_details(template, tmp_path, embedder):
+    from index.units import ArticleDetails
+
+    lib = _copy(template, tmp_path)
+    tamper(lib, "INSERT INTO details SELECT code, 'Jane Roe', '2026-11-30' FROM documents "
+                "WHERE doc_id = 'a-port' AND removed IS NULL")
+    tamper(lib, "UPDATE meta SET value = '99' WHERE key = 'schema'")  # the store will not open
+    _, restored, problems = ArticleIndex.rebuild(lib, embedder=embedder)
+    assert restored == sorted(LIVE) and "damaged" in problems[0]
+    reopened = ArticleIndex.open(lib)
+    assert reopened.details("a-port") == ArticleDetails("Jane Roe", "2026-11-30")
+    assert reopened.details("b-tram") == ArticleDetails()

@@ -21,6 +21,7 @@ from typing import Any
 import gradio as gr
 
 from index.errors import QAError
+from index.units import ArticleDetails
 from qa.service import QAService
 from qa.types import Answer
 from ui.render import (
@@ -108,7 +109,8 @@ class App:
         )
 
     def add(
-        self, text: str, title: str = "", source: str = "", doc_id: str | None = None
+        self, text: str, title: str = "", source: str = "", doc_id: str | None = None,
+        details: ArticleDetails | None = None,
     ) -> tuple[str, bool]:
         """Add an article for the UI or the REST API.
 
@@ -119,7 +121,8 @@ class App:
             raise QAError("this server is read-only: articles cannot be added")
         with self.write_lock:
             before = set(self.titles())
-            new_id = self.svc.add_document(text, doc_id=doc_id or None, title=title or None, source=source)
+            new_id = self.svc.add_document(text, doc_id=doc_id or None, title=title or None,
+                                           source=source, details=details)
             if new_id not in before:
                 self._save()
             return new_id, new_id not in before
@@ -134,7 +137,7 @@ class App:
         if self.read_only:
             raise QAError("this server is read-only: articles cannot be added")
         art = self.svc.load_url(url)
-        return self.add(art.text, title or art.title, art.source, doc_id)
+        return self.add(art.text, title or art.title, art.source, doc_id, art.details)
 
     def remove(self, doc_id: str) -> None:
         """Remove an article for the UI or the REST API.

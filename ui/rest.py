@@ -115,7 +115,9 @@ def router(app: App, auth: tuple[str, str] | None = None) -> APIRouter:
         record = svc.index.get_document(doc_id)
         sentences = [{"start": n.start_char_idx, "end": n.end_char_idx}
                      for n in svc.index.nodes(doc_id) if n.metadata["kind"] == "sentence"]
+        about = svc.details(doc_id)
         return {"doc_id": record.doc_id, "title": record.title, "source": record.source,
+                "author": about.author, "published": about.published,
                 "text": record.text, "sentences": sentences}
 
     @r.get("/articles/{doc_id}/guide", summary="An article's guide: summary, names, answered questions")
@@ -152,7 +154,7 @@ def router(app: App, auth: tuple[str, str] | None = None) -> APIRouter:
 
         def load_and_add() -> tuple[str, bool]:  # in a thread: reading a PDF takes a while
             art = svc.load_upload(data, name)
-            return app.add(art.text, art.title, art.source, id)
+            return app.add(art.text, art.title, art.source, id, art.details)
 
         doc_id, added = await anyio.to_thread.run_sync(load_and_add)
         return {"doc_id": doc_id, "added": added, "title": svc.index.get_document(doc_id).title}
