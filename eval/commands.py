@@ -24,9 +24,11 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     """``qa bench``: eval.bench.compare; ``--scale``: eval.bench.scale; ``--during-add``:
-    eval.bench.add_latency."""
-    rest = [a for a in args.eval_args if a not in ("--scale", "--during-add")]
-    if "--scale" in args.eval_args:
+    eval.bench.add_latency; ``--guide``: eval.bench.guide."""
+    rest = [a for a in args.eval_args if a not in ("--scale", "--during-add", "--guide")]
+    if "--guide" in args.eval_args:
+        from eval.bench.guide import main
+    elif "--scale" in args.eval_args:
         from eval.bench.scale import main
     elif "--during-add" in args.eval_args:
         from eval.bench.add_latency import main

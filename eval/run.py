@@ -1,11 +1,12 @@
 """Run the grounding eval suites for this engine and its baselines, then write the report.
 
-    qa eval [--suite seed|squad|all] [--limit N] [--out DIR]
+    qa eval [--suite seed|paraphrase|explain|squad|guide|all] [--limit N] [--out DIR]
     python -m eval.run ...            (the same)
 
 ``seed``: the seed article's question set (eval/data/seed_questions.json), conversations included.
 ``squad``: the SQuAD 2.0 dev split in eval/data, one index per article (``--limit``
 articles). Every system answers the same questions on the same machine in the same run.
+``guide``: the article guide on the seed and the SQuAD articles (``eval/guide.py``).
 """
 
 from __future__ import annotations
@@ -160,7 +161,8 @@ def run_suites(suites: list[str], limit: int | None, progress: bool = True) -> R
 def main(argv: list[str] | None = None) -> int:
     """``qa eval``: the grounding suite."""
     ap = argparse.ArgumentParser(prog="qa eval", description=__doc__.splitlines()[0])
-    ap.add_argument("--suite", choices=["seed", "paraphrase", "explain", "squad", "all"], default="all")
+    ap.add_argument("--suite", choices=["seed", "paraphrase", "explain", "squad", "guide", "all"],
+                    default="all")
     ap.add_argument("--limit", type=int, default=None, help="SQuAD articles to use (default: all 18)")
     ap.add_argument(
         "--out",
@@ -173,23 +175,32 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         raise QAError("--limit must be at least 1")
-    suites = ["seed", "paraphrase", "explain", "squad"] if args.suite == "all" else [args.suite]
+    suites = ["seed", "paraphrase", "explain", "squad", "guide"] if args.suite == "all" else [args.suite]
     from eval.report import print_table, write_report
 
     results = run_suites(suites, args.limit)
-    print_table(results)
+    if results:
+        print_table(results)
     extra: list[str] = []
     curve_png = []
+    run_info: dict[str, Any] = {"suites": suites, "limit": args.limit}
+    if "guide" in suites:
+        from eval.guide import guide_lines, guide_report
+
+        guide = guide_report(args.limit)
+        print("\n".join(guide_lines(guide)))
+        extra += [*guide_lines(guide, markdown=True), ""]
+        run_info["guide"] = guide
     if "squad" in suites and not args.no_curve:
         from eval.reader_curve import curve_lines, plot_curve, reader_curve
 
         curve = reader_curve(min(args.limit or 18, args.curve_limit))
         title = "### The reader: quality and latency against candidates read (SQuAD)"
-        extra = [title, "", *curve_lines(curve)]
+        extra += [title, "", *curve_lines(curve)]
         print("\n".join(extra))
         args.out.mkdir(parents=True, exist_ok=True)
         curve_png = [plot_curve(curve, args.out / "reader-k.png")]
-    paths = write_report(results, args.out, {"suites": suites, "limit": args.limit}, extra) + curve_png
+    paths = write_report(results, args.out, run_info, extra) + curve_png
     print("\nwrote " + ", ".join(str(p) for p in paths))
     return 0
 

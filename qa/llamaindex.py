@@ -6,6 +6,7 @@
     svc = QAService.from_seeds()
     nodes = GroundedRetriever(svc).retrieve("Why did the ceasefire talks stall?")
     response = GroundedQueryEngine(svc).query("How many rockets did Hamas fire on Sunday?")
+    brief = summary_nodes(svc, "000_8d973b813353023c")  # the article guide's summary
 
 The retriever's nodes are the engine's ranked citations (or, when it abstains, its related
 passages, marked as such): ``TextNode``s whose ``start_char_idx``/``end_char_idx`` are exact
@@ -29,7 +30,7 @@ from llama_index.core.schema import NodeRelationship, NodeWithScore, QueryBundle
 from qa.service import QAService
 from qa.types import Answer, Citation
 
-__all__ = ["GroundedQueryEngine", "GroundedRetriever", "answer_nodes"]
+__all__ = ["GroundedQueryEngine", "GroundedRetriever", "answer_nodes", "summary_nodes"]
 
 
 def answer_nodes(svc: QAService, answer: Answer, include_related: bool = True) -> list[NodeWithScore]:
@@ -39,20 +40,31 @@ def answer_nodes(svc: QAService, answer: Answer, include_related: bool = True) -
         items, role = (answer.related if include_related else []), "related"
     else:
         items, role = answer.citations, "citation"
-    return [NodeWithScore(node=_node(svc, c, answer, role, rank), score=c.score)
+    return [NodeWithScore(node=_node(svc, c, role, rank, {"abstained": answer.abstained,
+                                                          "confidence": answer.confidence}),
+                          score=c.score)
             for rank, c in enumerate(items, 1)]
 
 
-def _node(svc: QAService, c: Citation, answer: Answer, role: str, rank: int) -> TextNode:
+def summary_nodes(svc: QAService, doc_id: str) -> list[TextNode]:
+    """The article guide's summary (``QAService.guide``) as nodes, in article order
+    (``metadata["role"] == "summary"``), with exact offsets like every other node here.
+
+    :raises UnknownDocumentError: no article with this id.
+    """
+    return [_node(svc, c, "summary", rank, {}) for rank, c in enumerate(svc.guide(doc_id).summary, 1)]
+
+
+def _node(svc: QAService, c: Citation, role: str, rank: int, extra: dict) -> TextNode:
+    hidden = ["rank", *extra]
     node = TextNode(
         id_=_sentence_id(svc, c) or f"{c.doc_id}:{c.start}-{c.end}",
         text=c.quote,
         start_char_idx=c.start,
         end_char_idx=c.end,
-        metadata={"doc_id": c.doc_id, "role": role, "rank": rank, "abstained": answer.abstained,
-                  "confidence": answer.confidence},
-        excluded_embed_metadata_keys=["role", "rank", "abstained", "confidence"],
-        excluded_llm_metadata_keys=["rank", "abstained", "confidence"],
+        metadata={"doc_id": c.doc_id, "role": role, "rank": rank, **extra},
+        excluded_embed_metadata_keys=["role", *hidden],
+        excluded_llm_metadata_keys=hidden,
     )
     node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=c.doc_id)
     return node

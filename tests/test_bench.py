@@ -42,3 +42,15 @@ def test_bench_reports_every_figure_for_both_paths(tmp_path, capsys):
         assert r["cold_start"][system]["rss_mb"]["median"] > 100
     out = capsys.readouterr().out
     assert "cold start to first answer" in out and "Ratios:" in out
+
+
+def test_guide_bench_prints_both_lengths(capsys):
+    from eval.commands import _bench
+
+    class Args:
+        eval_args = ["--guide", "--repeats", "1"]
+
+    assert _bench(Args()) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if " chars |" in line]
+    lengths = [int(r.split()[1].replace(",", "")) for r in rows]
+    assert len(lengths) == 2 and 4_000 < lengths[0] < 8_000 and lengths[1] >= 50_000

@@ -258,3 +258,19 @@ def test_squad_questions_are_answered_by_models_fitted_without_their_article_hal
         assert svc.threshold == svc.abstainer.info["threshold"]
         svc.add_document("The home team won the final on Sunday, 3-1.", doc_id="match")
         assert svc.ask("Who won the final?").citations  # the swapped models answer
+
+
+def test_qa_eval_guide_suite(tmp_path, capsys, embedder):
+    from qa.cli import main
+
+    assert main(["eval", "--suite", "guide", "--limit", "2", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "### The article guide" in out and "Summary choice" in out
+    guide = json.loads((tmp_path / "report.json").read_text())["run"]["guide"]
+    assert set(guide) == {"seed", "squad"} and guide["squad"]["articles"] == 2
+    for part in guide.values():
+        # by construction of the filter: every shown question is answered again from its sentence
+        assert part["answered again"] == part["shown"] > 0
+        assert part["exact"] == part["citations"] > 0
+        assert part["candidates"] == part["shown"] + part["dropped"]
+    assert "| corpus | articles | candidates |" in (tmp_path / "report.md").read_text()

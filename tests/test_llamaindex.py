@@ -72,3 +72,15 @@ def test_grounded_query_engine_response(seed_service, seed_text):
 def test_restricted_to_articles(seed_service, doc_ids):
     nodes = GroundedRetriever(seed_service, doc_ids=doc_ids).retrieve("Why did the talks stall?")
     assert {n.node.ref_doc_id for n in nodes} == set(doc_ids)
+
+
+def test_summary_nodes_are_the_guides_summary(seed_service, seed_text):
+    from qa.llamaindex import summary_nodes
+
+    nodes = summary_nodes(seed_service, SEED_ID)
+    summary = seed_service.guide(SEED_ID).summary
+    assert [(n.start_char_idx, n.end_char_idx) for n in nodes] == [(c.start, c.end) for c in summary]
+    assert len(nodes) == 3 and all(n.text == seed_text[n.start_char_idx:n.end_char_idx] for n in nodes)
+    assert {n.metadata["role"] for n in nodes} == {"summary"}
+    assert all(n.node_id.startswith(f"{SEED_ID}:s") for n in nodes)  # whole sentences
+    assert [n.metadata["rank"] for n in nodes] == [1, 2, 3]

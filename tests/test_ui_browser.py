@@ -255,3 +255,29 @@ def test_a_suggested_question_is_asked_and_its_answer_highlighted(page, seed_tex
     mark.wait_for(state="visible")
     assert "Abu Marzouk" in mark.inner_text()
     page.screenshot(path=str(ARTIFACTS / "ui-guide.png"), full_page=True)
+
+
+def test_guide_items_highlight_their_citations(page, seed_text):
+    from qa import QAService
+    from tests.conftest import SEED_ID
+
+    guide = QAService.from_seeds().guide(SEED_ID)
+    page.wait_for_selector("#qa-guide .qa-chip")
+    # a name: every mention marked, each mark exactly the characters the guide cites
+    name = next(n for n in guide.names if len(n.mentions) >= 2)
+    page.locator("#qa-guide .qa-chip", has_text=name.name).first.click()
+    page.wait_for_function(f"document.querySelectorAll('#qa-article mark.qa-cite').length == "
+                           f"{len(name.mentions)}", timeout=30_000)
+    marks = page.locator("#qa-article mark.qa-cite .qa-marker")
+    quotes = page.eval_on_selector_all(
+        "#qa-article mark.qa-cite",
+        "ms => ms.map(m => { const c = m.cloneNode(true); c.querySelector('sup')?.remove(); "
+        "return c.textContent; })")
+    assert quotes == [m.quote for m in name.mentions] and marks.count() == len(name.mentions)
+    # a summary sentence: that one sentence marked, and scrolled to
+    second = guide.summary[1]
+    page.locator("#qa-guide .qa-guide-sum").nth(1).click()
+    one_mark = "document.querySelectorAll('#qa-article mark.qa-cite').length == 1"
+    at_second = f"document.querySelector('#qa-article mark.qa-cite').title.includes('{second.start}')"
+    page.wait_for_function(f"{one_mark} && {at_second}", timeout=30_000)
+    assert page.locator("#qa-article mark.qa-selected").count() == 1

@@ -26,6 +26,7 @@ from qa.service import QAService
 from qa.types import Answer
 from ui.render import (
     CSS,
+    GUIDE_CLICK_JS,
     SCROLL_JS,
     article_html,
     chat_text,
@@ -88,6 +89,25 @@ class App:
         except QAError:
             return guide_html(None, ""), []
         return guide_html(g, self.titles().get(doc_id, doc_id)), [[q.question] for q in g.questions]
+
+    def guide_view(self, scope: str | None, item: str) -> str:
+        """The article pane with a guide item's citations highlighted: ``summary-N`` (one
+        summary sentence) or ``name-N`` (every mention of a name); anything else, or an article
+        no longer there, shows the article as it is."""
+        docs = {d.doc_id for d in self.svc.documents()}
+        doc_id = scope if scope not in (None, ALL) else (next(iter(docs)) if len(docs) == 1 else None)
+        if doc_id not in docs:
+            return self.view(None, scope)
+        g = self.svc.guide(doc_id)
+        part, _, number = (item or "").partition("-")
+        n = int(number) if number.isdigit() else -1
+        if part == "summary" and 0 <= n < len(g.summary):
+            shown = [g.summary[n]]
+        elif part == "name" and 0 <= n < len(g.names):
+            shown = g.names[n].mentions
+        else:
+            return self.view(None, doc_id)
+        return article_html(self.titles()[doc_id], self.svc.document_text(doc_id), shown)
 
     def view(self, answer: Answer | None, scope: str | None) -> str:
         """The article pane: the document the answer cites (else the one in scope) with the
@@ -248,7 +268,7 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
                     components=[question], samples=first_questions or [[""]],
                     label="Questions this article answers (each already answered from it)",
                     elem_id="qa-guide-questions", visible=bool(first_questions))
-                guide_box = gr.HTML(first_guide, elem_id="qa-guide")
+                guide_box = gr.HTML(first_guide, elem_id="qa-guide", js_on_load=GUIDE_CLICK_JS)
             with gr.Column(scale=6, min_width=420):
                 article = gr.HTML(app.view(None, app.default_doc()), elem_id="qa-article")
                 sources = gr.HTML(sources_html(None, {}), elem_id="qa-sources")
@@ -318,6 +338,13 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
                     gr.update(samples=samples or [[""]], visible=bool(samples)))
 
         scope.change(on_scope, [scope], [article, guide_box, guide_questions], api_visibility="private")
+
+        def on_guide_click(where: str, evt: gr.EventData):
+            return app.guide_view(where, str(getattr(evt, "item", "")))
+
+        # a summary sentence or a name clicked: its citations highlighted in the article
+        guide_box.click(on_guide_click, [scope], [article], api_visibility="private").then(
+            fn=None, js=SCROLL_JS)
         # a suggested question is asked when clicked
         guide_questions.click(lambda sample: sample[0], [guide_questions], [question],
                               api_visibility="private").then(**ask_io).then(fn=None, js=SCROLL_JS)

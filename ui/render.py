@@ -104,10 +104,12 @@ def guide_html(guide, title: str) -> str:
     offsets and the names the article uses, escaped."""
     if guide is None:
         return '<div class="qa-guide qa-empty">Choose an article to see its guide.</div>'
-    items = "".join(f'<li class="qa-guide-sum" data-start="{c.start}" data-end="{c.end}">'
-                    f"{_esc(' '.join(c.quote.split()))}</li>" for c in guide.summary)
-    chips = "".join(f'<span class="qa-chip" title="{_esc(n.kind)}, {len(n.mentions)} mentions">'
-                    f"{_esc(n.name)}</span>" for n in guide.names)
+    items = "".join(f'<li class="qa-guide-sum" data-guide="summary-{i}" data-start="{c.start}" '
+                    f'data-end="{c.end}" title="show it in the article">'
+                    f"{_esc(' '.join(c.quote.split()))}</li>" for i, c in enumerate(guide.summary))
+    chips = "".join(f'<span class="qa-chip" data-guide="name-{i}" title="{_esc(n.kind)}, '
+                    f'{len(n.mentions)} mentions: show them in the article">{_esc(n.name)}</span>'
+                    for i, n in enumerate(guide.names))
     return (f'<div class="qa-guide"><div class="qa-guide-head">In brief: {_esc(title)}</div>'
             f'<ol class="qa-guide-summary">{items}</ol><div class="qa-guide-names">{chips}</div></div>')
 
@@ -120,6 +122,7 @@ def status_html(notes: list[tuple[str, str]]) -> str:
 
 CSS = """
 .qa-guide-summary { margin: 0.3em 0 0.5em 1.2em; font-size: 0.92em; }
+.qa-chip, .qa-guide-sum { cursor: pointer; }
 .qa-chip { display: inline-block; margin: 2px 4px 2px 0; padding: 1px 8px; border-radius: 10px;
   background: var(--block-background-fill, #eef); border: 1px solid var(--border-color-primary, #ccd);
   font-size: 0.85em; }
@@ -150,6 +153,13 @@ strong.qa-short { font-weight: 800; text-decoration: underline; text-decoration-
 .qa-head { font-weight: 600; margin-bottom: 0.3rem; }
 .qa-empty { opacity: 0.6; }
 """
+
+# The guide panel reports which item was clicked (``data-guide``); the server then shows its
+# citations in the article pane. Delegated: the panel's content is replaced when the scope changes.
+GUIDE_CLICK_JS = """element.addEventListener('click', (e) => {
+  const item = e.target.closest('[data-guide]');
+  if (item) trigger('click', {item: item.dataset.guide});
+});"""
 
 SCROLL_JS = """() => {
   const mark = document.getElementById('qa-cite-1') || document.querySelector('#qa-article mark');
