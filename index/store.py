@@ -237,15 +237,18 @@ class ArticleIndex:
         return self.get_document(doc_id).text
 
     def get_document(self, doc_id: str) -> DocumentRecord:
-        """The record (id, title, text, hash, source) of article ``doc_id``.
+        """The record (id, title, text, hash, source) of article ``doc_id``; the id is taken
+        stripped, as it was when the article was added (``validate_doc_id``).
 
-        :raises UnknownDocumentError: no article with this id.
+        :raises UnknownDocumentError: no article with this id (the message names only the id
+            asked for: a client learns nothing of the others from it).
         """
+        key = doc_id.strip() if isinstance(doc_id, str) else doc_id
         try:
-            return self.documents[doc_id]
+            return self.documents[key]
         except (KeyError, TypeError):
-            known = ", ".join(sorted(self.documents)[:5]) or "none"
-            raise UnknownDocumentError(f"unknown document id {doc_id!r} (indexed: {known})") from None
+            shown = repr(doc_id[:130]) if isinstance(doc_id, str) else type(doc_id).__name__
+            raise UnknownDocumentError(f"unknown document id {shown}") from None
 
     def add_document(
         self, text: str, doc_id: str | None = None, title: str | None = None, source: str = "",
@@ -413,7 +416,8 @@ class ArticleIndex:
         with self.write_lock:
             if self.db is None:
                 with self.lock:
-                    self.kill_rows(self._code[self.get_document(doc_id).doc_id])
+                    doc_id = self.get_document(doc_id).doc_id
+                    self.kill_rows(self._code[doc_id])
                     self.in_memory_details.pop(doc_id, None)
                 return
             with self.db.writing() as w:

@@ -8,6 +8,7 @@ on: they take the index as an argument and never import ``store.py``, which impo
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,6 +52,14 @@ class DocumentRecord:
     text: str
     content_hash: str
     source: str = ""
+
+    @property
+    def public_source(self) -> str:
+        """The source as a client of a server may see it: the URL it was fetched from, or the
+        file's name, never the folder it was read from on the server's machine."""
+        if self.source.startswith(("http://", "https://")):
+            return self.source
+        return re.split(r"[\\/]", self.source)[-1]
 
 
 @dataclass

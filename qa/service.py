@@ -25,7 +25,6 @@ from index.errors import (
     InvalidQuestionError,
     OutdatedIndexError,
     QAError,
-    UnknownDocumentError,
 )
 from index.loaders import ACCEPTED_SUFFIXES, LoadedArticle, is_url, load_bytes, load_path, load_url
 from index.store import ArticleIndex, DocumentRecord
@@ -369,9 +368,10 @@ class QAService:
             for d in doc_ids:
                 if not isinstance(d, str):
                     raise InvalidQuestionError("doc_ids must be a list of document ids (text)")
-                if d not in self.index.documents:
-                    raise UnknownDocumentError(f"unknown document id {d[:130]!r}")
-                selected.add(d)
+                selected.add(self.index.get_document(d).doc_id)
+            if not selected:
+                raise InvalidQuestionError("doc_ids is empty: give at least one article id, or "
+                                           "leave doc_ids out to ask every article")
         query = resolve(question, turns)
         if not self.index.live_sentences or (selected is not None and not selected):
             raise EmptyIndexError("no articles to ask: add an article first")

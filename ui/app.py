@@ -29,6 +29,7 @@ from ui.render import (
     GUIDE_CLICK_JS,
     SCROLL_JS,
     article_html,
+    chat_question,
     chat_text,
     guide_html,
     safe_name,
@@ -38,6 +39,7 @@ from ui.render import (
 
 log = logging.getLogger("qa")
 ALL = "__all__"
+UPLOAD_MAX_AGE = 900  # seconds
 
 
 class App:
@@ -230,7 +232,9 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
     ``app`` shares its state (write lock) with the REST API."""
     app = app or App(svc, index_dir, read_only)
 
-    with gr.Blocks(title="Grounded QA — answers you can check") as demo:
+    # Uploads a client left unused are removed after UPLOAD_MAX_AGE seconds (used ones at once).
+    with gr.Blocks(title="Grounded QA — answers you can check",
+                   delete_cache=(UPLOAD_MAX_AGE, UPLOAD_MAX_AGE)) as demo:
         gr.Markdown(
             "## Grounded QA\nAsk about the article. Every answer sentence is a quote from it, "
             "highlighted in place; when the article does not say, the answer says so."
@@ -307,7 +311,7 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
                 return gr.update(), messages, history, gr.update(), gr.update()
             messages = [
                 *messages,
-                {"role": "user", "content": ans.question},
+                {"role": "user", "content": chat_question(ans.question)},
                 {"role": "assistant", "content": chat_text(ans)},
             ]
             return (
@@ -386,7 +390,11 @@ def build_app(svc: QAService, index_dir: Path, read_only: bool = False, app: App
                     elif path == "url":
                         doc_id, added = app.add_url(name, title)
                     else:
-                        art = svc.load_upload(Path(path).read_bytes(), name)
+                        try:
+                            data = Path(path).read_bytes()
+                        finally:  # read once: the upload leaves the server's temp folder now
+                            Path(path).unlink(missing_ok=True)
+                        art = svc.load_upload(data, name)
                         doc_id, added = app.add(art.text, art.title or title, name)
                     last = doc_id
                     notes.append(

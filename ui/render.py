@@ -93,10 +93,15 @@ def sources_html(answer: Answer | None, doc_titles: dict[str, str],
 
 
 def chat_text(answer: Answer) -> str:
-    """The assistant's chat message: plain text (the chatbot does not render Markdown)."""
-    if answer.abstained:
-        return f"{answer.text}\n\nConfidence {answer.confidence:.2f} — below the threshold, so no answer."
-    return f"{answer.text}\n\nConfidence {answer.confidence:.2f}"
+    """The assistant's chat message, escaped: Gradio's chatbot renders HTML even without
+    Markdown, and the quote the user reads must be the characters cited, ``<b>`` and all."""
+    note = " — below the threshold, so no answer." if answer.abstained else ""
+    return _esc(f"{answer.text}\n\nConfidence {answer.confidence:.2f}{note}")
+
+
+def chat_question(question: str) -> str:
+    """The user's chat message, escaped as the answer's is."""
+    return _esc(question)
 
 
 def guide_html(guide, title: str) -> str:

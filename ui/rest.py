@@ -4,7 +4,8 @@ Routes call the same :class:`qa.QAService` as the UI, without Gradio's queue: qu
 a thread pool of ``ASK_THREADS`` (torch at one thread each, see ``ui/server.py``), writes go
 through the UI's write lock. Errors are JSON ``{"error": {"type", "message"}}`` with the Python
 API's one-line messages: 400 bad input, 404 unknown article, 409 an id that holds another text,
-413 too large, 422 wrong JSON types, 503 the library could not be written.
+413 too large, 422 wrong JSON types, 503 the library could not be written; and 401, 405, 408
+and 429 from the server itself (``ui/guard.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from index.errors import (
     EmptyIndexError,
@@ -71,13 +73,30 @@ def _error(status: int, kind: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status)
 
 
+# The error type a client sees for an HTTP status raised by FastAPI or Starlette themselves.
+_KINDS = {400: "BadRequestError", 401: "AuthenticationError", 403: "ForbiddenError",
+          404: "NotFoundError", 405: "MethodNotAllowedError", 408: "RequestTimeoutError",
+          409: "ConflictError", 413: "RequestTooLargeError", 415: "UnsupportedMediaTypeError",
+          422: "ValidationError", 429: "TooManyRequestsError", 503: "UnavailableError"}
+
+
 def install_errors(api: FastAPI) -> None:
-    """JSON errors for the project's exceptions and for request validation (under /api only;
-    Gradio's own routes keep their format)."""
+    """One error shape, ``{"error": {"type", "message"}}``, for every error of the app's own
+    routes: the project's exceptions, request validation and FastAPI's HTTP errors (a body that
+    is not JSON, a failed login, a wrong method). Gradio's mounted routes keep their format."""
 
     @api.exception_handler(QAError)
     async def qa_error(request: Request, exc: QAError):
         return _error(_status(exc), type(exc).__name__, str(exc))
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if message == "There was an error parsing the body":  # FastAPI's words for any of these
+            message = "the body could not be read as JSON (invalid UTF-8, syntax, depth or numbers)"
+        response = _error(exc.status_code, _KINDS.get(exc.status_code, "HTTPError"), message)
+        response.headers.update(exc.headers or {})
+        return response
 
     @api.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
@@ -116,7 +135,7 @@ def router(app: App, auth: tuple[str, str] | None = None) -> APIRouter:
         sentences = [{"start": n.start_char_idx, "end": n.end_char_idx}
                      for n in svc.index.nodes(doc_id) if n.metadata["kind"] == "sentence"]
         about = svc.details(doc_id)
-        return {"doc_id": record.doc_id, "title": record.title, "source": record.source,
+        return {"doc_id": record.doc_id, "title": record.title, "source": record.public_source,
                 "author": about.author, "published": about.published,
                 "text": record.text, "sentences": sentences}
 
@@ -132,7 +151,13 @@ def router(app: App, auth: tuple[str, str] | None = None) -> APIRouter:
                 "model": svc.config.model_name, "read_only": app.read_only}
 
     if app.read_only:
-        return r
+        @r.api_route("/articles", methods=["POST"], include_in_schema=False)
+        @r.api_route("/articles/upload", methods=["POST"], include_in_schema=False)
+        @r.api_route("/articles/{doc_id}", methods=["DELETE"], include_in_schema=False)
+        async def read_only() -> None:
+            raise HTTPException(403, "this server is read-only: it adds and removes no articles")
+
+        return _with_fallback(r)
 
     @r.post("/articles", status_code=201, summary="Add an article (JSON: text or url, title, id)")
     async def add(body: ArticleRequest) -> dict:
@@ -164,6 +189,26 @@ def router(app: App, auth: tuple[str, str] | None = None) -> APIRouter:
         await anyio.to_thread.run_sync(app.remove, doc_id)
         return {"removed": doc_id}
 
+    return _with_fallback(r)
+
+
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def _with_fallback(r: APIRouter) -> APIRouter:
+    """The last route under /api/v1: a wrong method is a 405 naming the allowed ones, an unknown
+    path a 404, both in the error shape (without it the UI mounted at / would answer them)."""
+    routes = [route for route in r.routes if hasattr(route, "path_regex")]
+
+    @r.api_route("/{rest:path}", methods=_METHODS, include_in_schema=False)
+    async def fallback(request: Request, rest: str):
+        allowed = sorted({m for route in routes if route.path_regex.match(request.url.path)
+                          for m in route.methods or ()})
+        if allowed:
+            raise HTTPException(405, f"{request.method} is not allowed here: use {', '.join(allowed)}",
+                                headers={"Allow": ", ".join(allowed)})
+        raise HTTPException(404, f"no route {request.url.path[:200]!r} in the REST API (see /docs)")
+
     return r
 
 
@@ -181,3 +226,26 @@ def _basic_auth(auth: tuple[str, str]):
                                 headers={"WWW-Authenticate": "Basic"})
 
     return check
+
+
+def install_docs(api: FastAPI, auth: tuple[str, str] | None = None) -> None:
+    """``/docs`` (Swagger UI) and ``/openapi.json``, behind the REST login when there is one;
+    Swagger UI's scripts served by the app from the ``swagger-ui-bundle`` package, so the page
+    works offline (FastAPI's default loads them from a CDN)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    deps = [Depends(_basic_auth(auth))] if auth else []
+    api.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+
+    @api.get("/openapi.json", dependencies=deps, include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(api.openapi())
+
+    @api.get("/docs", dependencies=deps, include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{api.title} - API",
+                                   swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs/assets/favicon-32x32.png")

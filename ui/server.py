@@ -1,15 +1,14 @@
 """The server: one FastAPI app, the Gradio UI mounted in it, one engine shared.
 
-Served by uvicorn. In front of everything, a limit on request bodies that answers 413 before a
-byte of an oversized body is parsed (the ``Content-Length`` is checked first; a chunked body is
-counted as it streams). ``auth`` puts the UI and its API behind a login (Gradio's); ``read_only``
-serves no add or remove anywhere.
+Served by uvicorn, with the middleware of ``ui/guard.py`` in front of every route (body limit
+and time-outs, login throttling, upload bounds, clean errors). ``auth`` puts the UI, its API,
+the REST API and the API docs behind a login (Gradio's form; HTTP Basic for REST); ``read_only``
+serves no add, remove or upload anywhere.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import socket
 import threading
@@ -25,66 +24,10 @@ from fastapi import FastAPI
 from index import settings
 from index.errors import QAError
 from qa.service import QAService
+from ui import guard
 from ui.app import build_app, launch_kwargs
 
 log = logging.getLogger("qa")
-
-# Requests larger than this are refused before they are read: an article's text of the largest
-# size the library takes (Config.max_document_chars), JSON-escaped, fits with room to spare.
-MAX_REQUEST_BYTES = 16 * 1024 * 1024
-
-
-class BodyLimit:
-    """ASGI middleware: 413 for a body over ``limit`` bytes, before the app reads any of it."""
-
-    def __init__(self, app, limit: int = MAX_REQUEST_BYTES) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            return await _too_large(send, self.limit)
-        seen, started, rejected = 0, False, False
-
-        async def counted_receive():
-            nonlocal seen, started, rejected
-            if rejected:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:  # answer now; the app sees the client go away
-                    rejected = True
-                    if not started:
-                        started = True
-                        await _too_large(send, self.limit)
-                    return {"type": "http.disconnect"}
-            return message
-
-        async def tracked_send(message):
-            nonlocal started
-            if rejected:
-                return  # the 413 has been sent
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted_receive, tracked_send)
-        except Exception:
-            if not rejected:
-                raise
-
-
-async def _too_large(send, limit: int) -> None:
-    body = json.dumps({"error": {"type": "RequestTooLargeError",
-                                 "message": f"request body over the limit of {limit:,} bytes"}}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
 
 def make_app(svc: QAService, index_dir: Path, auth: tuple[str, str] | None = None,
              read_only: bool = False) -> FastAPI:
@@ -94,16 +37,24 @@ def make_app(svc: QAService, index_dir: Path, auth: tuple[str, str] | None = Non
 
     api = FastAPI(title="Grounded QA", description="Answers from the articles of a library, every "
                   "sentence cited by exact character offsets; or an honest abstention.",
-                  docs_url="/docs", openapi_url="/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url=None)
     state = App(svc, index_dir, read_only)
     rest.install_errors(api)
+    rest.install_docs(api, auth)
     api.include_router(rest.router(state, auth))
     demo = build_app(svc, index_dir, read_only=read_only, app=state)
     demo.queue(default_concurrency_limit=4)
     kwargs = launch_kwargs(svc)
     api = gr.mount_gradio_app(api, demo, path="/", auth=auth, show_error=True,
                               max_file_size=kwargs["max_file_size"], theme=kwargs["theme"], css=kwargs["css"])
-    api.add_middleware(BodyLimit)
+    names = {fn.api_name for fn in demo.fns.values() if fn.api_name}
+    # (added innermost first: the last one added runs first)
+    api.add_middleware(guard.KnownEndpoints, names=names)
+    api.add_middleware(guard.UploadPolicy, read_only=read_only, max_file_bytes=svc.config.max_file_bytes)
+    if auth is not None:
+        api.add_middleware(guard.LoginThrottle)
+    api.add_middleware(guard.BodyLimit)
+    api.add_middleware(guard.Shield)
     return api
 
 
@@ -172,7 +123,7 @@ def start_in_background(index_dir: Path, host: str = "127.0.0.1", port: int | No
     """
     svc, app = _prepare(index_dir, auth, read_only, allow_private_urls)
     port = port or _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(guard.uvicorn_config(app, host, port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 60
@@ -201,7 +152,7 @@ def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 7860, open_brows
         import webbrowser
 
         threading.Timer(2.0, webbrowser.open, [f"http://127.0.0.1:{port}/"]).start()
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(guard.uvicorn_config(app, host, port)).run()
 
 
 @contextlib.contextmanager
