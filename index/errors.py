@@ -19,6 +19,10 @@ class InvalidDocumentError(QAError, ValueError):
     """The document is empty, binary, not UTF-8, too large or has nothing citable in it."""
 
 
+class UnsupportedFileTypeError(InvalidDocumentError):
+    """A file of a type the library does not read (by its suffix)."""
+
+
 class UnknownDocumentError(QAError, KeyError):
     """A document id that is not in the index."""
 

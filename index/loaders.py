@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.config import Config
-from index.errors import InvalidDocumentError
+from index.errors import InvalidDocumentError, UnsupportedFileTypeError
 from index.fetch import HTML_TYPES, PDF_TYPES, FetchError, fetch
 from index.units import ArticleDetails
 
@@ -108,7 +108,7 @@ def load_bytes(data: bytes, name: str, max_bytes: int | None = None) -> LoadedAr
         raise InvalidDocumentError(f"{name}: file is {len(data):,} bytes; the limit is {limit:,}")
     suffix = Path(name).suffix.lower()
     if suffix and suffix not in TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES:
-        raise InvalidDocumentError(
+        raise UnsupportedFileTypeError(
             f"{name}: unsupported file type {suffix!r} (use {', '.join(ACCEPTED_SUFFIXES)})")
     if suffix in PDF_SUFFIXES or (not suffix and data.startswith(b"%PDF-")):
         return pdf_article(data, name)

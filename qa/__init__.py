@@ -19,6 +19,7 @@ from index.errors import (
     QAError,
     StorageError,
     UnknownDocumentError,
+    UnsupportedFileTypeError,
 )
 from index.units import ArticleDetails
 from qa.guide import ArticleGuide, GuideName, GuideQuestion
@@ -44,4 +45,5 @@ __all__ = [
     "QAService",
     "StorageError",
     "UnknownDocumentError",
+    "UnsupportedFileTypeError",
 ]

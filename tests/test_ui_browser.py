@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -154,6 +155,21 @@ def test_hostile_article_is_rendered_as_text(page, tmp_path):
     assert not [e for e in page.console_errors if "XSS-FIRED" in e]
 
 
+def test_the_chat_quotes_exactly_the_characters_cited(page, tmp_path):
+    sentence = ("The <b>Wellington</b> bridge &amp; its *north* ramp_way reopened on Friday "
+                "<script>window.pwned = 1</script> after four months of repairs.")
+    path = tmp_path / "bridge.txt"
+    path.write_text(f"Bridge reopens in Leeds\n\n{sentence} The council said the work cost "
+                    "3 million pounds. Traffic was light.", encoding="utf-8")
+    assert upload(page, path).startswith("Added: ")
+    ask(page, "When did the Wellington bridge reopen?")
+    assert sentence in page.inner_text("#qa-chat")  # markup, entity and markdown shown as typed
+    assert sentence in page.inner_text("#qa-sources")
+    assert sentence in page.locator("#qa-article mark.qa-selected").first.inner_text()
+    assert page.locator("#qa-chat b, #qa-chat script, #qa-chat em, #qa-chat strong").count() == 0
+    assert page.evaluate("() => window.pwned") is None
+
+
 def test_binary_upload_gets_a_clear_message(page, tmp_path):
     path = tmp_path / "photo.txt"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
@@ -235,6 +251,9 @@ def test_add_from_url_and_a_pdf_with_its_page(page, browser, tmp_path):
             pg.wait_for_function("/(Added|Could not add): talks.pdf/"
                                  ".test(document.querySelector('#qa-status').innerText)", timeout=60_000)
             assert pg.inner_text("#qa-status").startswith("Added: talks.pdf as ")
+            from gradio.utils import get_upload_folder
+
+            assert not list(Path(get_upload_folder()).rglob("talks.pdf"))  # removed once read
             ask(pg, "What has been the main obstacle?")
             sources = pg.inner_text("#qa-sources")
             assert "length of the ceasefire" in sources and "page 2 · characters" in sources

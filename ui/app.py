@@ -161,16 +161,19 @@ class App:
         art = self.svc.load_url(url)
         return self.add(art.text, title or art.title, art.source, doc_id, art.details)
 
-    def remove(self, doc_id: str) -> None:
-        """Remove an article for the UI or the REST API.
+    def remove(self, doc_id: str) -> str:
+        """Remove an article for the UI or the REST API; returns its id as stored.
 
         :raises QAError: the server is read-only, or no article has this id.
         """
         if self.read_only:
             raise QAError("this server is read-only: articles cannot be removed")
         with self.write_lock:
+            self.svc.index.refresh()
+            doc_id = self.svc.index.get_document(doc_id).doc_id
             self.svc.remove_document(doc_id)
             self._save()
+        return doc_id
 
     def _save(self) -> None:
         """Refresh the derived files; the change itself is already committed, so a failure
@@ -210,10 +213,9 @@ class App:
     def api_remove_article(self, doc_id: str) -> dict:
         """Remove an article from the library."""
         try:
-            self.remove(doc_id)
+            return {"removed": self.remove(doc_id)}
         except QAError as exc:
             raise gr.Error(str(exc)) from None
-        return {"removed": doc_id}
 
     def api_list_articles(self) -> list[dict]:
         """Every article in the library: doc_id, title and length in characters."""

@@ -3,9 +3,10 @@
 Routes call the same :class:`qa.QAService` as the UI, without Gradio's queue: questions run in
 a thread pool of ``ASK_THREADS`` (torch at one thread each, see ``ui/server.py``), writes go
 through the UI's write lock. Errors are JSON ``{"error": {"type", "message"}}`` with the Python
-API's one-line messages: 400 bad input, 404 unknown article, 409 an id that holds another text,
-413 too large, 422 wrong JSON types, 503 the library could not be written; and 401, 405, 408
-and 429 from the server itself (``ui/guard.py``).
+API's one-line messages: 400 bad input, 403 a write on a read-only server, 404 unknown article,
+409 an id that holds another text, 413 too large, 415 a file type it does not read, 422 wrong
+JSON types, 503 the library could not be written; 401, 405, 408, 429 and 500 from the server
+itself (``ui/guard.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from index.errors import (
     QAError,
     StorageError,
     UnknownDocumentError,
+    UnsupportedFileTypeError,
 )
 from ui.app import App
 from ui.render import safe_name
@@ -60,6 +62,8 @@ class ArticleRequest(BaseModel):
 def _status(exc: QAError) -> int:
     if isinstance(exc, UnknownDocumentError):
         return 404
+    if isinstance(exc, UnsupportedFileTypeError):
+        return 415
     if isinstance(exc, InvalidDocumentError) and "already holds a different text" in str(exc):
         return 409
     if isinstance(exc, StorageError | IndexExistsError):
@@ -186,8 +190,7 @@ def router(app: App, auth: tuple[str, str] | None = None) -> APIRouter:
 
     @r.delete("/articles/{doc_id}", summary="Remove an article")
     async def remove(doc_id: str) -> dict:
-        await anyio.to_thread.run_sync(app.remove, doc_id)
-        return {"removed": doc_id}
+        return {"removed": await anyio.to_thread.run_sync(app.remove, doc_id)}
 
     return _with_fallback(r)
 

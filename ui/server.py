@@ -155,11 +155,9 @@ def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 7860, open_brows
     uvicorn.Server(guard.uvicorn_config(app, host, port)).run()
 
 
-@contextlib.contextmanager
-def serve_process(index_dir: Path, *args: str, timeout: float = 300) -> Iterator[str]:
+def start_process(index_dir: Path, *args: str, timeout: float = 300):
     """``qa serve`` on the library at ``index_dir`` in a process of its own on a free loopback
-    port (tests and load tests: the server then shares no interpreter lock with its clients);
-    yields its URL once it answers, and stops it on exit.
+    port, once it answers: ``(process, url)``. The caller stops it (:func:`serve_process` does).
 
     :param args: more ``qa serve`` options, e.g. ``"--read-only"``.
     :raises QAError: the server exited, or did not answer within ``timeout`` seconds.
@@ -175,17 +173,25 @@ def serve_process(index_dir: Path, *args: str, timeout: float = 300) -> Iterator
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise QAError(f"qa serve exited: {proc.stderr.read().strip()[-300:]}")
+        if time.time() > deadline:
+            proc.kill()
+            raise QAError(f"qa serve did not answer within {timeout:.0f} s")
+        try:
+            if httpx.get(f"{url}api/v1/health", timeout=5).status_code in (200, 401):
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def serve_process(index_dir: Path, *args: str, timeout: float = 300) -> Iterator[str]:
+    """:func:`start_process` as a context: yields the URL, stops the server on exit (tests
+    and load tests: the server then shares no interpreter lock with its clients)."""
+    proc, url = start_process(index_dir, *args, timeout=timeout)
     try:
-        while True:
-            if proc.poll() is not None:
-                raise QAError(f"qa serve exited: {proc.stderr.read().strip()[-300:]}")
-            if time.time() > deadline:
-                raise QAError(f"qa serve did not answer within {timeout:.0f} s")
-            try:
-                if httpx.get(f"{url}api/v1/health", timeout=5).status_code in (200, 401):
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
         yield url
     finally:
         proc.terminate()
