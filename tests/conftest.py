@@ -83,3 +83,28 @@ def tamper(library: Path, sql: str, *args) -> None:
     with conn:
         conn.execute(sql, args)
     conn.close()
+
+
+def small_disk(tmp_path: Path) -> Path | None:
+    """A 3 MB tmpfs (needs root); None where mounting is not allowed. Unmount with
+    ``umount -l`` when done."""
+    import subprocess
+
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)],
+                          capture_output=True, check=False)
+    return mnt if done.returncode == 0 else None
+
+
+def fill(disk: Path) -> Path:
+    """Fill what is left of ``disk`` with one file (unbuffered: a buffered file would fail
+    again when closed); returns it."""
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+        except OSError:
+            pass
+    return filler

@@ -45,12 +45,9 @@ def test_bench_reports_every_figure_for_both_paths(tmp_path, capsys):
 
 
 def test_guide_bench_prints_both_lengths(capsys):
-    from eval.commands import _bench
+    from qa.cli import main
 
-    class Args:
-        eval_args = ["--guide", "--repeats", "1"]
-
-    assert _bench(Args()) == 0
+    assert main(["bench", "--guide", "--repeats", "1"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if " chars |" in line]
     lengths = [int(r.split()[1].replace(",", "")) for r in rows]
     assert len(lengths) == 2 and 4_000 < lengths[0] < 8_000 and lengths[1] >= 50_000

@@ -3,6 +3,7 @@ found (issue 36), each case bounded in time and failing if the finding comes bac
 
 from __future__ import annotations
 
+import gc
 import re
 import signal
 import socket
@@ -221,3 +222,51 @@ def test_sigterm_stops_the_server_with_streams_open_and_keeps_acknowledged_write
     assert set(acknowledged) <= ids  # nothing acknowledged is lost
     for doc_id in acknowledged:
         assert svc.document_text(doc_id).startswith(TEXT)
+
+
+def test_a_full_disk_is_a_503_and_the_library_stays_whole(library, tmp_path):
+    import shutil
+    import subprocess
+
+    from qa import QAService
+    from tests.conftest import fill, small_disk
+
+    disk = small_disk(tmp_path)
+    if disk is None:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        shutil.copytree(library, disk / "lib")
+        with serve_process(disk / "lib") as url, httpx.Client(base_url=f"{url}api/v1", timeout=60) as api:
+            filler = fill(disk)
+            big = " ".join(f"Sentence {i} of a long report on the harbour." for i in range(3000))
+            assert "disk is full" in _error(api.post("/articles", json={"text": big}), 503, "StorageError")
+            assert [a["doc_id"] for a in api.get("/articles").json()] == [SEED_ID]
+            filler.unlink()
+            assert api.post("/articles", json={"text": TEXT, "id": "bridge"}).status_code == 201
+        assert {d.doc_id for d in QAService.open_library(disk / "lib").documents()} == {SEED_ID, "bridge"}
+    finally:
+        gc.collect()
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_an_error_inside_the_app_is_a_500_in_the_error_shape():
+    import anyio
+
+    async def broken(scope, receive, send):
+        raise RuntimeError("secret detail")
+
+    async def half_sent(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+        raise RuntimeError("after the response")
+
+    async def run() -> None:
+        for app, status in ((broken, 500), (half_sent, 200)):
+            transport = httpx.ASGITransport(app=guard.Shield(app))
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                r = await client.get("/anything")
+                assert r.status_code == status
+                if status == 500:
+                    assert "secret" not in r.text and _error(r, 500, "InternalError")
+
+    anyio.run(run)

@@ -18,7 +18,7 @@ import pytest
 
 from index.errors import QAError, StorageError
 from index.store import ArticleIndex
-from tests.conftest import tamper
+from tests.conftest import fill, small_disk, tamper
 
 ARTICLES = {
     "a-port": "The port handles three million tonnes of cargo a year. Its new crane arrived in June.",
@@ -155,30 +155,14 @@ def test_damage_matrix(template, tmp_path, embedder):
     assert stats["cases"] == len(KINDS) * len(DAMAGES)
 
 
-def _small_disk(tmp_path):
-    """A 3 MB tmpfs (needs root); None where mounting is not allowed."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)],
-                          capture_output=True, check=False)
-    return mnt if done.returncode == 0 else None
-
-
 def test_a_full_disk_changes_nothing(template, tmp_path, embedder):
-    disk = _small_disk(tmp_path)
+    disk = small_disk(tmp_path)
     if disk is None:
         pytest.skip("cannot mount a small tmpfs here (needs root)")
     try:
         lib = _copy(template, disk)
         index = ArticleIndex.open(lib, embedder=embedder)
-        with (disk / "filler").open("wb", buffering=0) as fh:  # fill what is left (unbuffered:
-            # a buffered file would fail again when closed)
-            try:
-                while True:
-                    fh.write(b"\0" * 65536)
-                    fh.flush()
-            except OSError:
-                pass
+        filler = fill(disk)
         big = " ".join(f"Sentence {i} of a long report on the harbour." for i in range(3000))
         with pytest.raises(StorageError, match="cannot write the library: database or disk is full"):
             index.add_document(big, doc_id="big")
@@ -186,7 +170,7 @@ def test_a_full_disk_changes_nothing(template, tmp_path, embedder):
         with pytest.raises(StorageError):
             index.remove_document("a-port")
         assert set(index.documents) == LIVE
-        os.unlink(disk / "filler")
+        os.unlink(filler)
         assert set(ArticleIndex.open(lib, embedder=embedder).documents) == LIVE
         small = "The harbour report was published on Friday. It runs to forty pages."
         index.add_document(small, doc_id="small")  # and it works once there is room again
