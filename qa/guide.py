@@ -8,10 +8,11 @@ has already answered from it — every item a citation of the article's own char
 * **Names**: runs of capitalised words outside a sentence's first word (or there when the same
   run recurs elsewhere), honorifics dropped ("Mr. Abu Marzouk" is "Abu Marzouk"); a one- or
   two-word name that ends a longer one is grouped with it ("Netanyahu" with "Benjamin
-  Netanyahu"). Written here, with no NER library: spaCy's English models are not on the package
-  registry this machine installs from (the copies there are third-party re-uploads), and the
-  rest (GLiNER, Flair, Stanza) fetch their weights from a hub at run time. The kind (person,
-  organisation, place) is read from the words around the mentions and is a guess.
+  Netanyahu"), and a plural with its singular ("Normans", "Norman"). Written here, with no NER
+  library: spaCy's English models are not on the package registry this machine installs from
+  (the copies there are third-party re-uploads), and the rest (GLiNER, Flair, Stanza) fetch
+  their weights from a hub at run time. The kind (person, organisation, place) is read from the
+  words around the mentions and is a guess.
 * **Questions**: made from the names and from sentences that state a cause, each asked of the
   engine and kept only when it answers (does not abstain) and its first citation covers the
   sentence the question was made from.
@@ -32,7 +33,7 @@ from qa.types import Citation
 SUMMARY_SENTENCES = 3
 MAX_NAMES = 12
 MAX_QUESTIONS = 6
-GUIDE_VERSION = 3
+GUIDE_VERSION = 4
 # the summary's score: cosine to the centroid + LEAD_WEIGHT / (1 + position) + TITLE_WEIGHT x
 # share of the title's content stems in the sentence (chosen by figure: docs/evaluation.md,
 # "Article guide")
@@ -58,14 +59,23 @@ _STOP_NAMES = {"The", "A", "An", "In", "On", "At", "But", "And", "It", "He", "Sh
                "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
                "January", "February", "March", "April", "May", "June", "July", "August",
                "September", "October", "November", "December", "Still", "Also", "So", "Yet",
-               "However", "Meanwhile", "According", "Last", "Next", "One", "Two", "Earlier"}
+               "However", "Meanwhile", "According", "Last", "Next", "One", "Two", "Earlier",
+               "Within", "Since", "Under", "Over", "During", "Although", "Though", "Because",
+               "Despite", "Among", "Between", "Through", "Throughout", "Until", "Upon", "Without",
+               "Against", "Following", "Including", "Unlike", "Like", "Where", "Whether", "Each",
+               "Every", "Both", "All", "Most", "Such", "Other", "Another", "Only", "Even", "Then",
+               "Now", "Today", "Here", "Instead", "Thus", "Therefore", "Later", "First", "Finally",
+               "Initially", "Normally", "Generally", "Traditionally"}
 _LEADING_TITLES = {"President", "Prime", "Minister", "Secretary", "Director", "Chancellor",
                    "General", "King", "Queen", "Prince", "Senator", "Governor", "Foreign",
                    "Defense", "Defence", "State", "Israeli", "Egyptian", "American", "Palestinian",
                    "Qatari", "British", "French", "German", "Russian", "Chinese", "Former"}
 _NOT_LEADING = _STOP_NAMES | _LEADING_TITLES  # words a name does not start with
 _PLACE_END = re.compile(r"\b(Strip|City|Bank|Sea|River|Street|Square|County|Province|Island|"
-                        r"Islands|Mountains|Valley|Gulf|Ocean|Republic|States|Kingdom)$")
+                        r"Islands|Mountains|Mountain|Valley|Gulf|Ocean|Republic|States|Kingdom|"
+                        r"Alps|Lake|Coast|Desert|Basin|Peninsula|Bay|Canal|Channel|Forest|Park)$")
+_PLACE_START = re.compile(r"^(Lake|Mount|Mt|Cape|Port|Fort|Gulf of|Bay of|Isle of|North|South|East|"
+                          r"West|Central|Northern|Southern|Eastern|Western|New)\b")
 _CAUSE = re.compile(r"\b(because|due to|in order to|so that|the main (obstacle|reason|cause)|"
                     r"blamed|as a result of|led to|forced)\b", re.IGNORECASE)
 
@@ -158,6 +168,10 @@ def find_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, str, 
             while words and (text[words[0][0]:words[0][1]].rstrip(".") in _NOT_LEADING
                              or _HONORIFIC.match(text[words[0][0]:words[0][1]] + " ")):
                 words = words[1:]
+            while words and (text[words[0][0]].islower() or (
+                    len(words) > 1 and text[words[0][0]:words[0][1]].endswith("ly")
+                    and text[words[1][0]].islower())):
+                words = words[1:]  # "the EU" from "Within the EU"; "Initially the Normans"
             if not words:
                 continue
             a, b = words[0][0], words[-1][1]
@@ -184,6 +198,8 @@ def find_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, str, 
         owner = next((g for g in groups if len(f.split()) < len(g.split()) and g.endswith(" " + f)
                       and not _PLACE_END.search(g)), None)
         groups.setdefault(owner or f, []).append(f)
+    for g in [g for g in groups if g.endswith("s") and g[:-1] in groups]:
+        groups[g] += groups.pop(g[:-1])  # "Normans" and "Norman": one name, the plural's
     out = []
     for name, variants in groups.items():
         found = sorted({sp for v in variants for sp in mentions[v]})
@@ -195,10 +211,11 @@ def find_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, str, 
 def _kind(name: str, variants: list[str], context: dict[str, list[str]]) -> str:
     if _ORG_WORDS.search(name) or (name.isupper() and len(name) <= 6):
         return "organisation"
-    if _PLACE_END.search(name):
+    if _PLACE_END.search(name) or _PLACE_START.search(name):
         return "place"
     if any(_TITLE_WORDS.search(c) for v in variants for c in context[v]) or (
-            2 <= len(name.split()) <= 3 and len(variants) > 1):
+            2 <= len(name.split()) <= 3 and len(variants) > 1
+            and not any(w.isupper() for w in name.split())):
         return "person"
     if any(_PLACE_BEFORE.search(c) for v in variants for c in context[v]):
         return "place"
@@ -228,24 +245,21 @@ def make_guide(svc: Any, doc_id: str) -> ArticleGuide:
         variants = sorted({text[a:b] for a, b in spans}, key=lambda v: (-len(v), v))
         names.append(GuideName(name, kind, variants, [cite(doc_id, text, a, b, 1.0) for a, b in spans]))
 
-    candidates: list[tuple[str, int]] = []  # (question, the sentence position it was made from)
-    for n in names[:8]:
-        # "Who is X?" from the sentence that defines X by an apposition, when one does
-        where = next((i for i, s in enumerate(sentences) for v in n.variants
-                      if v in s.text and apposition(s.text, v)), None)
-        if where is not None:
-            ask = "Who is" if n.kind == "person" else "What is"
-            candidates.append((f"{ask} {n.name}?", where))
-        said = next((i for i, s in enumerate(sentences) if n.kind == "person"
-                     and any(v in s.text for v in n.variants) and _SAID.search(s.text)), None)
-        if said is not None:
-            candidates.append((f"What did {n.name} say?", said))
+    per_name = [_name_questions(n, [s.text for s in sentences], apposition) for n in names]
+    # (question, the sentence position it was made from): each name's first question before any
+    # name's second, so the questions are about several names
+    # name's second; a why-question where the article states a cause comes first (they are rare)
+    why, events = [], []
     for i, s in enumerate(sentences):
         m = _CAUSE.search(s.text)
-        if m and len(candidates) < 12:
-            topic = _topic(s.text[: m.start()])
-            if topic:
-                candidates.append((f"Why {topic}?", i))
+        if m and (topic := _topic(s.text[: m.start()])):
+            why.append((f"Why {topic}?", i))
+        if m := re.search(rf"\b{_DID.pattern}\s+((?:the\s+)?)({_NAME.pattern})", s.text):
+            events.append((f"Who {m.group(1)} {m.group(2)}{m.group(3).rstrip('.')}?", i))
+        if m := _LED_TO.search(s.text):
+            events.append((f"What {m.group(1)} {m.group(2)}?", i))
+    candidates = (why[:1] + [qs[0] for qs in per_name if qs] + events[:3] + why[1:]
+                  + [qs[1] for qs in per_name if len(qs) > 1])
     questions, dropped, seen = [], 0, set()
     for q, i in candidates:
         if q in seen or len(questions) >= MAX_QUESTIONS:
@@ -263,21 +277,83 @@ def make_guide(svc: Any, doc_id: str) -> ArticleGuide:
 
 
 _SAID = re.compile(r"\b(said|says|told|stated)\b")
+_COPULA = r"\s*(?:\([^)]*\)\s*)?(is|was|are|were)\s+"
+_VERBED = re.compile(r"(\w+ed|built|founded|born|made|held|won|written|known|begun|chosen|taken)"
+                     r"\s+(?:in|on)\s+(?:the\s+)?(\d{3,4}|\d{1,2}(?:st|nd|rd|th)\s+century)\b")
+_LED_TO = re.compile(r"\b(led to|resulted in|sparked|triggered|prompted)\s+(the\s+[^,.;:]{3,60}?)[,.;:]")
+_DID = re.compile(r"(founded|established|built|created|designed|led|won|signed|wrote|invented|"
+                  r"discovered|defeated|conquered|captured|invaded|attacked|rejected|proposed|"
+                  r"appointed|elected|bought|acquired|sued)")
+
+
+def _name_questions(name: GuideName, texts: list[str], apposition: Any) -> list[tuple[str, int]]:
+    """Up to two (question, sentence position) candidates about ``name``, in this order of
+    preference: what or who it is (an apposition, or a copula with the name as subject: "The
+    Normans (...) were the people who"), where it is, what it is known for, when it was made,
+    who did something to it ("founded the Kingdom of Sicily"), what a person said."""
+    if len(name.name) < 2:
+        return []  # "What is P?" is not a question a reader asks
+    who = "Who" if name.kind == "person" else "What"
+    alt = "|".join(re.escape(v) for v in name.variants)
+    subject = rf"(?:^|,\s+)(?:[A-Za-z]+ly,?\s+)?((?:[Tt]he\s+)?)(?:{alt})(?!\w)" + _COPULA
+    found: dict[str, tuple[str, int]] = {}
+    joined = " ".join(texts)
+    with_the = len(re.findall(rf"\b[Tt]he\s+(?:{alt})(?!\w)", joined))
+    mentioned = len(re.findall(rf"(?<!\w)(?:{alt})(?!\w)", joined))
+    the = "the " if name.kind != "person" and 2 * with_the > mentioned else ""
+
+    def first(kind: str, question: str, i: int) -> None:
+        found.setdefault(kind, (question, i))
+
+    for i, t in enumerate(texts):
+        if not any(v in t for v in name.variants):
+            continue
+        if any(apposition(t, v) for v in name.variants):
+            first("define", f"{who} is {the}{name.name}?", i)
+        elif m := re.search(subject + r"(?:a|an|the)\s", t):
+            first("define", f"{who} {m.group(2)} {m.group(1).lower() or the}{name.name}?", i)
+        if m := re.search(subject + r"(located|based|situated)\s+(?:in|on|at)\s", t):
+            first("other", f"Where {m.group(2)} {m.group(1).lower() or the}{name.name} {m.group(3)}?", i)
+        if m := re.search(subject + r"((?:best\s+)?(?:known|noted|famed|famous|remembered))\s+for\s", t):
+            first("other", f"What {m.group(2)} {m.group(1).lower() or the}{name.name} {m.group(3)} for?", i)
+        if m := re.search(subject + _VERBED.pattern, t):
+            first("other", f"When {m.group(2)} {m.group(1).lower() or the}{name.name} {m.group(3)}?", i)
+        if m := re.search(rf"\b{_DID.pattern}\s+((?:the\s+)?)(?:{alt})(?!\w)", t):
+            first("other", f"Who {m.group(1)} {m.group(2)}{name.name}?", i)
+        if name.kind == "person" and _SAID.search(t):
+            first("said", f"What did {the}{name.name} say?", i)
+    return [found[k] for k in ("define", "other", "said") if k in found][:2]
+
+
 _AUX_PAST = re.compile(r"^(.*?)\b(was|were|is|are|has been|have been|had been)\s+(.+)$")
 
 
 def _topic(clause: str) -> str | None:
     """The clause before a cause cue as the body of a why-question, when it has an auxiliary
-    to move ("the bridge was closed" → "was the bridge closed"); None otherwise (turning "the
-    talks stalled" into "did the talks stall" needs a verb's lemma, which no rule here knows)."""
+    to move ("the bridge was closed" → "was the bridge closed"; "have been used" → "have X been
+    used") and reads as one: a short subject without commas, brackets or a leading adverb, and a
+    predicate that does not end on an adverb. None otherwise (turning "the talks stalled" into
+    "did the talks stall" needs a verb's lemma, which no rule here knows)."""
     clause = clause.strip(" ,;:—-")
     clause = re.sub(r"^(but|and|so|then|however)\s+", "", clause, flags=re.IGNORECASE)
     m = _AUX_PAST.match(clause)
     if not m or not m.group(1).strip() or len(clause.split()) > 14:
         return None
-    subject = m.group(1).strip()
-    subject = subject[0].lower() + subject[1:] if subject[:2] in ("Th", "A ", "An") else subject
-    return f"{m.group(2)} {subject} {m.group(3).strip()}"
+    subject, aux, rest = m.group(1).strip(), m.group(2).split(), m.group(3).strip()
+    words, last = subject.split(), rest.split()[-1].lower()
+    if (len(words) > 6 or re.search(r"[,;:()\[\]\"“”]", subject + rest) or words[0].endswith("ly")
+            or last.endswith("ly") or last in _DANGLING):
+        return None
+    if words[0].lower() in _COMMON_FIRST:
+        subject = subject[0].lower() + subject[1:]
+    return " ".join([aux[0], subject, *aux[1:], rest])
+
+
+_DANGLING = {"not", "just", "only", "also", "even", "so", "than", "as", "the", "a", "an", "of",
+             "to", "in", "and", "or", "but"}
+_COMMON_FIRST = {"the", "a", "an", "they", "it", "he", "she", "we", "some", "many", "most", "these",
+                 "those", "this", "that", "its", "their", "his", "her", "our", "such", "both", "all",
+                 "each", "every"}
 
 
 def guide_of(svc: Any, doc_id: str, cache: dict) -> ArticleGuide:

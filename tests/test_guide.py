@@ -91,3 +91,37 @@ def test_qa_guide_command(tmp_path, embedder):
     assert text.startswith("Summary:") and "Questions it answers:" in text
     missing = subprocess.run([*qa, "nope"], capture_output=True, text=True, timeout=600)
     assert missing.returncode != 0 and "Traceback" not in missing.stderr and "nope" in missing.stderr
+
+
+def test_questions_are_made_from_what_the_sentences_say():
+    from qa.define import apposition
+    from qa.guide import _name_questions, _topic, find_names
+
+    assert _topic("the bridge was closed") == "was the bridge closed"
+    assert _topic("Imperialism and colonialism have been used") == (
+        "have Imperialism and colonialism been used")
+    for clause in ("For example, 5 is prime",  # a comma in the subject
+                   "the participation of Austria was primarily",  # ends on an adverb
+                   "Normally water is the fluid of choice",  # a leading adverb
+                   "the talks stalled"):  # no auxiliary to move
+        assert _topic(clause) is None, clause
+
+    texts = ["The Normans (Norman: Nourmands) were the people who gave their name to Normandy.",
+             "Initially the Normans were famed for their martial spirit.",
+             "Norman adventurers founded the Kingdom of Sicily in 1130.",
+             "The Old Bridge was built in 1819."]
+    text = " ".join(texts)
+    spans, at = [], 0
+    for t in texts:
+        spans.append((at, at + len(t)))
+        at += len(t) + 1
+    names = {name: (kind, [text[a:b] for a, b in found]) for name, kind, found in find_names(text, spans)}
+    assert names["Normans"][1] == ["Normans", "Norman", "Normans", "Norman"]  # the singular with the plural
+    assert "Initially the Normans" not in names
+    from qa.guide import GuideName
+
+    normans = GuideName("Normans", names["Normans"][0], ["Normans", "Norman"], [])
+    assert _name_questions(normans, texts, apposition) == [("What were the Normans?", 0),
+                                                           ("What were the Normans famed for?", 1)]
+    bridge = GuideName("Old Bridge", "name", ["Old Bridge"], [])
+    assert _name_questions(bridge, texts, apposition) == [("When was the Old Bridge built?", 3)]
