@@ -20,6 +20,7 @@ Every refusal is JSON ``{"error": {"type", "message"}}``, the REST API's shape.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -261,6 +262,10 @@ class Shield:
 
         try:
             await self.app(scope, receive, tracked_send)
+        except asyncio.CancelledError:
+            # uvicorn cancels the requests still open SHUTDOWN_GRACE seconds after SIGTERM (a
+            # stream): expected, so one line instead of uvicorn's traceback; the task ends here
+            log.info("%s %s closed by the shutdown", scope.get("method"), scope.get("path"))
         except Exception:
             log.exception("error answering %s %s", scope.get("method"), scope.get("path"))
             if not started:
