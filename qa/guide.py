@@ -213,6 +213,8 @@ def _kind(name: str, variants: list[str], context: dict[str, list[str]]) -> str:
         return "organisation"
     if _PLACE_END.search(name) or _PLACE_START.search(name):
         return "place"
+    if re.search(r"\s(?:I|II|III|IV|V|VI|VII|VIII|IX|X|XI|XII)(?:\s|$)", name):
+        return "person"  # "Richard I of Normandy", "Charles III of West Francia"
     if any(_TITLE_WORDS.search(c) for v in variants for c in context[v]) or (
             2 <= len(name.split()) <= 3 and len(variants) > 1
             and not any(w.isupper() for w in name.split())):

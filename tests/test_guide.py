@@ -125,3 +125,6 @@ def test_questions_are_made_from_what_the_sentences_say():
                                                            ("What were the Normans famed for?", 1)]
     bridge = GuideName("Old Bridge", "name", ["Old Bridge"], [])
     assert _name_questions(bridge, texts, apposition) == [("When was the Old Bridge built?", 3)]
+    ruler = "The duchy was forged under Richard I of Normandy. Later Richard I of Normandy died."
+    [(name, kind, _)] = find_names(ruler, [(0, 49), (50, len(ruler))])
+    assert (name, kind) == ("Richard I of Normandy", "person")  # a regnal number: a person
