@@ -74,6 +74,7 @@ _NOT_LEADING = _STOP_NAMES | _LEADING_TITLES  # words a name does not start with
 _PLACE_END = re.compile(r"\b(Strip|City|Bank|Sea|River|Street|Square|County|Province|Island|"
                         r"Islands|Mountains|Mountain|Valley|Gulf|Ocean|Republic|States|Kingdom|"
                         r"Alps|Lake|Coast|Desert|Basin|Peninsula|Bay|Canal|Channel|Forest|Park)$")
+_CONNECTOR_END = re.compile(r"\b(of|the|al|bin|ibn|de|van|von|del|da)\s+$")
 _PLACE_START = re.compile(r"^(Lake|Mount|Mt|Cape|Port|Fort|Gulf of|Bay of|Isle of|North|South|East|"
                           r"West|Central|Northern|Southern|Eastern|Western|New)\b")
 _CAUSE = re.compile(r"\b(because|due to|in order to|so that|the main (obstacle|reason|cause)|"
@@ -195,8 +196,9 @@ def find_names(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, str, 
     groups: dict[str, list[str]] = {}
     for f in sorted(forms, key=lambda x: -len(x.split())):
         # a shorter form that ends a longer one is the same one ("Netanyahu", "Abu Marzouk")
+        # ... but not the place after "of" ("Normandy" is not "Richard I of Normandy")
         owner = next((g for g in groups if len(f.split()) < len(g.split()) and g.endswith(" " + f)
-                      and not _PLACE_END.search(g)), None)
+                      and not _PLACE_END.search(g) and not _CONNECTOR_END.search(g[: -len(f)])), None)
         groups.setdefault(owner or f, []).append(f)
     for g in [g for g in groups if g.endswith("s") and g[:-1] in groups]:
         groups[g] += groups.pop(g[:-1])  # "Normans" and "Norman": one name, the plural's
@@ -247,14 +249,14 @@ def make_guide(svc: Any, doc_id: str) -> ArticleGuide:
         variants = sorted({text[a:b] for a, b in spans}, key=lambda v: (-len(v), v))
         names.append(GuideName(name, kind, variants, [cite(doc_id, text, a, b, 1.0) for a, b in spans]))
 
-    per_name = [_name_questions(n, [s.text for s in sentences], apposition) for n in names]
+    per_name = [name_questions(n, [s.text for s in sentences], apposition) for n in names]
     # (question, the sentence position it was made from): each name's first question before any
     # name's second, so the questions are about several names
     # name's second; a why-question where the article states a cause comes first (they are rare)
     why, events = [], []
     for i, s in enumerate(sentences):
         m = _CAUSE.search(s.text)
-        if m and (topic := _topic(s.text[: m.start()])):
+        if m and (topic := why_topic(s.text[: m.start()])):
             why.append((f"Why {topic}?", i))
         if m := re.search(rf"\b{_DID.pattern}\s+((?:the\s+)?)({_NAME.pattern})", s.text):
             events.append((f"Who {m.group(1)} {m.group(2)}{m.group(3).rstrip('.')}?", i))
@@ -288,7 +290,7 @@ _DID = re.compile(r"(founded|established|built|created|designed|led|won|signed|w
                   r"appointed|elected|bought|acquired|sued)")
 
 
-def _name_questions(name: GuideName, texts: list[str], apposition: Any) -> list[tuple[str, int]]:
+def name_questions(name: GuideName, texts: list[str], apposition: Any) -> list[tuple[str, int]]:
     """Up to two (question, sentence position) candidates about ``name``, in this order of
     preference: what or who it is (an apposition, or a copula with the name as subject: "The
     Normans (...) were the people who"), where it is, what it is known for, when it was made,
@@ -330,7 +332,7 @@ def _name_questions(name: GuideName, texts: list[str], apposition: Any) -> list[
 _AUX_PAST = re.compile(r"^(.*?)\b(was|were|is|are|has been|have been|had been)\s+(.+)$")
 
 
-def _topic(clause: str) -> str | None:
+def why_topic(clause: str) -> str | None:
     """The clause before a cause cue as the body of a why-question, when it has an auxiliary
     to move ("the bridge was closed" → "was the bridge closed"; "have been used" → "have X been
     used") and reads as one: a short subject without commas, brackets or a leading adverb, and a

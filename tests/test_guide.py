@@ -95,16 +95,16 @@ def test_qa_guide_command(tmp_path, embedder):
 
 def test_questions_are_made_from_what_the_sentences_say():
     from qa.define import apposition
-    from qa.guide import _name_questions, _topic, find_names
+    from qa.guide import find_names, name_questions, why_topic
 
-    assert _topic("the bridge was closed") == "was the bridge closed"
-    assert _topic("Imperialism and colonialism have been used") == (
+    assert why_topic("the bridge was closed") == "was the bridge closed"
+    assert why_topic("Imperialism and colonialism have been used") == (
         "have Imperialism and colonialism been used")
     for clause in ("For example, 5 is prime",  # a comma in the subject
                    "the participation of Austria was primarily",  # ends on an adverb
                    "Normally water is the fluid of choice",  # a leading adverb
                    "the talks stalled"):  # no auxiliary to move
-        assert _topic(clause) is None, clause
+        assert why_topic(clause) is None, clause
 
     texts = ["The Normans (Norman: Nourmands) were the people who gave their name to Normandy.",
              "Initially the Normans were famed for their martial spirit.",
@@ -121,10 +121,14 @@ def test_questions_are_made_from_what_the_sentences_say():
     from qa.guide import GuideName
 
     normans = GuideName("Normans", names["Normans"][0], ["Normans", "Norman"], [])
-    assert _name_questions(normans, texts, apposition) == [("What were the Normans?", 0),
+    assert name_questions(normans, texts, apposition) == [("What were the Normans?", 0),
                                                            ("What were the Normans famed for?", 1)]
     bridge = GuideName("Old Bridge", "name", ["Old Bridge"], [])
-    assert _name_questions(bridge, texts, apposition) == [("When was the Old Bridge built?", 3)]
+    assert name_questions(bridge, texts, apposition) == [("When was the Old Bridge built?", 3)]
     ruler = "The duchy was forged under Richard I of Normandy. Later Richard I of Normandy died."
     [(name, kind, _)] = find_names(ruler, [(0, 49), (50, len(ruler))])
     assert (name, kind) == ("Richard I of Normandy", "person")  # a regnal number: a person
+    both = ruler + " Normandy grew rich. Normandy traded wool."
+    names = {n: [both[a:b] for a, b in found] for n, _, found in find_names(
+        both, [(0, 49), (50, 82), (83, 102), (103, len(both))])}
+    assert names["Normandy"] == ["Normandy", "Normandy"]  # the place after "of" is its own name
