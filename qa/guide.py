@@ -251,8 +251,8 @@ def make_guide(svc: Any, doc_id: str) -> ArticleGuide:
 
     per_name = [name_questions(n, [s.text for s in sentences], apposition) for n in names]
     # (question, the sentence position it was made from): each name's first question before any
-    # name's second, so the questions are about several names
-    # name's second; a why-question where the article states a cause comes first (they are rare)
+    # name's second, so the questions are about several names; a why-question where the article
+    # states a cause comes first (they are rare)
     why, events = [], []
     for i, s in enumerate(sentences):
         m = _CAUSE.search(s.text)
