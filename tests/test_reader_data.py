@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 
 import pytest
@@ -148,79 +147,3 @@ def test_squad2_reader_examples_label_the_answer_sentence_and_the_engines_misses
         ("How many planes?", "About 10 rockets were fired.", None, "squad2_negative"),
         ("How many planes?", "Talks stalled.", None, "squad2_negative"),
     ]
-
-
-def test_a_cause_cue_makes_a_why_question_answered_by_the_cause_and_not_by_the_event_alone():
-    from eval.train.reader_data import derived_reasons
-
-    s = "The bridge was closed because inspectors had found deep corrosion in the supports."
-    made = derived_reasons(s, {"the"}, random.Random(0))
-    assert [(e.sentence, e.answer and e.sentence[e.answer[0]:e.answer[1]], e.kind) for e in made] == [
-        (s, "inspectors had found deep corrosion in the supports", "derived_reason"),
-        ("The bridge was closed.", None, "restated")]
-    assert made[0].question == made[1].question
-    assert made[0].question in ("Why was the bridge closed?", "Why is it that the bridge was closed?",
-                                "What was the reason the bridge was closed?")
-    talks = "Negotiations stalled in Cairo due to the length of the ceasefire, officials said."
-    [cause, _] = derived_reasons(talks, set(), random.Random(1))
-    assert talks[slice(*cause.answer)] == "the length of the ceasefire"  # up to the comma
-    assert "Negotiations" in cause.question  # not written in lower case elsewhere: kept
-    for s in ("However, the talks stalled because of the ceasefire.",  # a connective first
-              "It stalled because of the ceasefire.",  # too short an event
-              "The talks stalled in Cairo."):  # no cue
-        assert derived_reasons(s, set(), random.Random(0)) == [], s
-
-
-@pytest.mark.parametrize(("sentence", "answer", "expected"), [
-    ("The talks stalled because of the length of the ceasefire.", "the length of the ceasefire",
-     "The talks stalled."),
-    ("Because of the length of the ceasefire, the talks stalled in Cairo.", "the length of the ceasefire",
-     "The talks stalled in Cairo."),
-    ("Hamas rejected the plan by refusing to send a delegation.", "refusing to send a delegation",
-     "Hamas rejected the plan."),
-    ("Hamas rejected the plan by refusing to send a delegation.", "by refusing to send a delegation",
-     "Hamas rejected the plan."),
-    ("The talks stalled over the length of the ceasefire.", "the length of the ceasefire", None),  # no cue
-])
-def test_an_answer_sentence_without_its_cause_only_restates_the_event(sentence, answer, expected):
-    from eval.train.reader_data import restated
-
-    a = sentence.index(answer)
-    assert restated(sentence, (a, a + len(answer))) == expected
-
-
-def test_a_written_cause_answers_its_own_question_and_not_its_events_restatement_or_anothers(tmp_path):
-    from eval.train.reader_data import written_examples
-
-    items = [
-        {"kind": "reason", "q": ["Why did the pay talks collapse?"],
-         "event": "Pay talks collapsed on Friday.", "restated": "The union said the talks were over.",
-         "cause": "The sticking point has been staffing ratios, the union said.",
-         "answer": "staffing ratios"},
-        {"kind": "reason", "q": ["Why was the bridge closed?"], "event": "The bridge was closed on Monday.",
-         "restated": "Drivers found barriers across it.",
-         "cause": "Inspectors had found cracks in the girders.",
-         "answer": "Inspectors had found cracks in the girders"},
-    ]
-    path = tmp_path / "causes.jsonl"
-    path.write_text("\n".join(json.dumps(i) for i in items) + "\n", encoding="utf-8")
-    made = written_examples(random.Random(0), path)
-    first = [(e.sentence, e.answer and e.sentence[e.answer[0]:e.answer[1]], e.kind)
-             for e in made if e.question == "Why did the pay talks collapse?"]
-    assert first == [
-        ("The sticking point has been staffing ratios, the union said.", "staffing ratios", "written_reason"),
-        ("Pay talks collapsed on Friday.", None, "restated"),
-        ("The union said the talks were over.", None, "restated"),
-        ("Inspectors had found cracks in the girders.", None, "written_other"),
-    ]
-    assert len(made) == 8
-
-
-def test_the_written_causes_file_holds_its_answers_verbatim():
-    from eval.train.reader_data import WRITTEN_CAUSES
-
-    items = [json.loads(line) for line in WRITTEN_CAUSES.read_text(encoding="utf-8").splitlines()]
-    assert len(items) >= 90
-    for item in items:
-        assert item["kind"] in ("reason", "manner") and item["answer"] in item["cause"], item
-        assert all(q.split()[0] in ("Why", "How") for q in item["q"]), item

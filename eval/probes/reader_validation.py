@@ -7,9 +7,7 @@ has-answer AUROC on the usual validation examples (answer sentences, hard and sw
 negatives), and on the answer sentences against antonym and negation questions
 (``--other-adversarial`` kinds) and against word-swapped ones (``--word-swaps``, one per
 question the rule can change), and answer sentences that hold at most a fifth of their
-question's content words (the question in other words) against the usual negatives, and the
-why and how questions' answer sentences and derived why-questions against their restated events
-(``--explain`` kinds). These
+question's content words (the question in other words) against the usual negatives. These
 sets do not depend on how a reader was trained, so readers compare side by side
 (``reader.json``'s own "validation" does depend on it).
 """
@@ -23,7 +21,6 @@ from pathlib import Path
 from eval.train.reader_data import overlap
 from eval.train.reader_inputs import articles, evaluate, examples
 from index.config import Config
-from qa.kinds import EXPLANATION_KINDS, question_kind
 from qa.precision import PRECISIONS
 from qa.reader import MODEL_DIR, Reader
 
@@ -46,9 +43,6 @@ def main(argv: list[str] | None = None) -> int:
             "word-swapped": [e for e in made if e.kind == "word_swap"]}
     low = [e for e in every if e.kind == "positive" and overlap(e.question, e.sentence) <= LOW_OVERLAP]
     negatives = [e for e in plain if e.answer is None]
-    explained = [e for e in examples(val_arts, seed=2, explain=True)
-                 if e.kind in ("derived_reason", "restated")
-                 or e.kind == "positive" and question_kind(e.question) in EXPLANATION_KINDS]
     print(f"{len(plain)} validation examples; {len(positives)} answer sentences against "
           + " and ".join(f"{len(v)} {k}" for k, v in near.items()) + " questions")
     for d in args.dirs:
@@ -63,10 +57,6 @@ def main(argv: list[str] | None = None) -> int:
         line += (f"; {len(low)} answer sentences in other words than their question (overlap <= "
                  f"{LOW_OVERLAP}): exact span {other_words['span_exact']:.3f}, AUROC against the "
                  f"usual negatives {other_words['has_answer_auroc']:.3f}")
-        why = evaluate(reader.model, reader.tokenizer, explained)
-        line += (f"; {len(explained)} why/how answer sentences and derived why-questions against "
-                 f"their restated events: exact span {why['span_exact']:.3f}, AUROC "
-                 f"{why['has_answer_auroc']:.3f}")
         print(line)
     return 0
 

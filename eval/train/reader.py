@@ -33,7 +33,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from eval.train.reader_data import ReaderExample, written_examples
+from eval.train.reader_data import ReaderExample
 from eval.train.reader_inputs import (
     FIRST_ARTICLE,
     MAX_ANSWER_TOKENS,
@@ -80,10 +80,6 @@ SCHEDULE: tuple[tuple[int, float, tuple[str, ...]], ...] = (
 
 # the kinds a teacher-anchored run teaches anew (not held to the teacher's reading)
 NEW_KINDS = ("antonym", "negation", "word_swap", "low_overlap")
-# ... and those of an --explain run, which holds every other kind to its teacher (the teacher
-# already learned them)
-EXPLAIN_KINDS = ("derived_reason", "restated", "written_reason", "written_other", "explain_positive",
-                 "explain_confusion")
 
 
 def distill_loss(teacher, inputs: dict, out, anchored) -> Any:
@@ -171,17 +167,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--low-overlap", type=float, default=0.0,
                     help="answer sentences holding at most this share of their question's words "
                     "are taught anew in an anchored run, not held to the teacher (reader_data.py)")
-    ap.add_argument("--explain", type=int, default=0,
-                    help="add why-questions derived from cause cues and restated events "
-                    "(reader_data.py), seen this many times as often and taught anew; every other "
-                    "kind is held to the teacher")
-    ap.add_argument("--written", type=int, default=0,
-                    help="with --explain: the written causes (eval/data/written_causes.jsonl, "
-                    "reader_data.written_examples), each seen this many times as often")
-    ap.add_argument("--extra", type=Path, default=None,
-                    help="more examples, one JSON object a line (question, sentence, answer [start, "
-                    "end] or null, kind), taught anew; every other kind is held to the teacher")
-    ap.add_argument("--extra-times", type=int, default=1, help="each --extra example seen this often")
     ap.add_argument("--teacher", type=Path, default=None,
                     help="a trained reader's folder: the start (when there is no checkpoint) and a "
                     "frozen teacher whose spans the other examples keep (see distill_loss)")
@@ -191,20 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     train_arts, val_arts = articles()
     kinds_made = {"other_adversarial": args.other_adversarial, "word_swaps": args.word_swaps,
-                  "low_overlap": args.low_overlap, "explain": bool(args.explain)}
+                  "low_overlap": args.low_overlap}
     train = examples(train_arts, seed=1, **kinds_made)
     val = examples(val_arts, seed=2, **kinds_made)[:1500]
-    new_kinds = EXPLAIN_KINDS if args.explain or args.extra else NEW_KINDS
-    if args.extra:
-        extra = [json.loads(line) for line in args.extra.read_text(encoding="utf-8").splitlines() if line]
-        train += [ReaderExample(e["question"], e["sentence"], tuple(e["answer"]) if e["answer"] else None,
-                                e["kind"]) for e in extra] * args.extra_times
-        random.Random(3).shuffle(train)
-    if args.explain:
-        train += [e for e in train if e.kind in EXPLAIN_KINDS] * (args.explain - 1)
-        train += written_examples(random.Random(4)) * args.written
-        random.Random(3).shuffle(train)
-    elif not args.extra and (args.other_adversarial or args.word_swaps or args.low_overlap):
+    if args.other_adversarial or args.word_swaps or args.low_overlap:
         # rare kinds (2-8 % each), seen 4 times as often
         train += [e for e in train if e.kind in NEW_KINDS] * 3
         random.Random(3).shuffle(train)
@@ -264,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             out = model(**inputs)
             loss = out.loss
             if teacher is not None:
-                anchored = [batch[i].kind not in new_kinds for i in kept]
+                anchored = [batch[i].kind not in NEW_KINDS for i in kept]
                 loss = loss + distill_loss(teacher, inputs, out, torch.as_tensor(anchored))
             optimizer_step(loss, opt, sched, params)
             step += 1
@@ -323,9 +298,6 @@ def save(model, tokenizer, args, runs, scores, seconds, n_articles, n_examples, 
         + " --other-adversarial" * args.other_adversarial  # (the last run's data)
         + (f" --word-swaps {args.word_swaps}" if args.word_swaps else "")
         + (f" --low-overlap {args.low_overlap}" if args.low_overlap else "")
-        + (f" --explain {args.explain}" if args.explain else "")
-        + (f" --written {args.written}" if args.written else "")
-        + (f" --extra {args.extra} --extra-times {args.extra_times}" if args.extra else "")
         + (f" --teacher {args.teacher} --work {args.work}" if args.teacher else ""),
         "validation": {k: round(v, 4) for k, v in scores.items()},
     }

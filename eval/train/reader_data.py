@@ -28,33 +28,19 @@ span inside the sentence, or ``None`` (no answer). Per question:
   with the reader anchored to an earlier one by distillation (``eval/train/reader.py
   --teacher``), so that questions in other words than their sentence, which are not in this
   kind, stay answerable as the earlier reader read them.
-* explanations (``explain``): a why-question made from each sentence that states a cause by a
-  cue ("X because Y"), answered by the cause Y ("derived_reason"), and the same question against
-  the event X alone ("restated", no answer); and for the real why and how questions, their
-  answer sentence without the answer and its cue ("restated"). A sentence that only restates
-  the question's event does not answer why or how it happened.
-* written causes (``written_examples``, ``eval/data/written_causes.jsonl``): news-style events
-  written by the team (never the benchmark, never the seed) whose cause or manner is told in a
-  separate sentence that names the event by a noun or not at all ("The sticking point has been
-  staffing ratios"): the question against that sentence answered by the cause
-  ("written_reason"), against the event's own sentences no answer ("restated"), and against
-  another event's cause no answer ("written_other").
 """
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 from eval.squad import SquadArticle, contains_answer
 from index.split import split_sentences
 from index.text import stem, tokenize
-from qa.kinds import EXPLANATION_KINDS, question_kind
 
 _YEAR = re.compile(r"^(1[0-9]{3}|20[0-9]{2})s?$")
 _ANTONYM_PAIRS = (
@@ -82,8 +68,8 @@ class ReaderExample:
     question: str
     sentence: str
     answer: tuple[int, int] | None  # character span in ``sentence``; None = no answer
-    kind: str  # "positive", "low_overlap", "hard_negative", "adversarial", "antonym", "negation",
-    # "word_swap", "derived_reason", "restated", "written_reason" or "written_other"
+    kind: str  # "positive", "low_overlap", "hard_negative", "adversarial", "antonym", "negation"
+    # or "word_swap"
 
 
 # A question is asked "in other words" when its answer sentence holds at most this share of its
@@ -175,92 +161,6 @@ def negate(question: str, sentence: str) -> str | None:
     return question[: m.end(1)] + " not " + question[m.end() :]
 
 
-# A cause stated inside a sentence by a cue, after the event it explains: "The bridge was closed
-# because inspectors found corrosion". The cause clause runs to the next comma, semicolon, bracket,
-# conjunction or the sentence's end.
-CAUSE_CUE = re.compile(r",?\s+\b(because of|because|due to|owing to|thanks to|in order to|so as to|"
-                       r"so that)\s+", re.IGNORECASE)
-# a cue that starts the answer of a real why or how question, or stands just before it
-ANSWER_CUE = re.compile(r",?\s*\b(because of|because|due to|owing to|thanks to|in order to|so as to|"
-                        r"so that|by|through|via)\s*$", re.IGNORECASE)
-_CLAUSE_END = re.compile(r"[,;:(]|\s(and|but|which|while|whereas|who|where|when)\s")
-# an event that cannot stand as a sentence of its own: a connective first, or a dangling last word
-_BAD_START = re.compile(r"^(also|however|furthermore|moreover|where|when|if|although|though|while|"
-                        r"but|and|so|thus|for|this|it|they|he|she|these|those|there)\b", re.IGNORECASE)
-_BAD_END = re.compile(r"\b(is|are|was|were|be|been|being|has|have|had|of|to|the|a|an|and|or|in|on|"
-                      r"at|for|with|by|as|that|not)$", re.IGNORECASE)
-
-
-def derived_reasons(sentence: str, lower_words: set[str], rng: random.Random) -> list[ReaderExample]:
-    """From a sentence that states a cause by a cue ("X because Y"): a why-question about the event
-    X answered by the cause Y in the sentence ("derived_reason"), and the same question against
-    the event alone as a sentence of its own ("X."), which only restates it: no answer
-    ("restated"). The mistake this teaches away is the design card's own: "why did the talks
-    stall?" answered by "negotiations had stalled". The question is ``why_topic``'s ("Why was the
-    bridge closed?") when the event has an auxiliary to move, else "Why is it that X?" or "What
-    was the reason X?"; its first word is lower-cased when the article writes it so elsewhere
-    (``lower_words``), so names keep their capital."""
-    from qa.guide import why_topic
-
-    m = CAUSE_CUE.search(sentence)
-    if not m:
-        return []
-    event = sentence[: m.start()].strip()
-    if (len(event.split()) < 4 or any(c in event for c in ',;:()"') or _BAD_START.match(event)
-            or _BAD_END.search(event)):
-        return []
-    end = _CLAUSE_END.search(sentence, m.end())
-    cause = sentence[m.end() : end.start() if end else len(sentence)].rstrip(" .!?")
-    if not 1 <= len(cause.split()) <= 20:
-        return []
-    first = event.split()[0]
-    clause = first.lower() + event[len(first):] if first.lower() in lower_words else event
-    topic = why_topic(clause)
-    question = (f"Why {topic}?" if topic and rng.random() < 0.6
-                else rng.choice([f"Why is it that {clause}?", f"What was the reason {clause}?"]))
-    return [ReaderExample(question, sentence, (m.end(), m.end() + len(cause)), "derived_reason"),
-            ReaderExample(question, event + ".", None, "restated")]
-
-
-def restated(sentence: str, span: tuple[int, int]) -> str | None:
-    """``sentence`` without the answer ``span`` and the cue before it ("The talks stalled because
-    of the ceasefire's length." → "The talks stalled."), when the answer is a clause a cue opens
-    and what is left is a sentence of at least three words; else None."""
-    a, b = span
-    cue = ANSWER_CUE.search(sentence[:a])
-    starts_with_cue = ANSWER_CUE.search(" " + sentence[a : a + 16].split(" ", 1)[0])
-    if not cue and not starts_with_cue:
-        return None
-    cut = cue.start() if cue else a
-    rest = (sentence[:cut].rstrip(" ,;") + sentence[b:]).strip(" ,;")
-    rest = rest[:1].upper() + rest[1:]
-    if not rest.endswith((".", "!", "?")):
-        rest += "."
-    if len(rest.split()) < 3 or _BAD_END.search(rest.rstrip(".!? ")):
-        return None
-    return rest
-
-
-WRITTEN_CAUSES = Path(__file__).resolve().parents[1] / "data" / "written_causes.jsonl"
-
-
-def written_examples(rng: random.Random, path: Path = WRITTEN_CAUSES) -> list[ReaderExample]:
-    """The written causes' examples (module docstring): per question, its cause sentence with the
-    cause as the answer, its event and restating sentences without one, and one other event's
-    cause sentence, drawn by ``rng``, without one."""
-    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    out: list[ReaderExample] = []
-    for n, item in enumerate(items):
-        start = item["cause"].index(item["answer"])
-        for question in item["q"]:
-            out.append(ReaderExample(question, item["cause"], (start, start + len(item["answer"])),
-                                     "written_reason"))
-            out.extend(ReaderExample(question, item[k], None, "restated") for k in ("event", "restated"))
-            other = rng.choice([m for m in range(len(items)) if m != n])
-            out.append(ReaderExample(question, items[other]["cause"], None, "written_other"))
-    return out
-
-
 def article_examples(
     article: SquadArticle,
     rng: random.Random,
@@ -270,14 +170,11 @@ def article_examples(
     other_adversarial: bool = False,
     word_swaps: float = 0.0,
     low_overlap: float = 0.0,
-    explain: bool = False,
 ) -> list[ReaderExample]:
     """The examples of one article's questions (module docstring); ``word_swaps``: the share of
     questions that also get a word-swapped copy; ``low_overlap``: answer sentences holding at
     most this share of their question's content stems are of the kind "low_overlap" (the
-    question in other words than its sentence) instead of "positive"; ``explain``: why-questions
-    derived from the article's cause cues and the restated events of them and of the real why
-    and how questions (``derived_reasons``, ``restated``)."""
+    question in other words than its sentence) instead of "positive"."""
     sentences = split_sentences("a", article.text)
     if not sentences:
         return []
@@ -298,10 +195,6 @@ def article_examples(
         words.setdefault(_ending(w), []).append(w)
 
     out: list[ReaderExample] = []
-    if explain:
-        lower_words = {t.surface for ts in toks for t in ts if t.surface.islower()}
-        for sen in sentences:
-            out.extend(derived_reasons(sen.text, lower_words, rng))
     questions = list(article.questions)
     rng.shuffle(questions)
     for q in questions[:max_questions]:
@@ -338,10 +231,6 @@ def article_examples(
                                   ("negation", negate(q.question, sent.text))):
                 if changed:  # every one the rules can make (rare: 2 % of the examples)
                     out.append(ReaderExample(changed, sent.text, None, kind))
-        if explain and question_kind(q.question) in EXPLANATION_KINDS:
-            event = restated(sent.text, (pos - sent.start, pos - sent.start + len(answer)))
-            if event:
-                out.append(ReaderExample(q.question, event, None, "restated"))
         if word_swaps and rng.random() < word_swaps:
             changed = swap_word(q.question, sent.text, answer, words, rng)
             if changed:

@@ -30,13 +30,13 @@ def articles() -> tuple[list, list]:
 
 
 def examples(arts: list, seed: int, other_adversarial: bool = False,
-             word_swaps: float = 0.0, low_overlap: float = 0.0, explain: bool = False) -> list[ReaderExample]:
+             word_swaps: float = 0.0, low_overlap: float = 0.0) -> list[ReaderExample]:
     """Every article's reader examples (``reader_data.article_examples``), shuffled by ``seed``."""
     rng = random.Random(seed)
     out: list[ReaderExample] = []
     for art in arts:
         out.extend(article_examples(art, rng, other_adversarial=other_adversarial, word_swaps=word_swaps,
-                                    low_overlap=low_overlap, explain=explain))
+                                    low_overlap=low_overlap))
     rng.shuffle(out)
     return out
 
