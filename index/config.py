@@ -95,11 +95,6 @@ class Config:
     # `explain_short_min_evidence` (SQuAD 2.0 why short F1 0.323 -> 0.478).
     explain_read_k: int = 0
     explain_short_min_evidence: float = 0.0
-    # a why/how answer leads with the sentence after its first pick when the reader read it among
-    # the best 2 and its evidence is at most this below the first pick's (qa.explain.
-    # next_sentence_leads); None: never. Measured 2026-12-06: SQuAD 2.0 why 0.754 -> 0.770, how
-    # 0.814 -> 0.824, seed suites unchanged (docs/evaluation.md).
-    explain_next_margin: float | None = 1.0
     # questions asked at the same time share model calls (qa/batching.py): the first waits up
     # to batch_wait_ms for the others in flight, at most batch_max in one call
     batch_wait_ms: float = 4.0

@@ -10,10 +10,6 @@ words, and how much of the sentence only repeats the question (its share of stem
 has). The model also carries a shift of the abstention threshold for these questions, fitted so
 that they are refused as often as the rest on the data it was fitted on.
 
-A why/how answer whose runner-up is the sentence right after its first pick, read about as
-strongly, leads with that sentence (:func:`next_sentence_leads`): the first states the event, the
-next its cause or manner ("X happened. This was because ..."), and the event follows as context.
-
 Hand-written features because no library scores "does this sentence explain rather than
 restate"; the weights are learned.
 """
@@ -21,7 +17,7 @@ restate"; the weights are learned.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -112,27 +108,3 @@ def shifted_threshold(threshold: float, explainer: ScoringModel | None) -> float
     shift = float(explainer.info.get("threshold_shift", 0.0)) if explainer is not None else 0.0
     t = min(max(threshold, 1e-6), 1 - 1e-6)
     return 1.0 / (1.0 + math.exp(-(math.log(t / (1 - t)) + shift)))
-
-
-def next_sentence_leads(final: np.ndarray, read: ReadCandidates, rows: Sequence[int],
-                        follows: Callable[[int, int], bool], margin: float) -> np.ndarray:
-    """Final scores with the sentence right after the first pick leading, when the reader read it
-    among the re-ranker's best 2 and its evidence is at most ``margin`` below the first pick's.
-
-    ``rows[i]``: candidate ``i``'s sentence row; ``follows(a, b)``: row ``b`` is the sentence after
-    row ``a`` in the same document. The two swap scores; every other candidate keeps its own.
-    A rule, not a model (one setting, too few cases to fit one): hit@1 of the why/how questions
-    of SQuAD v1.1 train articles 0..79 0.694 -> 0.714 at margin 1 (docs/models.md)."""
-    if len(read.positions) < 2 or not len(final):
-        return final
-    top = int(np.argmax(final))
-    head = [int(p) for p in read.positions[:2]]
-    if top not in head:
-        return final
-    evidence = {int(p): r.evidence for p, r in zip(read.positions, read.readings, strict=True)}
-    (other,) = [p for p in head if p != top]
-    if not follows(int(rows[top]), int(rows[other])) or evidence[other] < evidence[top] - margin:
-        return final
-    out = np.asarray(final, dtype=np.float64).copy()
-    out[top], out[other] = out[other], out[top]
-    return out

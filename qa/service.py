@@ -33,7 +33,7 @@ from qa.abstain import ABSTAIN_FEATURES, abstention_features
 from qa.answer import compose, defined_span, short_answer
 from qa.batching import MicroBatcher
 from qa.define import defined_candidate
-from qa.explain import EXPLAIN_FEATURES, explained_probs, next_sentence_leads, shifted_threshold
+from qa.explain import EXPLAIN_FEATURES, explained_probs, shifted_threshold
 from qa.features import FEATURES
 from qa.followup import resolve
 from qa.guide import ArticleGuide, guide_of
@@ -464,15 +464,9 @@ class QAService:
             return Scored(probs, final, read, conf, feats, kind, self.threshold)
         threshold = shifted_threshold(self.threshold, self.explainer) if why_how else self.threshold
         if not explain:
-            if kind in EXPLANATION_KINDS and cfg.explain_next_margin is not None:
-                final = next_sentence_leads(final, read, cands.rows, self._follows, cfg.explain_next_margin)
             return Scored(probs, final, read, conf, feats, kind, threshold)
         ranked = explained_probs(self.explainer, self.final, kind, cands.question.stems, texts, probs, read)
         return Scored(probs, ranked, read, conf, feats, kind, threshold)
-
-    def _follows(self, row: int, other: int) -> bool:
-        """Whether sentence row ``other`` is the one right after ``row`` in the same document."""
-        return other == row + 1 and self.index.same_document(row, other)
 
     def confidence(self, feats: dict[str, float], final: np.ndarray, read: ReadCandidates) -> float:
         """The abstention model's probability that the article answers, from the question-level

@@ -3,16 +3,14 @@ small real text with exact expectations."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from eval.metrics import metrics_by_kind
 from qa.define import apposition, definition_subject
-from qa.explain import EXPLAIN_FEATURES, explanation_features, next_sentence_leads
+from qa.explain import EXPLAIN_FEATURES, explanation_features
 from qa.followup import answered_event, resolve
 from qa.kinds import KINDS, question_kind
 from qa.reader import Reading
-from qa.rerank import ReadCandidates
 
 
 @pytest.mark.parametrize(("question", "kind"), [
@@ -92,50 +90,6 @@ def test_explanation_features_tell_a_cause_from_a_restatement():
     assert a["reason"] == 1.0
     m = named("manner", cause, 0.2)
     assert m["reason"] == 0.0 and m["cue_reason"] == 0.0
-
-
-def test_the_next_sentence_leads_only_right_after_the_first_pick_and_read_about_as_strongly():
-    rows = [10, 11, 20]  # candidate i's sentence row: 11 follows 10, 20 follows neither
-
-    def follows(a: int, b: int) -> bool:
-        return b == a + 1
-
-    def read(positions: list[int], evidence: list[float]) -> ReadCandidates:
-        readings = [Reading(0, 1, e, 0.0) for e in evidence]
-        return ReadCandidates(np.asarray(positions), readings, np.zeros((len(positions), 6)))
-
-    final = np.asarray([0.7, 0.4, 0.1])
-    out = next_sentence_leads(final, read([0, 1], [2.0, 1.5]), rows, follows, 1.0)
-    assert out.tolist() == [0.4, 0.7, 0.1]  # the two swap, the rest keep their scores
-    assert final.tolist() == [0.7, 0.4, 0.1]  # not changed in place
-    same = [
-        next_sentence_leads(final, read([0, 1], [2.0, 0.9]), rows, follows, 1.0),  # read too weakly
-        next_sentence_leads(final, read([0, 2], [2.0, 2.0]), rows, follows, 1.0),  # not the next one
-        next_sentence_leads(final, read([0], [2.0]), rows, follows, 1.0),  # the runner-up not read
-        next_sentence_leads(np.asarray([0.4, 0.7, 0.1]), read([0, 1], [2.0, 2.0]), rows, follows, 1.0),
-    ]  # the last: the first pick is the later sentence; the one before it never leads
-    assert [x.tolist() for x in same[:3]] == [final.tolist()] * 3
-    assert same[3].tolist() == [0.4, 0.7, 0.1]
-
-
-def test_a_why_answer_leads_with_the_cause_told_after_the_event(embedder):
-    from qa import Config, QAService
-
-    text = ("The city council closed the Elm Street bridge on Monday. Inspectors had found deep cracks "
-            "in two of its steel supports during a routine check. The bridge will stay shut until "
-            "repairs are finished, which could take months.")
-    event = "The city council closed the Elm Street bridge on Monday."
-    cause = "Inspectors had found deep cracks"
-    quotes = {}
-    for margin in (Config().explain_next_margin, None):
-        svc = QAService(config=Config(explain_next_margin=margin))
-        svc.add_document(text, doc_id="bridge")
-        ans = svc.ask("Why did the council close the bridge?")
-        assert not ans.abstained
-        quotes[margin] = [c.quote for c in ans.citations + ans.related]  # cited, then related
-    assert quotes[None][0] == event  # without the rule: the sentence that repeats the question
-    shipped = quotes[Config().explain_next_margin]
-    assert shipped[0].startswith(cause) and shipped[1] == event  # the cause, then its event
 
 
 def test_metrics_by_kind_counts_each_kind_apart():
